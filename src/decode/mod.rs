@@ -1,0 +1,1 @@
+//! Built-in core dump decoder.
