@@ -1,2 +1,31 @@
-//! crashbox: a self-contained appliance for ESP32 core dumps and firmware.
+//! crashbox: one self-contained binary that looks after a fleet of ESP32 devices — it stores the
+//! core dumps they post, decodes them into readable crash reports, and keeps and serves their
+//! firmware.
+//!
+//! Data flows one way: HTTP → handler (`web`) → service (`coredump`, `firmware`, `fleet`) →
+//! `db` / `store` → `worker` → `decode` → `db`. Decoding runs on worker threads, never on the
+//! async runtime. `decode` is a library of its own: bytes in, analysis out.
+//!
+//! - [`config`]: flags and env vars resolved once into a `Config`.
+//! - [`db`]: SQLite (WAL, r2d2 pool, migrations); the only place with SQL.
+//! - [`store`]: on-disk layout and atomic writes.
+//! - [`auth`]: tokens and passwords; [`web::auth`] decides who may call what.
+//! - [`coredump`], [`fleet`]: the services behind the API and the CLI.
+//! - [`worker`]: background parse jobs.
+//! - [`decode`]: the built-in core dump decoder.
+//! - [`cli`]: the command line.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod coredump;
+pub mod db;
 pub mod decode;
+pub mod error;
+pub mod fleet;
+pub mod ids;
+pub mod metrics;
+pub mod store;
+pub mod web;
+pub mod worker;

@@ -1,0 +1,66 @@
+//! Assembling a running appliance from a [`Config`]: open the database, first-run admin,
+//! reconcile storage, start the parse workers, build the router. Used by `crashbox serve` and by
+//! the integration tests, so both run the same start-up.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::coredump::reconcile;
+use crate::db::Db;
+use crate::error::Result;
+use crate::fleet;
+use crate::metrics::Metrics;
+use crate::store::Layout;
+use crate::web::AppState;
+use crate::worker::Jobs;
+
+pub struct App {
+    pub state: AppState,
+    /// The first-run admin password, when this start created the admin user.
+    pub initial_password: Option<String>,
+}
+
+impl App {
+    /// Opens everything the server needs. Blocking.
+    pub fn open(config: Config) -> Result<App> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let layout = Layout::new(config.coredumps_dir.clone(), config.assets_dir.clone());
+        layout.create_dirs()?;
+        let db = Db::open(&config.db_path)?;
+        let initial_password = fleet::users::ensure_admin(&db, &config.data_dir)?;
+        reconcile::run(&db, &layout.coredumps_dir)?;
+        // The parse workers arrive with the decode pipeline; until then dumps stay PENDING.
+        let jobs = Jobs::disabled();
+        let state = AppState {
+            db,
+            config: Arc::new(config),
+            layout: Arc::new(layout),
+            jobs,
+            metrics: Arc::new(Metrics::new()),
+        };
+        Ok(App {
+            state,
+            initial_password,
+        })
+    }
+
+    pub fn router(&self) -> axum::Router {
+        crate::web::router(self.state.clone())
+    }
+
+    /// Serves HTTP on `listener` until `shutdown` resolves, finishing in-flight requests.
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let addr = listener.local_addr()?;
+        tracing::info!("listening on {addr}");
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+
+    /// Stops background work (workers finish their current job).
+    pub fn shutdown(self) {}
+}

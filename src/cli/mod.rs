@@ -1,0 +1,76 @@
+//! The command line: one binary, one subcommand per task. Every command works against the same
+//! `--data-dir` as `serve`, also while `serve` runs. Commands that create something accept
+//! `--json` and then print exactly one JSON object.
+
+mod backup;
+mod device;
+mod model;
+mod serve;
+mod token;
+mod user;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{ConfigArgs, ServeArgs};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "crashbox",
+    version,
+    about = "Core dumps and firmware for a fleet of ESP32 devices"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the appliance (HTTP API, dashboard, parse workers).
+    Serve(ServeArgs),
+    /// Manage device models.
+    #[command(subcommand)]
+    Model(model::ModelCmd),
+    /// Manage devices and their tokens.
+    #[command(subcommand)]
+    Device(device::DeviceCmd),
+    /// Manage API tokens (admin, pipeline).
+    #[command(subcommand)]
+    Token(token::TokenCmd),
+    /// Manage dashboard users.
+    #[command(subcommand)]
+    User(user::UserCmd),
+    /// Consistent online copy of the database plus a tar of the blob folders.
+    Backup(backup::BackupArgs),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.config.resolve()?;
+    match cli.command {
+        Command::Serve(args) => serve::run(config, args),
+        Command::Model(cmd) => model::run(&config, cmd),
+        Command::Device(cmd) => device::run(&config, cmd),
+        Command::Token(cmd) => token::run(&config, cmd),
+        Command::User(cmd) => user::run(&config, cmd),
+        Command::Backup(args) => backup::run(&config, args),
+    }
+}
+
+/// Opens the database of the data dir (creating it and applying migrations if needed).
+fn open_db(config: &crate::config::Config) -> anyhow::Result<crate::db::Db> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    Ok(crate::db::Db::open(&config.db_path)?)
+}
+
+fn layout(config: &crate::config::Config) -> crate::store::Layout {
+    crate::store::Layout::new(config.coredumps_dir.clone(), config.assets_dir.clone())
+}
+
+/// Prints one JSON object on a line.
+fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(v)?);
+    Ok(())
+}

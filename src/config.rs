@@ -1,0 +1,244 @@
+//! Configuration: every setting of `crashbox serve` and the management commands, resolved once
+//! from CLI flags with environment fallbacks into a [`Config`] that is passed by reference.
+//!
+//! Every path derives from the data dir unless overridden. Invalid values are a startup error
+//! that names the variable; nothing here panics.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+/// What the user typed (flags or env vars), before validation.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// Directory for the database, dumps and firmware.
+    #[arg(long, env = "CRASHBOX_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+    /// Where stored core dumps live (default: <data dir>/coredumps).
+    #[arg(long, env = "COREDUMPS_DIR", global = true)]
+    pub coredumps_dir: Option<PathBuf>,
+    /// Where firmware bundles live (default: <data dir>/assets).
+    #[arg(long, env = "ASSETS_DIR", global = true)]
+    pub assets_dir: Option<PathBuf>,
+    /// Newest core dumps kept per device.
+    #[arg(long, env = "MAX_COREDUMPS", default_value = "20", global = true)]
+    pub max_coredumps: String,
+    /// Newest firmware versions kept per model.
+    #[arg(long, env = "MAX_FIRMWARES", default_value = "5", global = true)]
+    pub max_firmwares: String,
+    /// Largest accepted firmware bundle in bytes.
+    #[arg(
+        long,
+        env = "CRASHBOX_MAX_BUNDLE_BYTES",
+        default_value = "33554432",
+        global = true
+    )]
+    pub max_bundle_bytes: String,
+    /// Base URL of an optional parse sidecar (e.g. http://127.0.0.1:8081).
+    #[arg(long, env = "PARSE_SIDECAR_URL", global = true)]
+    pub parse_sidecar_url: Option<String>,
+    /// Directory shared with the parse sidecar.
+    #[arg(long, env = "PARSE_SIDECAR_XFER_DIR", global = true)]
+    pub parse_sidecar_xfer_dir: Option<PathBuf>,
+    /// Timeout of one sidecar request, in seconds.
+    #[arg(
+        long,
+        env = "PARSE_SIDECAR_TIMEOUT",
+        default_value = "120",
+        global = true
+    )]
+    pub parse_sidecar_timeout: String,
+    /// Number of parse worker threads.
+    #[arg(long, env = "CRASHBOX_WORKERS", default_value = "2", global = true)]
+    pub workers: String,
+    /// Directory of Espressif ROM ELFs (esp-rom-elfs naming) for ROM frames.
+    #[arg(long, env = "ESP_ROM_ELF_DIR", global = true)]
+    pub rom_elf_dir: Option<PathBuf>,
+    /// Mark session cookies `Secure` (set when crashbox is served behind TLS).
+    #[arg(
+        long,
+        env = "CRASHBOX_COOKIE_SECURE",
+        default_value = "false",
+        global = true
+    )]
+    pub cookie_secure: String,
+}
+
+/// Settings only `serve` needs.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CRASHBOX_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+}
+
+/// Resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub db_path: PathBuf,
+    pub coredumps_dir: PathBuf,
+    pub assets_dir: PathBuf,
+    pub max_coredumps: u32,
+    pub max_firmwares: u32,
+    pub max_bundle_bytes: u64,
+    pub sidecar: Option<SidecarConfig>,
+    pub workers: usize,
+    pub rom_elf_dir: Option<PathBuf>,
+    pub cookie_secure: bool,
+}
+
+/// Where the optional gdb parse sidecar is and how long to wait for it.
+#[derive(Debug, Clone)]
+pub struct SidecarConfig {
+    pub url: String,
+    pub xfer_dir: PathBuf,
+    pub timeout: Duration,
+}
+
+/// A configuration value that does not parse; the message names the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid value {value:?} for {name}: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+fn parse_num<T: std::str::FromStr>(
+    name: &'static str,
+    value: &str,
+    min: T,
+    max: T,
+) -> Result<T, ConfigError>
+where
+    T: PartialOrd + std::fmt::Display + Copy,
+    T::Err: std::fmt::Display,
+{
+    let v: T = value.trim().parse().map_err(|e: T::Err| ConfigError {
+        name,
+        value: value.to_string(),
+        reason: e.to_string(),
+    })?;
+    if v < min || v > max {
+        return Err(ConfigError {
+            name,
+            value: value.to_string(),
+            reason: format!("must be between {min} and {max}"),
+        });
+    }
+    Ok(v)
+}
+
+fn parse_bool(name: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => Err(ConfigError {
+            name,
+            value: value.to_string(),
+            reason: "expected true or false".into(),
+        }),
+    }
+}
+
+fn non_empty(p: Option<PathBuf>) -> Option<PathBuf> {
+    p.filter(|p| !p.as_os_str().is_empty())
+}
+
+impl ConfigArgs {
+    /// Validates the arguments and derives every path from the data dir.
+    pub fn resolve(&self) -> Result<Config, ConfigError> {
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError {
+                name: "CRASHBOX_DATA_DIR",
+                value: String::new(),
+                reason: "must not be empty".into(),
+            });
+        }
+        let data_dir = self.data_dir.clone();
+        let url = self
+            .parse_sidecar_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty());
+        let sidecar = match (url, non_empty(self.parse_sidecar_xfer_dir.clone())) {
+            (Some(url), Some(xfer_dir)) => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(ConfigError {
+                        name: "PARSE_SIDECAR_URL",
+                        value: url.to_string(),
+                        reason: "must start with http:// or https://".into(),
+                    });
+                }
+                let secs = parse_num(
+                    "PARSE_SIDECAR_TIMEOUT",
+                    &self.parse_sidecar_timeout,
+                    1u64,
+                    3600,
+                )?;
+                Some(SidecarConfig {
+                    url: url.trim_end_matches('/').to_string(),
+                    xfer_dir,
+                    timeout: Duration::from_secs(secs),
+                })
+            }
+            _ => None,
+        };
+        Ok(Config {
+            db_path: data_dir.join("crashbox.db"),
+            coredumps_dir: non_empty(self.coredumps_dir.clone())
+                .unwrap_or_else(|| data_dir.join("coredumps")),
+            assets_dir: non_empty(self.assets_dir.clone())
+                .unwrap_or_else(|| data_dir.join("assets")),
+            max_coredumps: parse_num("MAX_COREDUMPS", &self.max_coredumps, 0u32, 1_000_000)?,
+            max_firmwares: parse_num("MAX_FIRMWARES", &self.max_firmwares, 1u32, 1_000_000)?,
+            max_bundle_bytes: parse_num(
+                "CRASHBOX_MAX_BUNDLE_BYTES",
+                &self.max_bundle_bytes,
+                1024u64,
+                1 << 32,
+            )?,
+            sidecar,
+            workers: parse_num("CRASHBOX_WORKERS", &self.workers, 1usize, 64)?,
+            rom_elf_dir: non_empty(self.rom_elf_dir.clone()),
+            cookie_secure: parse_bool("CRASHBOX_COOKIE_SECURE", &self.cookie_secure)?,
+            data_dir,
+        })
+    }
+}
+
+impl ServeArgs {
+    pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.bind
+            .trim()
+            .parse()
+            .map_err(|e: std::net::AddrParseError| ConfigError {
+                name: "CRASHBOX_BIND",
+                value: self.bind.clone(),
+                reason: e.to_string(),
+            })
+    }
+}
+
+impl Config {
+    /// A configuration with every default, rooted at `data_dir` (used by tests and tools).
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Config {
+        let data_dir = data_dir.into();
+        Config {
+            db_path: data_dir.join("crashbox.db"),
+            coredumps_dir: data_dir.join("coredumps"),
+            assets_dir: data_dir.join("assets"),
+            max_coredumps: 20,
+            max_firmwares: 5,
+            max_bundle_bytes: 32 << 20,
+            sidecar: None,
+            workers: 2,
+            rom_elf_dir: None,
+            cookie_secure: false,
+            data_dir,
+        }
+    }
+}

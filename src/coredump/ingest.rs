@@ -1,0 +1,170 @@
+//! Taking a device's upload in: validate, write the file atomically, insert the `PENDING` row and
+//! apply retention in one transaction, then remove evicted files. Blocking; run it off the async
+//! runtime. The caller enqueues the parse job after this returns (the row is committed by then).
+
+use std::io;
+use std::path::PathBuf;
+
+use rusqlite::TransactionBehavior;
+
+use super::MAX_COREDUMP_SIZE;
+use crate::db::devices::Device;
+use crate::db::{self, Db, coredumps};
+use crate::error::{Error, Result};
+use crate::ids::{CoredumpId, DeviceKey};
+use crate::store::{self, Layout, atomic};
+
+/// A dump that is now durable on disk and in the database.
+#[derive(Debug)]
+pub struct Stored {
+    pub id: CoredumpId,
+    pub filename: String,
+    pub evicted: usize,
+}
+
+/// Checks on the body that upstream makes after auth and the query (§5.1 steps 8–9).
+pub fn check_body_len(len: usize) -> Result<()> {
+    if len == 0 {
+        return Err(Error::Validation("No coredump content provided".into()));
+    }
+    if len > MAX_COREDUMP_SIZE {
+        return Err(Error::Validation(
+            "Coredump exceeds maximum size of 1MB".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `coredump_<YYYYMMDD>T<HHMMSS>_<micro6>Z.dmp` for the given instant.
+pub fn filename_for(t: chrono::DateTime<chrono::Utc>) -> String {
+    format!("coredump_{}Z.dmp", t.format("%Y%m%dT%H%M%S_%6f"))
+}
+
+/// Writes the dump under a name no other dump has, stepping the timestamp by a microsecond on
+/// a clash. Returns the name and the instant it encodes.
+fn write_unique(
+    dir: &std::path::Path,
+    body: &[u8],
+) -> io::Result<(String, chrono::DateTime<chrono::Utc>)> {
+    let mut t = chrono::Utc::now();
+    for _ in 0..1000 {
+        let name = filename_for(t);
+        let target = dir.join(&name);
+        match atomic::write_new(&target, body) {
+            Ok(()) => return Ok((name, t)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                t += chrono::Duration::microseconds(1)
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other("no free dump file name"))
+}
+
+/// Stores an upload for `device` (whose auth and query were checked by the caller).
+pub fn ingest(
+    db: &Db,
+    layout: &Layout,
+    max_coredumps: u32,
+    device: &Device,
+    chip: &str,
+    firmware_version: &str,
+    body: &[u8],
+) -> Result<Stored> {
+    check_body_len(body.len())?;
+    let key = DeviceKey::parse(&device.key)
+        .ok_or_else(|| Error::Validation("Invalid device key format".into()))?;
+    let dir = layout.device_dir(&key);
+    let (filename, t) = write_unique(&dir, body)?;
+    let path = dir.join(&filename);
+    match insert_with_retention(
+        db,
+        device,
+        &filename,
+        chip,
+        firmware_version,
+        body.len(),
+        t,
+        max_coredumps,
+    ) {
+        Ok((id, evicted)) => {
+            remove_evicted(&dir, &evicted);
+            tracing::info!(device = %device.key, id = %id, model = %device.model, chip, firmware_version, filename, "saved coredump");
+            if !evicted.is_empty() {
+                tracing::info!(device = %device.key, "deleted {} oldest coredumps (limit={max_coredumps})", evicted.len());
+            }
+            Ok(Stored {
+                id,
+                filename,
+                evicted: evicted.len(),
+            })
+        }
+        Err(e) => {
+            // No row, so no file either: the device gets an error, not a half-stored dump.
+            store::remove_quietly(&path);
+            Err(e)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_with_retention(
+    db: &Db,
+    device: &Device,
+    filename: &str,
+    chip: &str,
+    firmware_version: &str,
+    size: usize,
+    t: chrono::DateTime<chrono::Utc>,
+    max_coredumps: u32,
+) -> Result<(CoredumpId, Vec<String>)> {
+    let mut conn = db.conn()?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let uploaded_at = db::format_ts(t);
+    let id = coredumps::insert(
+        &tx,
+        &coredumps::NewCoredump {
+            device_id: device.id,
+            filename,
+            chip,
+            firmware_version,
+            size: size as i64,
+            uploaded_at: &uploaded_at,
+        },
+    )?;
+    let evicted = coredumps::delete_beyond(&tx, device.id, max_coredumps)?;
+    tx.commit()?;
+    Ok((id, evicted))
+}
+
+fn remove_evicted(dir: &std::path::Path, names: &[String]) {
+    for name in names {
+        if store::is_plain_name(name) {
+            store::remove_quietly(&PathBuf::from(dir).join(name));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    #[test]
+    fn filename_matches_upstream_layout() {
+        let t = chrono::Utc
+            .with_ymd_and_hms(2026, 2, 11, 14, 30, 0)
+            .unwrap()
+            + chrono::Duration::microseconds(123456);
+        assert_eq!(
+            super::filename_for(t),
+            "coredump_20260211T143000_123456Z.dmp"
+        );
+    }
+
+    #[test]
+    fn body_limits() {
+        assert!(super::check_body_len(0).is_err());
+        assert!(super::check_body_len(super::MAX_COREDUMP_SIZE).is_ok());
+        assert!(super::check_body_len(super::MAX_COREDUMP_SIZE + 1).is_err());
+    }
+}

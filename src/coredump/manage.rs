@@ -1,0 +1,48 @@
+//! Deleting dumps: the rows go first (in one statement), then the files, best effort, so a
+//! failed delete never leaves a row pointing at a removed file.
+
+use crate::db::{Db, coredumps, devices};
+use crate::error::{Error, Result};
+use crate::ids::{CoredumpId, DeviceId, DeviceKey};
+use crate::store::{self, Layout};
+
+/// Deletes one dump of a device (404 texts as upstream §5.8).
+pub fn delete_one(db: &Db, layout: &Layout, device_id: DeviceId, id: CoredumpId) -> Result<()> {
+    let conn = db.conn()?;
+    let device =
+        devices::find(&conn, device_id)?.ok_or_else(|| Error::not_found("Device", device_id))?;
+    let dump =
+        coredumps::find(&conn, device_id, id)?.ok_or_else(|| Error::not_found("Coredump", id))?;
+    coredumps::delete(&conn, device_id, id)?;
+    remove_files(layout, &device.key, &[dump.filename]);
+    Ok(())
+}
+
+/// Deletes every dump of a device; idempotent.
+pub fn delete_all(db: &Db, layout: &Layout, device_id: DeviceId) -> Result<usize> {
+    let conn = db.conn()?;
+    let device =
+        devices::find(&conn, device_id)?.ok_or_else(|| Error::not_found("Device", device_id))?;
+    let names = coredumps::delete_all(&conn, device_id)?;
+    remove_files(layout, &device.key, &names);
+    Ok(names.len())
+}
+
+/// Removes the named dump files of a device, best effort.
+pub fn remove_files(layout: &Layout, device_key: &str, names: &[String]) {
+    let Some(key) = DeviceKey::parse(device_key) else {
+        return;
+    };
+    for name in names {
+        if let Some(path) = layout.coredump_path(&key, name) {
+            store::remove_quietly(&path);
+        }
+    }
+}
+
+/// Removes a device's whole dump folder (after its row is deleted).
+pub fn remove_device_dir(layout: &Layout, device_key: &str) {
+    if let Some(key) = DeviceKey::parse(device_key) {
+        store::remove_dir_quietly(&layout.device_dir(&key));
+    }
+}

@@ -1,0 +1,98 @@
+//! The database: an r2d2 pool of SQLite connections in WAL mode, migrations at open, and
+//! [`Db::call`] which runs blocking SQL on tokio's blocking pool, never on the async workers.
+//!
+//! The submodules, one per table, are the only place in crashbox that contains SQL.
+
+pub mod coredumps;
+pub mod devices;
+mod migrations;
+pub mod models;
+pub mod sessions;
+pub mod tokens;
+pub mod users;
+
+use std::path::Path;
+use std::time::Duration;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::Connection;
+
+pub type Conn = r2d2::PooledConnection<SqliteConnectionManager>;
+
+/// Failures of the storage layer. "Not found" is not an error here: finders return `Option`.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("database task failed: {0}")]
+    Join(String),
+    #[error("database migration {version} failed: {source}")]
+    Migration {
+        version: usize,
+        source: rusqlite::Error,
+    },
+}
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<SqliteConnectionManager>,
+}
+
+fn init_connection(c: &mut Connection) -> rusqlite::Result<()> {
+    c.busy_timeout(Duration::from_secs(10))?;
+    c.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -2000;",
+    )
+}
+
+impl Db {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub fn open(path: &Path) -> Result<Db, DbError> {
+        let manager = SqliteConnectionManager::file(path).with_init(init_connection);
+        let pool = r2d2::Pool::builder()
+            .max_size(8)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(15))
+            .build(manager)?;
+        let mut conn = pool.get()?;
+        migrations::apply(&mut conn)?;
+        Ok(Db { pool })
+    }
+
+    /// A pooled connection for synchronous callers (CLI, worker threads).
+    pub fn conn(&self) -> Result<Conn, DbError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs `f` with a connection on tokio's blocking pool.
+    pub async fn call<F, R>(&self, f: F) -> Result<R, DbError>
+    where
+        F: FnOnce(&mut Connection) -> Result<R, DbError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| DbError::Join(e.to_string()))?
+    }
+}
+
+/// Current UTC time as stored in the database: RFC 3339 with microseconds and `Z`, which
+/// also sorts correctly as text.
+pub fn now() -> String {
+    format_ts(chrono::Utc::now())
+}
+
+pub fn format_ts(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}

@@ -1,0 +1,59 @@
+//! `sessions`: dashboard login sessions, stored by the SHA-256 of the cookie value.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{DbError, now};
+use crate::ids::UserId;
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user_id: UserId,
+    pub username: String,
+    pub must_change_password: bool,
+    pub csrf_token: String,
+    pub expires_at: String,
+}
+
+pub fn insert(
+    conn: &Connection,
+    hash: &[u8],
+    user: UserId,
+    csrf: &str,
+    expires_at: &str,
+) -> Result<(), DbError> {
+    conn.execute(
+        "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![hash, user.0, csrf, now(), expires_at],
+    )?;
+    Ok(())
+}
+
+/// The unexpired session with this hash.
+pub fn find_valid(conn: &Connection, hash: &[u8]) -> Result<Option<Session>, DbError> {
+    Ok(conn
+        .query_row(
+            "SELECT s.user_id, u.username, u.must_change_password, s.csrf_token, s.expires_at
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+            params![hash, now()],
+            |r| {
+                Ok(Session {
+                    user_id: UserId(r.get(0)?),
+                    username: r.get(1)?,
+                    must_change_password: r.get(2)?,
+                    csrf_token: r.get(3)?,
+                    expires_at: r.get(4)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+pub fn delete(conn: &Connection, hash: &[u8]) -> Result<(), DbError> {
+    conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [hash])?;
+    Ok(())
+}
+
+pub fn delete_expired(conn: &Connection) -> Result<usize, DbError> {
+    Ok(conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now()])?)
+}

@@ -1,0 +1,73 @@
+//! `users`: dashboard accounts with argon2 password hashes.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{DbError, now};
+use crate::ids::UserId;
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    pub password_hash: String,
+    pub must_change_password: bool,
+}
+
+fn from_row(r: &rusqlite::Row) -> rusqlite::Result<User> {
+    Ok(User {
+        id: UserId(r.get(0)?),
+        username: r.get(1)?,
+        password_hash: r.get(2)?,
+        must_change_password: r.get(3)?,
+    })
+}
+
+pub fn find_by_name(conn: &Connection, username: &str) -> Result<Option<User>, DbError> {
+    Ok(conn
+        .query_row(
+            "SELECT id, username, password_hash, must_change_password FROM users WHERE username = ?1",
+            [username],
+            from_row,
+        )
+        .optional()?)
+}
+
+pub fn find(conn: &Connection, id: UserId) -> Result<Option<User>, DbError> {
+    Ok(conn
+        .query_row(
+            "SELECT id, username, password_hash, must_change_password FROM users WHERE id = ?1",
+            [id.0],
+            from_row,
+        )
+        .optional()?)
+}
+
+pub fn count(conn: &Connection) -> Result<i64, DbError> {
+    Ok(conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
+}
+
+pub fn insert(
+    conn: &Connection,
+    username: &str,
+    password_hash: &str,
+    must_change: bool,
+) -> Result<UserId, DbError> {
+    conn.execute(
+        "INSERT INTO users (username, password_hash, must_change_password, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?4)",
+        params![username, password_hash, must_change, now()],
+    )?;
+    Ok(UserId(conn.last_insert_rowid()))
+}
+
+/// Sets a password (and clears the must-change flag); `false` when there is no such user.
+pub fn set_password(
+    conn: &Connection,
+    username: &str,
+    password_hash: &str,
+) -> Result<bool, DbError> {
+    Ok(conn.execute(
+        "UPDATE users SET password_hash = ?2, must_change_password = 0, updated_at = ?3 WHERE username = ?1",
+        params![username, password_hash, now()],
+    )? > 0)
+}

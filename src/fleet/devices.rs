@@ -1,0 +1,81 @@
+//! Devices: create (key + token), rotate the token, delete (with the dump files).
+
+use serde::Serialize;
+
+use crate::auth::tokens;
+use crate::coredump::manage;
+use crate::db::{Db, devices, models};
+use crate::error::{Error, Result};
+use crate::ids::{DeviceId, DeviceKey};
+use crate::store::Layout;
+
+/// A device just created or re-keyed, with its token (shown this once).
+#[derive(Debug, Serialize)]
+pub struct DeviceWithToken {
+    pub id: DeviceId,
+    pub key: String,
+    pub model: String,
+    pub name: String,
+    pub token: String,
+}
+
+pub fn create(db: &Db, model_code: &str, name: Option<&str>) -> Result<DeviceWithToken> {
+    let name = name.map(str::trim).unwrap_or("");
+    if name.chars().count() > 255 {
+        return Err(Error::Validation(
+            "Device name must be at most 255 characters".into(),
+        ));
+    }
+    let conn = db.conn()?;
+    let model = models::find_by_code(&conn, model_code)?
+        .ok_or_else(|| Error::not_found("DeviceModel", model_code))?;
+    let token = tokens::mint(tokens::DEVICE_PREFIX);
+    for _ in 0..3 {
+        let key = DeviceKey::generate();
+        if let Some(d) =
+            devices::insert(&conn, key.as_str(), model.id, name, &tokens::hash(&token))?
+        {
+            return Ok(DeviceWithToken {
+                id: d.id,
+                key: d.key,
+                model: d.model,
+                name: d.name,
+                token,
+            });
+        }
+    }
+    Err(Error::InvalidOperation(
+        "Cannot generate device key because unable to generate unique key after multiple attempts"
+            .into(),
+    ))
+}
+
+pub fn find(db: &Db, id: DeviceId) -> Result<devices::Device> {
+    devices::find(&*db.conn()?, id)?.ok_or_else(|| Error::not_found("Device", id))
+}
+
+pub fn find_by_key(db: &Db, key: &str) -> Result<devices::Device> {
+    devices::find_by_key(&*db.conn()?, key)?.ok_or_else(|| Error::not_found("Device", key))
+}
+
+/// Issues a new token; the old one stops working at once.
+pub fn rotate_token(db: &Db, id: DeviceId) -> Result<DeviceWithToken> {
+    let device = find(db, id)?;
+    let token = tokens::mint(tokens::DEVICE_PREFIX);
+    devices::set_token_hash(&*db.conn()?, id, &tokens::hash(&token))?;
+    Ok(DeviceWithToken {
+        id: device.id,
+        key: device.key,
+        model: device.model,
+        name: device.name,
+        token,
+    })
+}
+
+/// Deletes a device, its dump rows (cascade) and its dump folder.
+pub fn delete(db: &Db, layout: &Layout, id: DeviceId) -> Result<()> {
+    let device = find(db, id)?;
+    devices::delete(&*db.conn()?, id)?;
+    manage::remove_device_dir(layout, &device.key);
+    Ok(())
+}

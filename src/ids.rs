@@ -1,0 +1,168 @@
+//! Typed identifiers and the validated strings that end up in file paths.
+//!
+//! Each type is parsed once at the edge (HTTP, CLI) and is then safe to use in a path or query.
+
+use std::fmt;
+
+use rand::RngExt;
+
+macro_rules! int_id {
+    ($name:ident) => {
+        #[derive(
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            Hash,
+            PartialOrd,
+            Ord,
+            serde::Serialize,
+            serde::Deserialize,
+        )]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+int_id!(DeviceId);
+int_id!(CoredumpId);
+int_id!(ModelId);
+int_id!(TokenId);
+int_id!(UserId);
+
+/// A device model code: `^[a-z0-9_]{1,50}$`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct ModelCode(String);
+
+impl ModelCode {
+    pub const INVALID: &'static str =
+        "Model code must contain only lowercase letters, numbers, and underscores";
+
+    pub fn parse(s: &str) -> Option<ModelCode> {
+        let ok = (1..=50).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        ok.then(|| ModelCode(s.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ModelCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A device key: 8 characters of `[a-z2-7]` (5 random bytes, base32, lower case).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct DeviceKey(String);
+
+const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+impl DeviceKey {
+    pub fn parse(s: &str) -> Option<DeviceKey> {
+        let ok = s.len() == 8 && s.bytes().all(|b| BASE32.contains(&b));
+        ok.then(|| DeviceKey(s.to_string()))
+    }
+
+    /// Five random bytes, base32-encoded: exactly 8 characters.
+    pub fn generate() -> DeviceKey {
+        let bytes: [u8; 5] = rand::rng().random();
+        let bits = bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+        let key = (0..8)
+            .rev()
+            .map(|i| BASE32[((bits >> (i * 5)) & 31) as usize] as char)
+            .collect();
+        DeviceKey(key)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DeviceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A firmware version string that is safe in a file name: `[A-Za-z0-9._+-]`, 1–31 characters
+/// (ESP-IDF's `esp_app_desc_t.version` is 32 bytes with a terminating NUL), not `.`/`..`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct FirmwareVersion(String);
+
+impl FirmwareVersion {
+    pub fn parse(s: &str) -> Option<FirmwareVersion> {
+        let ok = (1..=31).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'+' | b'-'))
+            && s != "."
+            && s != "..";
+        ok.then(|| FirmwareVersion(s.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for FirmwareVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Checks a device-reported metadata value (`chip`, `firmware_version`): at most 64 printable
+/// characters. Returns a message naming the field when it is not.
+pub fn check_device_field(name: &str, value: &str) -> Result<(), String> {
+    if value.chars().count() > 64 {
+        return Err(format!(
+            "Query parameter {name} is longer than 64 characters"
+        ));
+    }
+    if value.chars().any(|c| c.is_control()) {
+        return Err(format!(
+            "Query parameter {name} contains non-printable characters"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_parse() {
+        for _ in 0..100 {
+            let k = DeviceKey::generate();
+            assert!(DeviceKey::parse(k.as_str()).is_some(), "{k}");
+        }
+    }
+
+    #[test]
+    fn versions_reject_path_tricks() {
+        assert!(FirmwareVersion::parse("v1.2.3-4-gabc+dirty").is_some());
+        for bad in ["", ".", "..", "../x", "a/b", "a b", "a\\b", &"x".repeat(32)] {
+            assert!(FirmwareVersion::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn model_codes() {
+        assert!(ModelCode::parse("temp_sensor2").is_some());
+        assert!(ModelCode::parse("Temp").is_none());
+        assert!(ModelCode::parse(&"a".repeat(51)).is_none());
+    }
+}

@@ -1,0 +1,99 @@
+//! Admin device endpoints: `/api/devices`.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::db::{coredumps, devices};
+use crate::fleet;
+use crate::ids::DeviceId;
+use crate::web::auth::AdminAuth;
+use crate::web::error::ApiResult;
+use crate::web::extract::{ApiJson, path_id};
+use crate::web::state::AppState;
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    search: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    _: AdminAuth,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
+    let offset = q.offset.unwrap_or(0).max(0);
+    let (items, total) = st
+        .blocking(move |st| {
+            let conn = st.db.conn()?;
+            let items = devices::list(&conn, q.search.as_deref(), limit, offset)?;
+            Ok((items, devices::count(&conn, q.search.as_deref())?))
+        })
+        .await?;
+    Ok(Json(json!({"devices": items, "count": total})))
+}
+
+#[derive(Deserialize)]
+pub struct NewDevice {
+    model: String,
+    name: Option<String>,
+}
+
+pub async fn create(
+    State(st): State<AppState>,
+    _: AdminAuth,
+    ApiJson(body): ApiJson<NewDevice>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let created = st
+        .blocking(move |st| fleet::devices::create(&st.db, &body.model, body.name.as_deref()))
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!(created))))
+}
+
+pub async fn detail(
+    State(st): State<AppState>,
+    _: AdminAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id = DeviceId(path_id(&id, "Device")?);
+    let (device, count) = st
+        .blocking(move |st| {
+            let device = fleet::devices::find(&st.db, id)?;
+            Ok((device, coredumps::count_for_device(&*st.db.conn()?, id)?))
+        })
+        .await?;
+    let mut v = json!(device);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("coredump_count".into(), json!(count));
+    }
+    Ok(Json(v))
+}
+
+pub async fn delete(
+    State(st): State<AppState>,
+    _: AdminAuth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = DeviceId(path_id(&id, "Device")?);
+    st.blocking(move |st| fleet::devices::delete(&st.db, &st.layout, id))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/devices/{id}/token`: rotate the device token (the new one is shown once).
+pub async fn rotate_token(
+    State(st): State<AppState>,
+    _: AdminAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id = DeviceId(path_id(&id, "Device")?);
+    let rotated = st
+        .blocking(move |st| fleet::devices::rotate_token(&st.db, id))
+        .await?;
+    Ok(Json(json!(rotated)))
+}

@@ -1,0 +1,90 @@
+//! Device endpoints (`/api/iot/*`): the core dump upload.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+
+use crate::coredump::{MAX_COREDUMP_SIZE, ingest};
+use crate::ids::check_device_field;
+use crate::metrics::Metrics;
+use crate::web::auth::DeviceAuth;
+use crate::web::error::{ApiError, ApiResult};
+use crate::web::extract::{self, BodyError};
+use crate::web::state::AppState;
+
+/// `POST /api/iot/coredump?chip=C&firmware_version=V` (upstream-spec §5.1, hardened: the size
+/// is enforced from `Content-Length` before reading and while streaming).
+pub async fn upload_coredump(
+    State(st): State<AppState>,
+    DeviceAuth(device): DeviceAuth,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let result = upload(&st, device, query, &headers, body).await;
+    let outcome = match &result {
+        Ok(_) => "stored",
+        Err(e) if e.status.is_server_error() => "error",
+        Err(_) => "rejected",
+    };
+    st.metrics
+        .uploads
+        .get_or_create(&Metrics::outcome(outcome))
+        .inc();
+    result
+}
+
+async fn upload(
+    st: &AppState,
+    device: crate::db::devices::Device,
+    query: Option<String>,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let q = extract::parse_query(query.as_deref());
+    let field = |name: &str| -> ApiResult<String> {
+        let v = q.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let v = v.ok_or_else(|| {
+            ApiError::validation(format!("Missing required query parameter: {name}"))
+        })?;
+        check_device_field(name, v).map_err(ApiError::validation)?;
+        Ok(v.to_string())
+    };
+    let chip = field("chip")?;
+    let firmware_version = field("firmware_version")?;
+    if extract::content_length(headers).is_some_and(|n| n > MAX_COREDUMP_SIZE as u64) {
+        return Err(ApiError::validation("Coredump exceeds maximum size of 1MB"));
+    }
+    let bytes = match extract::read_capped(body, MAX_COREDUMP_SIZE).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => {
+            return Err(ApiError::validation("Coredump exceeds maximum size of 1MB"));
+        }
+        Err(BodyError::Read(e)) => {
+            return Err(ApiError::validation(format!(
+                "Cannot read request body: {e}"
+            )));
+        }
+    };
+    let stored = st
+        .blocking(move |st| {
+            ingest::ingest(
+                &st.db,
+                &st.layout,
+                st.config.max_coredumps,
+                &device,
+                &chip,
+                &firmware_version,
+                &bytes,
+            )
+        })
+        .await?;
+    // The row is committed: only now may a worker see the job.
+    st.jobs.enqueue(stored.id);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"status": "ok", "coredump_id": stored.id, "filename": stored.filename})),
+    ))
+}

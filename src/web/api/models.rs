@@ -1,0 +1,57 @@
+//! Admin model endpoints: `/api/models`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::db::models;
+use crate::fleet;
+use crate::web::auth::AdminAuth;
+use crate::web::error::ApiResult;
+use crate::web::extract::ApiJson;
+use crate::web::state::AppState;
+
+pub async fn list(State(st): State<AppState>, _: AdminAuth) -> ApiResult<Json<Value>> {
+    let items = st.blocking(|st| Ok(models::list(&*st.db.conn()?)?)).await?;
+    Ok(Json(json!({"models": items, "count": items.len()})))
+}
+
+#[derive(Deserialize)]
+pub struct NewModel {
+    code: String,
+    name: Option<String>,
+}
+
+pub async fn create(
+    State(st): State<AppState>,
+    _: AdminAuth,
+    ApiJson(body): ApiJson<NewModel>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let model = st
+        .blocking(move |st| fleet::models::create(&st.db, &body.code, body.name.as_deref()))
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!(model))))
+}
+
+pub async fn detail(
+    State(st): State<AppState>,
+    _: AdminAuth,
+    Path(code): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let model = st
+        .blocking(move |st| fleet::models::find(&st.db, &code))
+        .await?;
+    Ok(Json(json!(model)))
+}
+
+pub async fn delete(
+    State(st): State<AppState>,
+    _: AdminAuth,
+    Path(code): Path<String>,
+) -> ApiResult<StatusCode> {
+    st.blocking(move |st| fleet::models::delete(&st.db, &st.layout, &code))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,159 @@
+//! Who is calling: one extractor per principal, so a handler's signature says who may call it.
+//!
+//! - [`DeviceAuth`]: a device bearer token (`/api/iot/*`).
+//! - [`PipelineAuth`]: an API token with role `pipeline` (`/api/pipeline/*`).
+//! - [`AdminAuth`]: an API token with role `admin`, or a dashboard session cookie (state-changing
+//!   requests made with the cookie must carry the session's CSRF token in `X-CSRF-Token`).
+//!
+//! Tokens are looked up by their SHA-256 and compared in constant time. A principal never
+//! reaches another's routes: unknown tokens are 401, a known token of the wrong role is 403.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+
+use super::error::ApiError;
+use super::state::AppState;
+use crate::auth::tokens;
+use crate::db::devices::Device;
+use crate::db::sessions::{self, Session};
+use crate::db::tokens::{ApiToken, Role};
+use crate::db::{self as dbm};
+
+/// Name of the dashboard session cookie.
+pub const SESSION_COOKIE: &str = "crashbox_session";
+
+/// The calling device.
+pub struct DeviceAuth(pub Device);
+/// The calling pipeline's token.
+pub struct PipelineAuth(pub ApiToken);
+/// The calling admin: an API token or a dashboard session.
+pub enum AdminAuth {
+    Token(ApiToken),
+    Session(Session),
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// The value of a cookie in the request.
+pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+const NO_TOKEN: &str = "No valid token provided";
+
+impl FromRequestParts<AppState> for DeviceAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)
+            .ok_or_else(|| ApiError::unauthenticated(NO_TOKEN))?
+            .to_string();
+        let found = st
+            .db
+            .call(move |c| {
+                dbm::devices::find_by_token_hash(c, &tokens::hash(&token)).map(|r| (r, token))
+            })
+            .await?;
+        match found {
+            (Some((device, stored)), token) if tokens::matches(&token, &stored) => {
+                Ok(DeviceAuth(device))
+            }
+            _ => Err(ApiError::unauthenticated("Invalid device token")),
+        }
+    }
+}
+
+/// Looks up an active API token from the bearer header and records its use.
+async fn api_token(parts: &Parts, st: &AppState) -> Result<Option<ApiToken>, ApiError> {
+    let Some(token) = bearer(parts).map(str::to_string) else {
+        return Ok(None);
+    };
+    let found = st
+        .db
+        .call(move |c| {
+            let found = dbm::tokens::find_active_by_hash(c, &tokens::hash(&token))?;
+            match found {
+                Some((row, stored)) if tokens::matches(&token, &stored) => {
+                    dbm::tokens::touch(c, row.id)?;
+                    Ok(Some(row))
+                }
+                _ => Ok(None),
+            }
+        })
+        .await?;
+    found
+        .map(Some)
+        .ok_or_else(|| ApiError::unauthenticated("Invalid API token"))
+}
+
+fn require(role: Role, token: ApiToken) -> Result<ApiToken, ApiError> {
+    if token.role == role {
+        Ok(token)
+    } else {
+        Err(ApiError::forbidden(format!(
+            "Insufficient permissions - requires one of: {}",
+            role.as_str()
+        )))
+    }
+}
+
+impl FromRequestParts<AppState> for PipelineAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
+        let token = api_token(parts, st)
+            .await?
+            .ok_or_else(|| ApiError::unauthenticated(NO_TOKEN))?;
+        require(Role::Pipeline, token).map(PipelineAuth)
+    }
+}
+
+/// The dashboard session named by the request's cookie, if valid.
+pub async fn session(parts: &Parts, st: &AppState) -> Result<Option<Session>, ApiError> {
+    let Some(value) = cookie(parts, SESSION_COOKIE).map(str::to_string) else {
+        return Ok(None);
+    };
+    Ok(st
+        .db
+        .call(move |c| sessions::find_valid(c, &tokens::hash(&value)))
+        .await?)
+}
+
+impl FromRequestParts<AppState> for AdminAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(token) = api_token(parts, st).await? {
+            return require(Role::Admin, token).map(AdminAuth::Token);
+        }
+        let s = session(parts, st)
+            .await?
+            .ok_or_else(|| ApiError::unauthenticated("Authentication is required"))?;
+        let safe = matches!(parts.method, Method::GET | Method::HEAD);
+        let csrf_ok = parts
+            .headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| tokens::matches(v, &tokens::hash(&s.csrf_token)));
+        if !safe && !csrf_ok {
+            return Err(ApiError::forbidden("Missing or invalid CSRF token"));
+        }
+        Ok(AdminAuth::Session(s))
+    }
+}

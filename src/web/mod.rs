@@ -1,0 +1,13 @@
+//! The HTTP side: the route table, shared state, error mapping, auth extractors and handlers.
+//! Handlers stay thin: extract, call one service function off the runtime, respond.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod ops;
+pub mod router;
+pub mod state;
+
+pub use router::router;
+pub use state::AppState;

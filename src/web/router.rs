@@ -1,0 +1,85 @@
+//! The whole route table, in the order of the product contract's endpoint list, plus the
+//! request middleware (metrics by matched route, tracing spans).
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use tower_http::trace::TraceLayer;
+
+use super::api::{coredumps, devices, iot, models, tokens};
+use super::ops;
+use super::state::AppState;
+use crate::metrics::{HttpLabels, RouteLabels};
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        // Device
+        .route("/api/iot/coredump", post(iot::upload_coredump))
+        // Admin: devices and their dumps
+        .route("/api/devices", get(devices::list).post(devices::create))
+        .route(
+            "/api/devices/{id}",
+            get(devices::detail).delete(devices::delete),
+        )
+        .route("/api/devices/{id}/token", post(devices::rotate_token))
+        .route(
+            "/api/devices/{id}/coredumps",
+            get(coredumps::list).delete(coredumps::delete_all),
+        )
+        .route(
+            "/api/devices/{id}/coredumps/{cid}",
+            get(coredumps::detail).delete(coredumps::delete_one),
+        )
+        .route(
+            "/api/devices/{id}/coredumps/{cid}/download",
+            get(coredumps::download),
+        )
+        // Admin: models
+        .route("/api/models", get(models::list).post(models::create))
+        .route(
+            "/api/models/{code}",
+            get(models::detail).delete(models::delete),
+        )
+        // Admin: API tokens
+        .route("/api/tokens", get(tokens::list).post(tokens::create))
+        .route("/api/tokens/{id}", axum::routing::delete(tokens::revoke))
+        // Ops
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics));
+
+    api.layer(DefaultBodyLimit::max(1 << 20))
+        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), route = route.as_deref().unwrap_or("-"))
+        }))
+        .with_state(state)
+}
+
+/// Counts requests and records latency by matched route (unmatched paths share one label so
+/// scanners cannot blow up the label set).
+async fn track(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let method = req.method().to_string();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    let labels = HttpLabels {
+        method,
+        route: route.clone(),
+        status: resp.status().as_u16(),
+    };
+    st.metrics.http_requests.get_or_create(&labels).inc();
+    st.metrics
+        .http_duration
+        .get_or_create(&RouteLabels { route })
+        .observe(start.elapsed().as_secs_f64());
+    resp
+}

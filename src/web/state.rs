@@ -1,0 +1,32 @@
+//! Shared application state handed to every handler.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::metrics::Metrics;
+use crate::store::Layout;
+use crate::worker::Jobs;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub layout: Arc<Layout>,
+    pub jobs: Jobs,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// Runs blocking service code (SQL, file I/O) on tokio's blocking pool.
+    pub async fn blocking<F, R>(&self, f: F) -> crate::error::Result<R>
+    where
+        F: FnOnce(&AppState) -> crate::error::Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let st = self.clone();
+        tokio::task::spawn_blocking(move || f(&st))
+            .await
+            .map_err(|e| crate::error::Error::Internal(format!("blocking task failed: {e}")))?
+    }
+}
