@@ -3,3 +3,4 @@
 
 pub mod passwords;
 pub mod tokens;
+pub mod sessions;
