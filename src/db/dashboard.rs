@@ -26,26 +26,27 @@ pub struct Counts {
 
 /// Counts for the home page; `day_ago` and `week_ago` are database timestamps.
 pub fn counts(conn: &Connection, day_ago: &str, week_ago: &str) -> Result<Counts, DbError> {
-    Ok(conn.prepare_cached(
-        "SELECT (SELECT COUNT(*) FROM devices),
+    Ok(conn
+        .prepare_cached(
+            "SELECT (SELECT COUNT(*) FROM devices),
                 (SELECT COUNT(*) FROM device_models),
                 (SELECT COUNT(*) FROM coredumps),
                 (SELECT COUNT(*) FROM coredumps WHERE uploaded_at >= ?1),
                 (SELECT COUNT(*) FROM coredumps WHERE uploaded_at >= ?2),
                 (SELECT COUNT(*) FROM coredumps WHERE parse_status = 'PENDING'),
                 (SELECT COUNT(*) FROM coredumps WHERE parse_status = 'ERROR')",
-    )?
-    .query_row(params![day_ago, week_ago], |r| {
-        Ok(Counts {
-            devices: r.get(0)?,
-            models: r.get(1)?,
-            dumps_total: r.get(2)?,
-            dumps_24h: r.get(3)?,
-            dumps_7d: r.get(4)?,
-            pending: r.get(5)?,
-            errors: r.get(6)?,
-        })
-    })?)
+        )?
+        .query_row(params![day_ago, week_ago], |r| {
+            Ok(Counts {
+                devices: r.get(0)?,
+                models: r.get(1)?,
+                dumps_total: r.get(2)?,
+                dumps_24h: r.get(3)?,
+                dumps_7d: r.get(4)?,
+                pending: r.get(5)?,
+                errors: r.get(6)?,
+            })
+        })?)
 }
 
 /// One row of the devices page.
@@ -236,8 +237,7 @@ pub fn firmware_versions(
         .prepare("SELECT name FROM pragma_table_info('firmware_versions')")?
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    if !columns.iter().any(|c| c == "version") || !columns.iter().any(|c| c == "device_model_id")
-    {
+    if !columns.iter().any(|c| c == "version") || !columns.iter().any(|c| c == "device_model_id") {
         return Ok(None);
     }
     // Only names from this fixed list are spliced into the SQL.

@@ -168,8 +168,8 @@ pub async fn show(
         .and_then(|a| serde_json::from_str::<Value>(a).ok())
         .map(|a| summarize(&a))
         .unwrap_or_default();
-    let mut c = Chrome::new(format!("Core dump #{id}"), &s, Nav::Devices)
-        .with_flash(q.done.as_deref());
+    let mut c =
+        Chrome::new(format!("Core dump #{id}"), &s, Nav::Devices).with_flash(q.done.as_deref());
     c.refresh = settling.then_some(REFRESH_SECS);
     render(&CoredumpPage {
         c,
@@ -244,7 +244,9 @@ pub async fn delete(
     }
     st.blocking(move |st| manage::delete_one(&st.db, &st.layout, device_id, id))
         .await?;
-    Ok(see_other(&format!("/devices/{device_id}?done=dump-deleted")))
+    Ok(see_other(&format!(
+        "/devices/{device_id}?done=dump-deleted"
+    )))
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@ use serde::Deserialize;
 
 use super::error::{PageError, PageResult};
 use super::guard::{AdminForm, AdminPage, Confirm};
-use super::layout::{Chrome, Nav, Pager, badge, page_number, render, render_secret, see_other, utc};
+use super::layout::{
+    Chrome, Nav, Pager, badge, page_number, render, render_secret, see_other, utc,
+};
 use crate::db::coredumps::ParseStatus;
 use crate::db::dashboard;
 use crate::db::models::{self, Model};

@@ -30,7 +30,10 @@ impl PageError {
     }
     pub fn internal(cause: impl std::fmt::Display) -> PageError {
         tracing::error!(error = %cause, "dashboard: internal error");
-        PageError::new(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on the server. The details are in its log.")
+        PageError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong on the server. The details are in its log.",
+        )
     }
 }
 

@@ -188,7 +188,10 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example")), "/");
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(None), "/");
-        assert_eq!(urlencode("/devices?q=a b&page=2"), "%2Fdevices%3Fq%3Da+b%26page%3D2");
+        assert_eq!(
+            urlencode("/devices?q=a b&page=2"),
+            "%2Fdevices%3Fq%3Da+b%26page%3D2"
+        );
     }
 
     #[test]

@@ -101,7 +101,13 @@ pub async fn form(
     if let Ok(Some(_)) = crate::web::auth::session(&parts, &st).await {
         return Ok(see_other(safe_next(q.next.as_deref())));
     }
-    login_page(&st, StatusCode::OK, q.next.as_deref().unwrap_or("/"), "", None)
+    login_page(
+        &st,
+        StatusCode::OK,
+        q.next.as_deref().unwrap_or("/"),
+        "",
+        None,
+    )
 }
 
 #[derive(Deserialize)]
@@ -133,7 +139,13 @@ pub async fn submit(
             "Too many failed sign-ins for this user. Try again in {minutes} minute{}.",
             if minutes == 1 { "" } else { "s" }
         );
-        return login_page(&st, StatusCode::TOO_MANY_REQUESTS, &f.next, &f.username, Some(msg));
+        return login_page(
+            &st,
+            StatusCode::TOO_MANY_REQUESTS,
+            &f.next,
+            &f.username,
+            Some(msg),
+        );
     }
     let (username, password) = (f.username.clone(), f.password.clone());
     let opened = st
@@ -143,7 +155,13 @@ pub async fn submit(
         throttle.failed(&f.username);
         tokio::time::sleep(LoginThrottle::DELAY).await;
         let msg = "Wrong user name or password.".to_string();
-        return login_page(&st, StatusCode::UNAUTHORIZED, &f.next, &f.username, Some(msg));
+        return login_page(
+            &st,
+            StatusCode::UNAUTHORIZED,
+            &f.next,
+            &f.username,
+            Some(msg),
+        );
     };
     throttle.succeeded(&f.username);
     let to = if new.must_change_password {

@@ -54,7 +54,10 @@ pub async fn create(
     let model = st
         .blocking(move |st| fleet::models::create(&st.db, form.code.trim(), Some(&form.name)))
         .await?;
-    Ok(see_other(&format!("/models/{}?done=model-created", model.code)))
+    Ok(see_other(&format!(
+        "/models/{}?done=model-created",
+        model.code
+    )))
 }
 
 pub struct VersionView {
@@ -76,7 +79,8 @@ struct ModelPage {
 }
 
 fn parse_code(raw: &str) -> Result<ModelCode, PageError> {
-    ModelCode::parse(raw).ok_or_else(|| PageError::not_found(format!("DeviceModel {raw} was not found")))
+    ModelCode::parse(raw)
+        .ok_or_else(|| PageError::not_found(format!("DeviceModel {raw} was not found")))
 }
 
 pub async fn show(

@@ -103,7 +103,8 @@ pub async fn revoke_confirm(AdminPage(s): AdminPage, Path(id): Path<String>) -> 
     render(&ConfirmPage {
         c: Chrome::new("Revoke token", &s, Nav::Tokens),
         heading: format!("Revoke token #{id}?"),
-        message: "Anything using this token is refused from now on. This action cannot be undone.".into(),
+        message: "Anything using this token is refused from now on. This action cannot be undone."
+            .into(),
         action: format!("/tokens/{id}/revoke"),
         button: "Revoke token",
         cancel: "/tokens".into(),
