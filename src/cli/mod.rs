@@ -3,6 +3,8 @@
 //! `--json` and then print exactly one JSON object.
 
 mod backup;
+// Decode pipeline (branch `worker`): `crashbox coredump reparse`.
+mod coredump;
 mod device;
 mod model;
 mod serve;
@@ -42,6 +44,9 @@ pub enum Command {
     /// Manage dashboard users.
     #[command(subcommand)]
     User(user::UserCmd),
+    /// Core dumps: re-parse.
+    #[command(subcommand)]
+    Coredump(coredump::CoredumpCmd),
     /// Consistent online copy of the database plus a tar of the blob folders.
     Backup(backup::BackupArgs),
 }
@@ -56,6 +61,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => token::run(&config, cmd),
         Command::User(cmd) => user::run(&config, cmd),
         Command::Backup(args) => backup::run(&config, args),
+        Command::Coredump(cmd) => coredump::run(&config, cmd),
     }
 }
 

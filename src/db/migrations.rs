@@ -10,6 +10,9 @@ const MIGRATIONS: &[&str] = &[
     // 1: the appliance core — models, devices, coredumps (all upstream columns plus the
     //    structured analysis), users, sessions and API tokens.
     include_str!("migrations/001_core.sql"),
+    // --- 3: decode pipeline (branch `worker`): parse job claims on coredumps. Must stay the
+    //     third step: 2 is the firmware branch's migration.
+    include_str!("migrations/003_parse_jobs.sql"),
 ];
 
 pub fn apply(conn: &mut Connection) -> Result<(), DbError> {

@@ -7,6 +7,8 @@ pub mod coredumps;
 pub mod devices;
 mod migrations;
 pub mod models;
+// Decode pipeline (branch `worker`): parse job claims on the coredumps table.
+pub mod parse_jobs;
 pub mod sessions;
 pub mod tokens;
 pub mod users;

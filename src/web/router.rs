@@ -10,7 +10,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
-use super::api::{coredumps, devices, iot, models, tokens};
+use super::api::{coredumps, devices, iot, models, reparse, tokens};
 use super::ops;
 use super::state::AppState;
 use crate::metrics::{HttpLabels, RouteLabels};
@@ -37,6 +37,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/devices/{id}/coredumps/{cid}/download",
             get(coredumps::download),
+        )
+        // Decode pipeline (branch `worker`): re-parse one dump.
+        .route(
+            "/api/devices/{id}/coredumps/{cid}/reparse",
+            post(reparse::reparse),
         )
         // Admin: models
         .route("/api/models", get(models::list).post(models::create))

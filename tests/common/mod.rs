@@ -3,6 +3,9 @@
 //! CLI runner for the built binary.
 #![allow(dead_code)]
 
+// Decode pipeline (branch `worker`): fake parse sidecar and firmware bundles.
+pub mod pipeline;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -4,4 +4,6 @@ pub mod coredumps;
 pub mod devices;
 pub mod iot;
 pub mod models;
+// Decode pipeline (branch `worker`).
+pub mod reparse;
 pub mod tokens;
