@@ -102,7 +102,8 @@ pub fn job(conn: &Connection, id: CoredumpId) -> Result<Option<Job>, DbError> {
 }
 
 /// Records a job's outcome, only while the run `token` holds it. `false` when the claim is gone
-/// (dump deleted or re-queued meanwhile): the result is then dropped.
+/// (dump deleted or re-queued meanwhile): the result is then dropped. The run count restarts,
+/// so whoever puts the dump back to `PENDING` later need not know about it.
 pub fn finish(
     conn: &Connection,
     id: CoredumpId,
@@ -114,7 +115,8 @@ pub fn finish(
     let ts = now();
     Ok(conn.execute(
         "UPDATE coredumps SET parse_status = ?3, parsed_output = ?4, analysis = ?5,
-                parsed_at = ?6, updated_at = ?6, claim_token = NULL, claimed_at = NULL
+                parsed_at = ?6, updated_at = ?6, claim_token = NULL, claimed_at = NULL,
+                parse_runs = 0
          WHERE id = ?1 AND claim_token = ?2 AND parse_status = 'PENDING'",
         params![id.0, token, status.as_str(), parsed_output, analysis, ts],
     )? > 0)
