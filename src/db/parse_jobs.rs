@@ -184,3 +184,91 @@ pub fn count_pending(conn: &Connection) -> Result<i64, DbError> {
         |r| r.get(0),
     )?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{Db, coredumps, devices, models};
+
+    fn setup() -> (tempfile::TempDir, Db, CoredumpId) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
+        let conn = db.conn().unwrap();
+        let m = models::insert(&conn, "m", "m").unwrap().unwrap();
+        let d = devices::insert(&conn, "abcdefgh", m.id, "", b"hash")
+            .unwrap()
+            .unwrap();
+        let ts = now();
+        let id = coredumps::insert(
+            &conn,
+            &coredumps::NewCoredump {
+                device_id: d.id,
+                filename: "coredump_x.dmp",
+                chip: "esp32c3",
+                firmware_version: "1.0.0",
+                size: 1,
+                uploaded_at: &ts,
+            },
+        )
+        .unwrap();
+        drop(conn);
+        (dir, db, id)
+    }
+
+    const LONG_AGO: &str = "2000-01-01T00:00:00.000000Z";
+    const FUTURE: &str = "2999-01-01T00:00:00.000000Z";
+
+    #[test]
+    fn a_live_claim_excludes_others_and_a_stale_one_does_not() {
+        let (_dir, db, id) = setup();
+        let conn = db.conn().unwrap();
+        assert_eq!(claimable_ids(&conn, LONG_AGO).unwrap(), vec![id]);
+        assert_eq!(claim(&conn, id, "a", LONG_AGO).unwrap(), Some(1));
+        // Held and fresh: nobody else gets it, and the sweep does not offer it.
+        assert_eq!(claim(&conn, id, "b", LONG_AGO).unwrap(), None);
+        assert!(claimable_ids(&conn, LONG_AGO).unwrap().is_empty());
+        assert!(holds(&conn, id, "a").unwrap());
+        // Older than the lease (cut-off in the future): its worker died; "b" takes over.
+        assert_eq!(claimable_ids(&conn, FUTURE).unwrap(), vec![id]);
+        assert_eq!(claim(&conn, id, "b", FUTURE).unwrap(), Some(2));
+        // The dead run's result is dropped; the live one's is recorded.
+        assert!(!finish(&conn, id, "a", ParseStatus::Parsed, Some("old"), None).unwrap());
+        assert!(finish(&conn, id, "b", ParseStatus::Parsed, Some("new"), None).unwrap());
+        let c = coredumps::find_by_id(&conn, id).unwrap().unwrap();
+        assert_eq!(
+            (c.parse_status, c.parsed_output.as_deref()),
+            (ParseStatus::Parsed, Some("new"))
+        );
+        assert_eq!(claim(&conn, id, "c", FUTURE).unwrap(), None, "finished");
+    }
+
+    #[test]
+    fn release_and_requeue() {
+        let (_dir, db, id) = setup();
+        let conn = db.conn().unwrap();
+        assert_eq!(claim(&conn, id, "a", LONG_AGO).unwrap(), Some(1));
+        // A stop does not count; a crash does.
+        assert!(release(&conn, id, "a", false).unwrap());
+        assert_eq!(claim(&conn, id, "b", LONG_AGO).unwrap(), Some(1));
+        assert!(release(&conn, id, "b", true).unwrap());
+        assert_eq!(claim(&conn, id, "c", LONG_AGO).unwrap(), Some(2));
+        // A re-queue while "c" runs supersedes it.
+        let device = coredumps::find_by_id(&conn, id).unwrap().unwrap().device_id;
+        assert!(requeue(&conn, device, id).unwrap());
+        assert!(!holds(&conn, id, "c").unwrap());
+        assert!(!finish(&conn, id, "c", ParseStatus::Error, Some("x"), None).unwrap());
+        assert_eq!(claim(&conn, id, "d", LONG_AGO).unwrap(), Some(1));
+        assert!(finish(&conn, id, "d", ParseStatus::Error, Some("e"), None).unwrap());
+        assert_eq!(requeue_errors(&conn).unwrap(), vec![id]);
+        let c = coredumps::find_by_id(&conn, id).unwrap().unwrap();
+        assert_eq!(c.parse_status, ParseStatus::Pending);
+        assert_eq!(c.parsed_output, None);
+        assert_eq!(
+            requeue_ids(&conn, &[id, CoredumpId(999)]).unwrap(),
+            vec![id]
+        );
+        assert!(!requeue(&conn, crate::ids::DeviceId(999), id).unwrap());
+        assert_eq!(reset_claims(&conn).unwrap(), 0);
+        assert_eq!(count_pending(&conn).unwrap(), 1);
+    }
+}
