@@ -500,13 +500,38 @@ fn cli_reparse_all_errors_is_picked_up_by_the_running_server() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("424242"));
 }
 
-/// Until the built-in decoder is wired into `worker::native` (issue 5); then this becomes "without
-/// a sidecar the built-in report decides".
+/// Without a sidecar the built-in decoder decides (issue 5): `PARSED` with its report, or
+/// `ERROR`; the analysis is stored either way. Until the decoder is wired into `worker::native`,
+/// no workers start and dumps stay `PENDING` — the test checks whichever state the build is in.
 #[test]
-fn without_sidecar_or_decoder_dumps_stay_pending() {
+fn without_sidecar_the_builtin_decoder_decides() {
     let app = TestApp::start();
     let dev = fleet(&app);
-    let id = upload(&app, &dev, "1.0.0", b"x");
-    assert!(!app.state().jobs.enabled());
-    assert_eq!(app.coredump(dev.id, id)["parse_status"], "PENDING");
+    if !app.state().jobs.enabled() {
+        let id = upload(&app, &dev, "1.0.0", b"x");
+        assert_eq!(app.coredump(dev.id, id)["parse_status"], "PENDING");
+        return;
+    }
+    let (Some(corpus), Some(dump)) = (
+        common::corpus_dir(),
+        common::corpus_device_upload("esp32c3"),
+    ) else {
+        return;
+    };
+    let elf = std::fs::read(corpus.join("esp32c3/app.elf")).unwrap();
+    app.install_bundle("m", "3.0.0", &elf);
+    let id = upload(&app, &dev, "3.0.0", &dump);
+    let d = app.wait_parsed(dev.id, id, WAIT);
+    assert_eq!(d["parse_status"], "PARSED", "{d}");
+    let report = d["parsed_output"].as_str().unwrap();
+    assert!(report.contains("in fail_once ()"), "{report}");
+    assert!(d["analysis"].is_object());
+    // No bundle for the version: the firmware error, with the analysis still stored.
+    let id = upload(&app, &dev, "4.0.0", &dump);
+    let d = app.wait_parsed(dev.id, id, WAIT);
+    assert_eq!(
+        d["parsed_output"],
+        "Unable to parse coredump: firmware ZIP not found for m version 4.0.0"
+    );
+    assert!(d["analysis"].is_object());
 }
