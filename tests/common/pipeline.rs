@@ -317,7 +317,9 @@ impl TestApp {
     /// Makes the bundle of `code` at `version` around `elf` available the way CI does: the
     /// pipeline upload when the server has it; before the firmware branch is merged (route
     /// missing: a bare 404), by writing `ASSETS_DIR/<code>/firmware-<version>.zip` directly.
-    pub fn install_bundle(&self, code: &str, version: &str, elf: &[u8]) {
+    /// Returns whether it went through the pipeline upload (which also re-queues the dumps that
+    /// waited for this bundle).
+    pub fn install_bundle(&self, code: &str, version: &str, elf: &[u8]) -> bool {
         let zip = bundle(code, version, elf);
         let path = format!("/api/pipeline/models/{code}/firmware");
         // Probe with an empty body: a missing route is a bare 404 (anything else is an answer).
@@ -330,13 +332,14 @@ impl TestApp {
                 &zip,
             );
             assert_eq!(r.status, 200, "bundle upload failed: {}", r.text());
-            return;
+            return true;
         }
         let dir = self.config.assets_dir.join(code);
         std::fs::create_dir_all(&dir).expect("model dir");
         let tmp = dir.join(format!(".tmp-firmware-{version}.zip"));
         std::fs::write(&tmp, &zip).expect("write bundle");
         std::fs::rename(&tmp, dir.join(format!("firmware-{version}.zip"))).expect("rename bundle");
+        false
     }
 
     /// The detail JSON of a dump.
