@@ -145,9 +145,18 @@ pub fn start(
         std::thread::Builder::new()
             .name("parse-sweeper".into())
             .spawn(move || {
+                let mut rounds: u32 = 0;
                 while !ctx.stop.sleep(SWEEP_INTERVAL) {
                     if let Err(e) = sweep(&ctx) {
                         tracing::warn!(error = %e, "parse sweep failed");
+                    }
+                    // Now and then, transfer files of runs killed without cleaning up (older
+                    // than the lease, so no live run still uses them).
+                    rounds = rounds.wrapping_add(1);
+                    if rounds.is_multiple_of(12)
+                        && let Some(s) = &ctx.sidecar
+                    {
+                        s.sweep_stale_files(ctx.lease);
                     }
                 }
             })?
