@@ -23,6 +23,7 @@ pub mod coredump;
 pub mod db;
 pub mod decode;
 pub mod error;
+pub mod firmware;
 pub mod fleet;
 pub mod ids;
 pub mod metrics;

@@ -10,6 +10,9 @@ const MIGRATIONS: &[&str] = &[
     // 1: the appliance core — models, devices, coredumps (all upstream columns plus the
     //    structured analysis), users, sessions and API tokens.
     include_str!("migrations/001_core.sql"),
+    // 2: firmware version history per model (sha256/size of the app image, has_elf), for
+    //    MAX_FIRMWARES retention and device downloads with an ETag.
+    include_str!("migrations/002_firmware_versions.sql"),
 ];
 
 pub fn apply(conn: &mut Connection) -> Result<(), DbError> {

@@ -5,6 +5,7 @@
 
 pub mod coredumps;
 pub mod devices;
+pub mod firmware;
 mod migrations;
 pub mod models;
 pub mod sessions;

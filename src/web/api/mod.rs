@@ -2,6 +2,8 @@
 
 pub mod coredumps;
 pub mod devices;
+pub mod firmware;
 pub mod iot;
 pub mod models;
+pub mod pipeline;
 pub mod tokens;
