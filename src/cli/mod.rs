@@ -4,6 +4,7 @@
 
 mod backup;
 mod device;
+mod firmware;
 mod model;
 mod serve;
 mod token;
@@ -42,6 +43,9 @@ pub enum Command {
     /// Manage dashboard users.
     #[command(subcommand)]
     User(user::UserCmd),
+    /// Upload and list firmware versions.
+    #[command(subcommand)]
+    Firmware(firmware::FirmwareCmd),
     /// Consistent online copy of the database plus a tar of the blob folders.
     Backup(backup::BackupArgs),
 }
@@ -56,6 +60,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => token::run(&config, cmd),
         Command::User(cmd) => user::run(&config, cmd),
         Command::Backup(args) => backup::run(&config, args),
+        Command::Firmware(cmd) => firmware::run(&config, cmd),
     }
 }
 
