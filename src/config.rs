@@ -107,14 +107,9 @@ pub struct ConfigError {
     pub reason: String,
 }
 
-fn parse_num<T: std::str::FromStr>(
-    name: &'static str,
-    value: &str,
-    min: T,
-    max: T,
-) -> Result<T, ConfigError>
+fn parse_num<T>(name: &'static str, value: &str, min: T, max: T) -> Result<T, ConfigError>
 where
-    T: PartialOrd + std::fmt::Display + Copy,
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
     T::Err: std::fmt::Display,
 {
     let v: T = value.trim().parse().map_err(|e: T::Err| ConfigError {

@@ -37,10 +37,10 @@ impl Jobs {
 
     /// Queues a committed `PENDING` dump for parsing.
     pub fn enqueue(&self, id: CoredumpId) {
-        if let Some(tx) = &self.tx {
-            if tx.send(id).is_ok() {
-                self.depth.fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some(tx) = &self.tx
+            && tx.send(id).is_ok()
+        {
+            self.depth.fetch_add(1, Ordering::Relaxed);
         }
     }
 
