@@ -198,7 +198,7 @@ fn version_json_rules() {
     );
     // Values are not checked.
     let ok = with(br#"{"git_commit":1,"idf_version":null,"firmware_version":"1.0"}"#);
-    assert_eq!(app.upload_firmware(&"ts".to_string(), &ok).status, 200);
+    assert_eq!(app.upload_firmware("ts", &ok).status, 200);
 }
 
 #[test]
