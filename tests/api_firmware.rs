@@ -236,43 +236,142 @@ fn downloads_fall_back_to_the_bundle_and_the_legacy_file() {
 }
 
 #[test]
-fn retention_keeps_newest_and_versions_pending_dumps_need() {
+fn retention_keeps_the_newest_versions() {
     let app = TestApp::start_with(|c| c.max_firmwares = 2);
     app.create_model("ts");
-    app.create_model("other");
-    let dev = app.create_device("ts");
-    let other_dev = app.create_device("other");
-    app.upload_firmware_ok("ts", &Bundle::new("ts", "1.0").zip());
-    let pending = seed_dump(&app, dev.id, "1.0", ParseStatus::Pending, None);
-    // A pending dump of another model with the same version string protects nothing here.
-    seed_dump(&app, other_dev.id, "2.0", ParseStatus::Pending, None);
-    app.upload_firmware_ok("ts", &Bundle::new("ts", "2.0").zip());
-    app.upload_firmware_ok("ts", &Bundle::new("ts", "3.0").zip());
-    assert_eq!(app.firmware_versions("ts"), ["3.0", "2.0", "1.0"]);
+    for v in ["1.0", "2.0", "3.0"] {
+        app.upload_firmware_ok("ts", &Bundle::new("ts", v).zip());
+    }
     app.upload_firmware_ok("ts", &image("4.0", 0));
-    assert_eq!(app.firmware_versions("ts"), ["4.0", "3.0", "1.0"]);
-    assert!(!app.asset("ts/firmware-2.0.zip").exists());
-    assert!(!app.asset("ts/firmware-2.0.bin").exists());
-    assert!(app.asset("ts/firmware-1.0.zip").exists(), "protected");
-    let elf = crashbox::firmware::elf_for(&app.state().db, &app.state().layout, "ts", "1.0");
+    assert_eq!(app.firmware_versions("ts"), ["4.0", "3.0"]);
+    for gone in ["1.0", "2.0"] {
+        assert!(!app.asset(&format!("ts/firmware-{gone}.zip")).exists());
+        assert!(!app.asset(&format!("ts/firmware-{gone}.bin")).exists());
+    }
+    assert!(app.asset("ts/firmware-3.0.zip").exists());
+    // Re-uploading an old version makes it the newest again.
+    app.upload_firmware_ok("ts", &Bundle::new("ts", "3.0").zip());
+    assert_eq!(app.firmware_versions("ts"), ["3.0", "4.0"]);
+}
+
+/// The firmware service on a data dir with no server and so no parse workers: a seeded
+/// `PENDING` dump stays pending for as long as the test needs (workers, once running, would
+/// decode it within seconds).
+struct Direct {
+    _dir: tempfile::TempDir,
+    config: crashbox::config::Config,
+    db: crashbox::db::Db,
+    layout: crashbox::store::Layout,
+}
+
+impl Direct {
+    fn new(max_firmwares: u32) -> Direct {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = crashbox::config::Config::for_data_dir(dir.path().join("data"));
+        config.max_firmwares = max_firmwares;
+        std::fs::create_dir_all(&config.data_dir).unwrap();
+        let db = crashbox::db::Db::open(&config.db_path).unwrap();
+        let layout =
+            crashbox::store::Layout::new(config.coredumps_dir.clone(), config.assets_dir.clone());
+        layout.create_dirs().unwrap();
+        Direct {
+            _dir: dir,
+            config,
+            db,
+            layout,
+        }
+    }
+
+    fn upload(&self, code: &str, body: &[u8]) -> crashbox::firmware::service::Uploaded {
+        let jobs = crashbox::worker::Jobs::disabled();
+        crashbox::firmware::service::upload(&self.db, &self.layout, &self.config, &jobs, code, body)
+            .unwrap()
+    }
+
+    fn versions(&self, code: &str) -> Vec<String> {
+        crashbox::firmware::service::list(&self.db, code)
+            .unwrap()
+            .into_iter()
+            .map(|v| v.version)
+            .collect()
+    }
+
+    fn dump(&self, device: DeviceId, fw: &str) -> CoredumpId {
+        let ts = crashbox::db::now();
+        coredumps::insert(
+            &*self.db.conn().unwrap(),
+            &NewCoredump {
+                device_id: device,
+                filename: "coredump_seeded.dmp",
+                chip: "esp32c3",
+                firmware_version: fw,
+                size: 10,
+                uploaded_at: &ts,
+            },
+        )
+        .unwrap()
+    }
+}
+
+#[test]
+fn retention_never_prunes_a_version_a_pending_dump_of_that_model_needs() {
+    let d = Direct::new(2);
+    crashbox::fleet::models::create(&d.db, "ts", None).unwrap();
+    crashbox::fleet::models::create(&d.db, "other", None).unwrap();
+    let dev = crashbox::fleet::devices::create(&d.db, "ts", None)
+        .unwrap()
+        .id;
+    let other_dev = crashbox::fleet::devices::create(&d.db, "other", None)
+        .unwrap()
+        .id;
+    d.upload("ts", &Bundle::new("ts", "1.0").zip());
+    let pending = d.dump(dev, "1.0");
+    // A pending dump of another model with the same version string protects nothing here.
+    d.dump(other_dev, "2.0");
+    d.upload("ts", &Bundle::new("ts", "2.0").zip());
+    let up = d.upload("ts", &Bundle::new("ts", "3.0").zip());
+    assert!(up.pruned.is_empty(), "{:?}", up.pruned);
+    assert_eq!(d.versions("ts"), ["3.0", "2.0", "1.0"]);
+    let up = d.upload("ts", &image("4.0", 0));
+    assert_eq!(up.pruned, ["2.0"]);
+    assert_eq!(d.versions("ts"), ["4.0", "3.0", "1.0"]);
+    assert!(!d.layout.assets_dir.join("ts/firmware-2.0.zip").exists());
     assert!(
-        elf.unwrap().is_some(),
-        "the pending dump can still be decoded"
+        d.layout.assets_dir.join("ts/firmware-1.0.zip").exists(),
+        "protected"
     );
+    let elf = crashbox::firmware::elf_for(&d.db, &d.layout, "ts", "1.0").unwrap();
+    assert!(elf.is_some(), "the pending dump can still be decoded");
 
     // Once decoded, the version is no longer needed.
-    let conn = app.state().db.conn().unwrap();
-    coredumps::set_result(&conn, pending, ParseStatus::Parsed, Some("ok"), None).unwrap();
-    drop(conn);
-    app.upload_firmware_ok("ts", &Bundle::new("ts", "5.0").zip());
-    assert_eq!(app.firmware_versions("ts"), ["5.0", "4.0"]);
-    assert!(!app.asset("ts/firmware-1.0.zip").exists());
-    assert!(!app.asset("ts/firmware-3.0.zip").exists());
-    let names: Vec<_> = std::fs::read_dir(app.asset("ts"))
+    coredumps::set_result(
+        &*d.db.conn().unwrap(),
+        pending,
+        ParseStatus::Parsed,
+        Some("ok"),
+        None,
+    )
+    .unwrap();
+    let up = d.upload("ts", &Bundle::new("ts", "5.0").zip());
+    assert_eq!(up.pruned, ["3.0", "1.0"]);
+    assert_eq!(d.versions("ts"), ["5.0", "4.0"]);
+    let mut names: Vec<_> = std::fs::read_dir(d.layout.assets_dir.join("ts"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(names.len(), 3, "5.0 zip+bin and 4.0 bin only: {names:?}");
+    names.sort();
+    assert_eq!(
+        names,
+        ["firmware-4.0.bin", "firmware-5.0.bin", "firmware-5.0.zip"]
+    );
+
+    // Every version protected: nothing is pruned.
+    for v in ["5.0", "4.0"] {
+        d.dump(dev, v);
+    }
+    d.upload("ts", &image("6.0", 0));
+    d.upload("ts", &image("7.0", 0));
+    assert_eq!(d.versions("ts"), ["7.0", "6.0", "5.0", "4.0"]);
 }
 
 #[test]

@@ -7,6 +7,19 @@ use common::TestApp;
 use common::firmware::{Bundle, image, multipart, patch_bytes, patch_declared_size};
 use serde_json::json;
 
+/// Incompressible bytes (xorshift), so a ZIP is as large as its content.
+fn noise(n: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 fn app_with_model(code: &str) -> TestApp {
     let app = TestApp::start();
     app.create_model(code);
@@ -95,6 +108,23 @@ fn multipart_field_file_is_accepted() {
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["firmware_version"], "3.0.0");
+    // Bundles larger than the router's 1 MiB default body limit pass, raw and multipart.
+    let big = Bundle::new("ts", "3.0.2")
+        .set("ts.elf", noise(3 << 20))
+        .zip();
+    assert!(big.len() > 3 << 20);
+    let (ct, body) = multipart("file", &big);
+    let r = app.post(
+        "/api/pipeline/models/ts/firmware",
+        Some(&app.pipeline),
+        &ct,
+        &body,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let big = Bundle::new("ts", "3.0.3")
+        .set("ts.elf", noise(3 << 20))
+        .zip();
+    assert_eq!(app.upload_firmware("ts", &big).status, 200);
     let (ct, body) = multipart("other", &Bundle::new("ts", "3.0.1").zip());
     let r = app.post(
         "/api/pipeline/models/ts/firmware",

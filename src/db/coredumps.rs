@@ -261,7 +261,8 @@ pub fn requeue_missing_firmware(
     version: &str,
 ) -> Result<Vec<CoredumpId>, DbError> {
     let mut stmt = conn.prepare_cached(
-        "UPDATE coredumps SET parse_status = 'PENDING', parsed_at = NULL, updated_at = ?3
+        "UPDATE coredumps SET parse_status = 'PENDING', parsed_output = NULL, analysis = NULL,
+                parsed_at = NULL, updated_at = ?3
          WHERE parse_status = 'ERROR' AND parsed_output LIKE ?4 || '%'
            AND firmware_version = ?2
            AND device_id IN (SELECT id FROM devices WHERE device_model_id = ?1)
