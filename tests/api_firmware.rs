@@ -299,7 +299,7 @@ impl Direct {
     fn dump(&self, device: DeviceId, fw: &str) -> CoredumpId {
         let ts = crashbox::db::now();
         coredumps::insert(
-            &*self.db.conn().unwrap(),
+            &self.db.conn().unwrap(),
             &NewCoredump {
                 device_id: device,
                 filename: "coredump_seeded.dmp",
@@ -345,7 +345,7 @@ fn retention_never_prunes_a_version_a_pending_dump_of_that_model_needs() {
 
     // Once decoded, the version is no longer needed.
     coredumps::set_result(
-        &*d.db.conn().unwrap(),
+        &d.db.conn().unwrap(),
         pending,
         ParseStatus::Parsed,
         Some("ok"),
