@@ -162,6 +162,19 @@ fn proc_status(pid: u32, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// User + system CPU seconds of a process (`/proc/<pid>/stat` fields 14 and 15, 100 Hz ticks).
+fn cpu_secs(pid: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 struct Server {
     child: Child,
     base: String,
@@ -288,6 +301,7 @@ fn bench_downloads(o: &Opts, size_mib: usize) {
     let rps_304 = n as f64 / secs;
 
     let (u, t, len) = (url.clone(), token.clone(), bin.len() as u64);
+    let (srv0, cli0) = (cpu_secs(&pid.to_string()), cpu_secs("self"));
     let (n, bytes, secs) = load(o.conns, o.secs, move |a| {
         let mut r = a
             .get(&u)
@@ -295,18 +309,25 @@ fn bench_downloads(o: &Opts, size_mib: usize) {
             .call()
             .expect("request");
         assert_eq!(r.status(), 200);
-        let got = std::io::copy(
-            &mut r.body_mut().with_config().limit(u64::MAX).reader(),
-            &mut std::io::sink(),
-        )
-        .expect("body");
+        let mut reader = r.body_mut().with_config().limit(u64::MAX).reader();
+        let mut buf = vec![0u8; 256 << 10];
+        let mut got = 0u64;
+        loop {
+            let n = reader.read(&mut buf).expect("body");
+            if n == 0 {
+                break;
+            }
+            got += n as u64;
+        }
         assert_eq!(got, len);
         got
     });
     let mbps = bytes as f64 / secs / 1e6;
+    let srv_cpu = cpu_secs(&pid.to_string()) - srv0;
+    let cli_cpu = cpu_secs("self") - cli0;
     let peak = proc_status(pid, "VmHWM:");
     println!(
-        "image {size_mib} MiB, {} devices: 304s {rps_304:.0} req/s | full downloads {mbps:.0} MB/s ({:.1} downloads/s, {n} in {secs:.1} s) | server RSS idle {:.1} MiB, peak {:.1} MiB",
+        "image {size_mib} MiB, {} devices: 304s {rps_304:.0} req/s | full downloads {mbps:.0} MB/s ({:.1} downloads/s, {n} in {secs:.1} s; CPU s server {srv_cpu:.1}, client {cli_cpu:.1}) | server RSS idle {:.1} MiB, peak {:.1} MiB",
         o.conns,
         n as f64 / secs,
         idle as f64 / 1024.0,

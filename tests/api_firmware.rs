@@ -173,7 +173,8 @@ fn if_none_match_gives_304_until_the_firmware_changes() {
 #[test]
 fn ranges_give_206_and_416() {
     let (app, dev) = setup("ts");
-    let bin = image("1.0", 100_000);
+    // Larger than the 256 KiB read chunk, so ranges and full bodies span several chunks.
+    let bin = image("1.0", 700_000);
     let len = bin.len();
     app.upload_firmware_ok("ts", &bin);
     let get =
@@ -197,6 +198,10 @@ fn ranges_give_206_and_416() {
     assert_eq!(r.body, &bin[len - 10..]);
     let r = get(&format!("bytes=1000-{}", len + 500));
     assert_eq!(r.body, &bin[1000..]);
+    let r = get("bytes=200000-600000");
+    assert_eq!(r.body, &bin[200_000..=600_000]);
+    let r = app.get("/api/iot/firmware", Some(&dev.token));
+    assert_eq!(r.body, bin);
 
     let r = get(&format!("bytes={len}-"));
     assert_eq!(r.status, 416);

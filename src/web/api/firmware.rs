@@ -1,19 +1,26 @@
 //! Firmware endpoints for devices (`GET /api/iot/firmware`, `GET /api/iot/firmware-version`)
 //! and admins (`/api/models/{code}/firmware...`); the CI side lives in [`super::pipeline`].
-//! Files are streamed from disk (`tokio::fs` + `ReaderStream`), with ETag/304 and single-range
-//! 206/416 decided by [`crate::firmware::download`].
+//! Files are streamed from disk by [`FileBody`] (chunks read on the blocking pool, the next
+//! one read ahead while the current one is sent), with ETag/304 and single-range 206/416
+//! decided by [`crate::firmware::download`]. Memory per download is two chunks, whatever the
+//! image size.
 
-use std::io::SeekFrom;
+use std::fs::File;
+use std::future::Future;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use axum::body::Body;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use http_body::{Frame, SizeHint};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
+use tokio::task::JoinHandle;
 
 use crate::db::models;
 use crate::error::Error;
@@ -161,13 +168,7 @@ pub async fn send_file(f: OpenFile, req: &HeaderMap, disposition: &str) -> ApiRe
                 .map_err(|e| Error::Internal(e.to_string()))?);
         }
     };
-    let mut file = tokio::fs::File::from_std(f.file);
-    if start > 0 {
-        file.seek(SeekFrom::Start(start))
-            .await
-            .map_err(Error::from)?;
-    }
-    let stream = ReaderStream::with_capacity(file.take(count), CHUNK);
+    let body = FileBody::new(f.file, start, count);
     let disposition = HeaderValue::from_str(&format!("{disposition}; filename={}", f.filename))
         .unwrap_or(HeaderValue::from_static("attachment"));
     Ok(builder
@@ -175,7 +176,93 @@ pub async fn send_file(f: OpenFile, req: &HeaderMap, disposition: &str) -> ApiRe
         .header(header::CONTENT_TYPE, "application/octet-stream")
         .header(header::CONTENT_DISPOSITION, disposition)
         .header(header::CONTENT_LENGTH, count)
-        .body(Body::from_stream(stream))
+        .body(Body::new(body))
         .map_err(|e| Error::Internal(e.to_string()))?
         .into_response())
+}
+
+/// A response body that streams `len` bytes of a file from `pos`: each chunk is read on the
+/// blocking pool straight into the buffer that goes to the socket (no extra copy), and the next
+/// chunk is read while the current one is being sent.
+struct FileBody {
+    file: Arc<File>,
+    /// Offset of the next chunk to read.
+    pos: u64,
+    end: u64,
+    /// Bytes not yet handed to the connection.
+    remaining: u64,
+    reading: Option<JoinHandle<io::Result<Bytes>>>,
+}
+
+impl FileBody {
+    fn new(file: File, pos: u64, len: u64) -> FileBody {
+        FileBody {
+            file: Arc::new(file),
+            pos,
+            end: pos.saturating_add(len),
+            remaining: len,
+            reading: None,
+        }
+    }
+
+    /// Starts reading the next chunk, if any is left.
+    fn read_ahead(&mut self) {
+        if self.reading.is_some() || self.pos >= self.end {
+            return;
+        }
+        let n = (self.end - self.pos).min(CHUNK as u64);
+        let (file, pos) = (self.file.clone(), self.pos);
+        self.pos += n;
+        self.reading = Some(tokio::task::spawn_blocking(move || {
+            let mut f = &*file;
+            f.seek(SeekFrom::Start(pos))?;
+            let mut buf = Vec::with_capacity(n as usize);
+            f.take(n).read_to_end(&mut buf)?;
+            if (buf.len() as u64) < n {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "file shrank while being sent",
+                ));
+            }
+            Ok(Bytes::from(buf))
+        }));
+    }
+}
+
+impl HttpBody for FileBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let this = self.get_mut();
+        this.read_ahead();
+        let Some(reading) = this.reading.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let done = match Pin::new(reading).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(done) => done,
+        };
+        this.reading = None;
+        match done {
+            Ok(Ok(chunk)) => {
+                this.remaining = this.remaining.saturating_sub(chunk.len() as u64);
+                this.read_ahead();
+                Poll::Ready(Some(Ok(Frame::data(chunk))))
+            }
+            Ok(Err(e)) => Poll::Ready(Some(Err(e))),
+            Err(e) => Poll::Ready(Some(Err(io::Error::other(e)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
 }
