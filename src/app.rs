@@ -29,6 +29,10 @@ impl App {
         let db = Db::open(&config.db_path)?;
         let initial_password = fleet::users::ensure_admin(&db, &config.data_dir)?;
         reconcile::run(&db, &layout.coredumps_dir)?;
+        // Firmware files against rows (adopts an upstream ASSETS_DIR); a failure is not fatal.
+        if let Err(e) = crate::firmware::reconcile::run(&db, &layout) {
+            tracing::error!(error = %e, "cannot reconcile firmware files and rows");
+        }
         // The parse workers arrive with the decode pipeline; until then dumps stay PENDING.
         let jobs = Jobs::disabled();
         let state = AppState {

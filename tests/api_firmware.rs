@@ -642,3 +642,86 @@ fn device_and_admin_firmware_routes_refuse_other_principals() {
     }
     assert_eq!(app.firmware_versions("ts"), ["1.0"]);
 }
+
+#[test]
+fn startup_adopts_stored_versions_and_drops_rows_without_files() {
+    let app = TestApp::start();
+    app.create_model("ts");
+    app.upload_firmware_ok("ts", &Bundle::new("ts", "1.0").zip());
+    app.upload_firmware_ok("ts", &Bundle::new("ts", "2.0").zip());
+    app.upload_firmware_ok("ts", &Bundle::new("ts", "3.0").zip());
+    // 2.0 lost its files; 0.5 (bundle) and 0.7 (raw image) have files but no row; junk stays.
+    std::fs::remove_file(app.asset("ts/firmware-2.0.zip")).unwrap();
+    std::fs::remove_file(app.asset("ts/firmware-2.0.bin")).unwrap();
+    std::fs::write(
+        app.asset("ts/firmware-0.5.zip"),
+        Bundle::new("ts", "0.5").zip(),
+    )
+    .unwrap();
+    std::fs::write(app.asset("ts/firmware-0.7.bin"), image("0.7", 10)).unwrap();
+    std::fs::write(app.asset("ts/firmware-0.8.zip"), b"not a zip").unwrap();
+    std::fs::write(app.asset("ts/firmware-0.9.bin"), image("other", 10)).unwrap();
+    std::fs::write(app.asset("ts/.tmp-abc.tmp"), b"half").unwrap();
+
+    // An upstream ASSETS_DIR for a model that has no versions yet.
+    app.create_model("up");
+    let older = Bundle::new("up", "1.0");
+    let newer = Bundle::new("up", "1.1");
+    let t0 = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for (b, v, t) in [
+        (&older, "1.0", t0),
+        (&newer, "1.1", t0 + std::time::Duration::from_secs(60)),
+    ] {
+        let path = app.asset(&format!("up/firmware-{v}.zip"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, b.zip()).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
+    }
+
+    let app = app.restart();
+    let list = app.get("/api/models/ts/firmware", Some(&app.admin)).json();
+    let got: Vec<(String, bool)> = list["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["version"].as_str().unwrap().to_string(),
+                v["has_elf"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let mut versions: Vec<&str> = got.iter().map(|(v, _)| v.as_str()).collect();
+    versions.sort();
+    assert_eq!(versions, ["0.5", "0.7", "1.0", "3.0"], "{got:?}");
+    assert!(got.contains(&("0.5".into(), true)) && got.contains(&("0.7".into(), false)));
+    assert_eq!(
+        app.get("/api/models/ts", Some(&app.admin)).json()["firmware_version"],
+        "3.0",
+        "adoption leaves an existing current version alone"
+    );
+    assert!(
+        app.asset("ts/firmware-0.8.zip").exists(),
+        "unadoptable files are left alone"
+    );
+    assert!(app.asset("ts/firmware-0.9.bin").exists());
+    assert!(!app.asset("ts/.tmp-abc.tmp").exists());
+
+    assert_eq!(app.firmware_versions("up"), ["1.1", "1.0"]);
+    assert_eq!(
+        app.get("/api/models/up", Some(&app.admin)).json()["firmware_version"],
+        "1.1"
+    );
+    let dev = app.create_device("up");
+    assert_eq!(
+        app.get("/api/iot/firmware", Some(&dev.token)).body,
+        newer.get("up.bin")
+    );
+    let elf = crashbox::firmware::elf_for(&app.state().db, &app.state().layout, "up", "1.0");
+    assert!(elf.unwrap().is_some());
+}

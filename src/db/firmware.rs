@@ -46,6 +46,8 @@ pub struct NewFirmware<'a> {
     pub size: i64,
     pub bundle_size: Option<i64>,
     pub has_elf: bool,
+    /// When it was uploaded; `None` means now.
+    pub uploaded_at: Option<&'a str>,
 }
 
 /// Inserts a version, or replaces the facts of an existing one (a re-upload also bumps
@@ -55,7 +57,7 @@ pub fn upsert(conn: &Connection, f: &NewFirmware) -> Result<FirmwareRow, DbError
     conn.execute(
         "INSERT INTO firmware_versions
             (device_model_id, version, sha256, size, bundle_size, has_elf, uploaded_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (device_model_id, version) DO UPDATE SET
             sha256 = excluded.sha256, size = excluded.size, bundle_size = excluded.bundle_size,
             has_elf = excluded.has_elf, uploaded_at = excluded.uploaded_at",
@@ -66,6 +68,7 @@ pub fn upsert(conn: &Connection, f: &NewFirmware) -> Result<FirmwareRow, DbError
             f.size,
             f.bundle_size,
             f.has_elf,
+            f.uploaded_at.unwrap_or(&ts),
             ts
         ],
     )?;

@@ -9,6 +9,7 @@
 //! - [`download`]: ETag, `If-None-Match` and `Range` decisions (pure).
 //! - [`service`]: upload, current image, list, download, delete, ELF lookup (blocking I/O + SQL).
 //! - [`script`]: the `upload.sh` CI script.
+//! - [`reconcile`]: startup check of files against rows (adopts stored versions without a row).
 //!
 //! On disk (see `store::Layout`): `ASSETS_DIR/<code>/firmware-<version>.zip` (the bundle as
 //! uploaded), `ASSETS_DIR/<code>/firmware-<version>.bin` (its app image, streamed to devices) and
@@ -17,6 +18,7 @@
 pub mod app_image;
 pub mod bundle;
 pub mod download;
+pub mod reconcile;
 pub mod retention;
 pub mod script;
 pub mod service;

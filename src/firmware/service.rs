@@ -142,6 +142,7 @@ pub fn upload(
                 size: bin.len() as i64,
                 bundle_size: is_bundle.then_some(body.len() as i64),
                 has_elf: is_bundle,
+                uploaded_at: None,
             },
         )?;
         models::set_firmware_version(&tx, model.id, Some(version.as_str()))?;
