@@ -98,7 +98,12 @@ async fn read_upload(st: &AppState, req: Request) -> ApiResult<bytes::Bytes> {
         return Err(too_large(st));
     }
     if !is_multipart {
-        return match extract::read_capped(req.into_body(), limit as usize).await {
+        return match extract::read_capped(
+            req.into_body(),
+            usize::try_from(limit).unwrap_or(usize::MAX),
+        )
+        .await
+        {
             Ok(b) => Ok(b),
             Err(BodyError::TooLarge) => Err(too_large(st)),
             Err(BodyError::Read(e)) => Err(ApiError::validation(format!(
