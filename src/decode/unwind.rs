@@ -92,27 +92,15 @@ pub(crate) struct UnwindInput<'a> {
 
 impl UnwindInput<'_> {
     /// Whether `pc` is plausible code: in the app's executable sections, the ROM ELF's, or the
-    /// chip's ROM. Without any of those facts every PC is accepted.
+    /// chip's ROM. Without a firmware ELF nothing is known about flash/IRAM code, so every PC
+    /// is accepted.
     pub fn is_code(&self, pc: u32) -> bool {
-        let mut known = false;
-        if let Some(app) = self.app {
-            known = true;
-            if app.is_code(pc) {
-                return true;
-            }
-        }
-        if let Some(rom) = self.rom
-            && rom.is_code(pc)
-        {
+        let Some(app) = self.app else {
             return true;
-        }
-        if let Some(chip) = self.chip {
-            known = true;
-            if chip.is_rom(pc) {
-                return true;
-            }
-        }
-        !known
+        };
+        app.is_code(pc)
+            || self.rom.is_some_and(|r| r.is_code(pc))
+            || self.chip.is_some_and(|c| c.is_rom(pc))
     }
 
     pub fn deadline_passed(&self) -> bool {
