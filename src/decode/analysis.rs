@@ -142,6 +142,8 @@ pub struct Task {
     /// Dumped stack range `[start, end)`.
     pub stack_range: Option<(u32, u32)>,
     pub status: TaskStatus,
+    /// The TCB was readable and `pxStack` non-zero (else the table says "Corrupted TCB data").
+    pub tcb_valid: bool,
     pub frames: Vec<Frame>,
     pub stop_reason: StopReason,
 }

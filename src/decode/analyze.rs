@@ -195,7 +195,6 @@ pub(crate) fn analyze(
                     memory: &dump.memory,
                     app,
                     rom: rom.as_deref(),
-                    chip,
                     max_frames: opts.max_frames.max(1),
                     deadline: opts.deadline,
                 };
@@ -219,6 +218,7 @@ pub(crate) fn analyze(
             stack_free: abs_diff(f.stack, f.top_of_stack),
             stack_range: rec.stack,
             status,
+            tcb_valid: !tcb_bad,
             frames,
             stop_reason,
         });

@@ -21,7 +21,16 @@ const MAX_TCB: u32 = 4096;
 const MAX_MEM_SEG: u32 = 16 << 20;
 
 /// Parses a binary body. `arch` comes from the chip ID in the header version word.
-pub(crate) fn parse(body: &[u8], hdr: &BinaryHeader, arch: Arch) -> Result<Dump, DecodeError> {
+///
+/// `list_mem_segs`: whether the memory segments appear in "ALL MEMORY REGIONS"; esp-coredump's
+/// converter adds them for BIN_V2 only, not BIN_V2_1 (spec §3), so the report follows it while
+/// the memory itself is always used.
+pub(crate) fn parse(
+    body: &[u8],
+    hdr: &BinaryHeader,
+    arch: Arch,
+    list_mem_segs: bool,
+) -> Result<Dump, DecodeError> {
     let mut dump = Dump::new(arch);
     if hdr.tcb_sz == 0 || hdr.tcb_sz > MAX_TCB {
         return Err(DecodeError::Malformed(format!(
@@ -121,12 +130,16 @@ pub(crate) fn parse(body: &[u8], hdr: &BinaryHeader, arch: Arch) -> Result<Dump,
         }
         let padded = (size as usize + 3) & !3;
         let avail = body.len().saturating_sub(off).min(padded);
+        let seg_count = dump.segments.len();
         push_region(
             &mut dump,
             start,
             slice_at(body, off, avail).unwrap_or_default(),
             size,
         );
+        if !list_mem_segs {
+            dump.segments.truncate(seg_count);
+        }
         off = off.saturating_add(padded);
     }
     Ok(dump)

@@ -219,7 +219,6 @@ pub fn xtensa_cause_name(cause: u32) -> Option<&'static str> {
         69 => "InterruptWDTTimoutCPU0",
         70 => "InterruptWDTTimoutCPU1",
         71 => "CacheError",
-        0xFFFF => "InvalidCauseRegister",
         _ => return None,
     })
 }

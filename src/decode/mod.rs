@@ -131,7 +131,7 @@ pub fn decode(
                         version >> 16
                     ))
                 })?;
-            binary::parse(&unwrapped.body, &hdr, arch)?
+            binary::parse(&unwrapped.body, &hdr, arch, version & 0xFFFF != 0x0003)?
         }
     };
     Ok(analyze::analyze(unwrapped, model, symbolizer, opts))

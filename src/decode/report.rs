@@ -91,7 +91,8 @@ impl Analysis {
                 Some(e) => {
                     for r in &e.registers {
                         if r.name == "exccause" {
-                            let name = e.cause_name.as_deref().unwrap_or("Unknown");
+                            // esp-coredump: XTENSA_EXCEPTION_CAUSE_DICT miss -> "Invalid EXCCAUSE code"
+                            let name = e.cause_name.as_deref().unwrap_or("Invalid EXCCAUSE code");
                             let _ = writeln!(o, "{:<15}0x{:x} ({name})", r.name, r.value);
                         } else {
                             let _ = writeln!(o, "{:<15}0x{:x}", r.name, r.value);
@@ -153,7 +154,7 @@ fn write_task_row(o: &mut String, t: &Task) {
         let _ = writeln!(o, "{tcb:>10} Corrupted TCB data");
         return;
     };
-    if t.status == super::analysis::TaskStatus::CorruptedTcb {
+    if !t.tcb_valid {
         let _ = writeln!(o, "{tcb:>10} Corrupted TCB data");
         return;
     }

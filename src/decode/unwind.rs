@@ -5,7 +5,6 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::chip::Chip;
 use super::dump::Regs;
 use super::memory::Memory;
 use super::symbols::Symbolizer;
@@ -39,8 +38,6 @@ pub enum StopReason {
     MemoryUnavailable { addr: u32 },
     /// A CFI rule this decoder does not evaluate (DWARF expressions).
     UnsupportedCfi { pc: u32 },
-    /// The return address does not point into code.
-    InvalidPc { pc: u32 },
     /// The per-task frame limit was reached.
     MaxFrames { limit: usize },
     /// The decode deadline passed.
@@ -67,9 +64,6 @@ impl StopReason {
             StopReason::UnsupportedCfi { pc } => Some(format!(
                 "unsupported CFI rule at 0x{pc:08x} (crashbox decoder)"
             )),
-            StopReason::InvalidPc { pc } => Some(format!(
-                "return address 0x{pc:08x} is not in code (corrupt stack?)"
-            )),
             StopReason::MaxFrames { limit } => {
                 Some(format!("frame limit of {limit} reached (crashbox decoder)"))
             }
@@ -85,24 +79,11 @@ pub(crate) struct UnwindInput<'a> {
     pub memory: &'a Memory,
     pub app: Option<&'a Symbolizer>,
     pub rom: Option<&'a Symbolizer>,
-    pub chip: Option<Chip>,
     pub max_frames: usize,
     pub deadline: Option<Instant>,
 }
 
 impl UnwindInput<'_> {
-    /// Whether `pc` is plausible code: in the app's executable sections, the ROM ELF's, or the
-    /// chip's ROM. Without a firmware ELF nothing is known about flash/IRAM code, so every PC
-    /// is accepted.
-    pub fn is_code(&self, pc: u32) -> bool {
-        let Some(app) = self.app else {
-            return true;
-        };
-        app.is_code(pc)
-            || self.rom.is_some_and(|r| r.is_code(pc))
-            || self.chip.is_some_and(|c| c.is_rom(pc))
-    }
-
     pub fn deadline_passed(&self) -> bool {
         self.deadline.is_some_and(|d| Instant::now() >= d)
     }
