@@ -253,6 +253,37 @@ fn regressions() {
     let core = elf_core(XTENSA, &n, &[], &[]);
     let a = decode::decode(&core, None, &Options::default()).unwrap();
     assert!(!a.warnings.is_empty());
+    // Thousands of segments and hundreds of tasks: lookups must bisect, work stays bounded.
+    let mut notes = Vec::new();
+    let mut loads = Vec::new();
+    for i in 0..600u32 {
+        let sp = 0x3ff0_0000 + i * 0x100 + 0x40;
+        let mut a = [0u32; 16];
+        a[0] = 0x800d_0100;
+        a[1] = sp;
+        notes.extend(note(
+            "CORE",
+            1,
+            &prstatus_xtensa(0x3ffa_0000 + i * 0x10, 0x400d_0000, 0x60820, a),
+        ));
+    }
+    for i in 0..6000u32 {
+        let base = 0x3ff0_0000 + i * 0x100;
+        let mut region = vec![0u8; 0x100];
+        // base save area: return into the same function, SP one segment up
+        poke(&mut region, base, base + 0x30, 0x800d_0100);
+        poke(&mut region, base, base + 0x34, base + 0x140);
+        loads.push((base, region));
+    }
+    let core = elf_core(XTENSA, &notes, &loads, &[]);
+    let t = Instant::now();
+    let a = decode::decode(&core, None, &Options::default()).unwrap();
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        t.elapsed()
+    );
+    assert!(a.tasks.len() <= 256);
     // A header whose data_len is smaller than header + checksum.
     let tiny = le(&[8, 0x0102, 0, 0, 0, 0]);
     assert!(decode::decode(&tiny, None, &Options::default()).is_err());

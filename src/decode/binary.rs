@@ -142,6 +142,7 @@ pub(crate) fn parse(
         }
         off = off.saturating_add(padded);
     }
+    dump.memory.finish();
     Ok(dump)
 }
 

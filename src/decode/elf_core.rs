@@ -137,6 +137,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Dump, DecodeError> {
         dump.warnings
             .push("ELF core has no PT_NOTE segment: no tasks or crash info".into());
     }
+    dump.memory.finish();
     attach_stacks(&mut dump);
     Ok(dump)
 }

@@ -45,9 +45,27 @@ impl Memory {
         self.regions.push(region);
     }
 
+    /// Sorts the regions by address so lookups bisect instead of scanning thousands of
+    /// segments per read. Parsers call it once when done.
+    pub fn finish(&mut self) {
+        self.regions.sort_by_key(|r| r.addr);
+    }
+
+    /// The region holding `[addr, addr + len)`: the last few regions starting at or below
+    /// `addr` are checked (segments rarely overlap; when they do, any holder will do).
+    fn find(&self, addr: u32, len: u32) -> Option<&Region> {
+        let idx = self.regions.partition_point(|r| r.addr <= addr);
+        self.regions
+            .get(..idx)?
+            .iter()
+            .rev()
+            .take(16)
+            .find(|r| r.contains(addr, len))
+    }
+
     /// `len` bytes at `addr`, if one region holds all of them.
     pub fn read(&self, addr: u32, len: u32) -> Option<&[u8]> {
-        let r = self.regions.iter().find(|r| r.contains(addr, len))?;
+        let r = self.find(addr, len)?;
         let off = usize::try_from(addr.checked_sub(r.addr)?).ok()?;
         let end = off.checked_add(usize::try_from(len).ok()?)?;
         r.data.get(off..end)
@@ -60,11 +78,12 @@ impl Memory {
 
     /// The region that holds `addr`.
     pub fn region_of(&self, addr: u32) -> Option<&Region> {
-        self.regions.iter().find(|r| r.contains(addr, 1))
+        self.find(addr, 1)
     }
 
     /// The region that starts exactly at `addr`.
     pub fn region_at(&self, addr: u32) -> Option<&Region> {
-        self.regions.iter().find(|r| r.addr == addr)
+        let idx = self.regions.partition_point(|r| r.addr < addr);
+        self.regions.get(idx).filter(|r| r.addr == addr)
     }
 }
