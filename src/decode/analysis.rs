@@ -38,6 +38,9 @@ pub struct Analysis {
     pub memory_regions: Vec<MemoryRegion>,
     /// Set when ROM ELF lookup produced a message (esp-coredump prints these too).
     pub rom_elf_note: Option<String>,
+    /// One line for lists and notifications: panic reason or exception cause, task, and the
+    /// first frame with a function name.
+    pub summary: String,
     /// Non-fatal problems, loudest first.
     pub warnings: Vec<String>,
 }

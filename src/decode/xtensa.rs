@@ -29,12 +29,19 @@ impl Unwinder for XtensaUnwinder {
         let Regs::Xtensa(r) = input.regs else {
             return (Vec::new(), StopReason::NoRegisters);
         };
+        // Solicited frames (XtSolFrame, exit == 0) carry a PC masked to 30 bits by the device
+        // (spec §4.1); restore the code region bits like esp_cpu_process_stack_pc() when the
+        // result is firmware code.
+        let mut pc0 = r.pc;
+        if pc0 != 0 && pc0 >> 30 == 0 && input.app.is_some_and(|s| s.is_code(pc0 | 0x4000_0000)) {
+            pc0 |= 0x4000_0000;
+        }
         let mut frames = vec![RawFrame {
-            pc: r.pc,
+            pc: pc0,
             sp: Some(r.a[1]),
         }];
         let max = input.max_frames.max(1);
-        let (mut pc, mut sp, mut a0) = (r.pc, r.a[1], r.a[0]);
+        let (mut pc, mut sp, mut a0) = (pc0, r.a[1], r.a[0]);
         // Frame 0 only: a PC on ENTRY means the window has not rotated yet; the return
         // address is a[4 * PS.CALLINC] and the caller's SP is the current a1.
         let code_byte = input
