@@ -518,3 +518,25 @@ fn rom_elf_supplies_rom_cfi_and_names() {
     let b = decode::decode(&body, Some(&sym), &opts).unwrap();
     assert!(b.rom_elf_note.is_some());
 }
+
+#[test]
+fn isr_crash_also_unwinds_the_interrupted_task() {
+    let (sym, mut core) = rv();
+    // ESP_EXTRA_INFO desc = [crashed_tcb, isr_context]: set isr_context = 1.
+    let name = b"ESP_EXTRA_INFO\0\0";
+    let at = core.windows(name.len()).position(|w| w == name).unwrap() + name.len();
+    core[at + 4..at + 8].copy_from_slice(&1u32.to_le_bytes());
+    let a = decode::decode(&core, Some(&sym), &Options::default()).unwrap();
+    assert_eq!(a.isr_context, Some(true));
+    assert!(
+        a.report_text()
+            .contains("Crash happened in the interrupt context")
+    );
+    let chain = a.tasks[0].interrupted.as_ref().expect("interrupted chain");
+    let names: Vec<_> = chain.frames.iter().map(|f| f.function.clone()).collect();
+    assert_eq!(
+        names,
+        vec![Some("f0".into()), Some("f1".into()), Some("f2".into())]
+    );
+    assert!(a.tasks[1].interrupted.is_none());
+}

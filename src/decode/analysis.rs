@@ -149,6 +149,17 @@ pub struct Task {
     pub tcb_valid: bool,
     pub frames: Vec<Frame>,
     pub stop_reason: StopReason,
+    /// ISR crash only (`isr_context` = 1): the crashed task's own chain, unwound from the
+    /// frame at its TCB `pxTopOfStack` (spec §2.10, §9; not printed by esp-coredump).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<InterruptedChain>,
+}
+
+/// The interrupted task's backtrace of an ISR-context crash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterruptedChain {
+    pub frames: Vec<Frame>,
+    pub stop_reason: StopReason,
 }
 
 /// One physical frame with its inline chain.

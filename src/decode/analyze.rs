@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::Options;
 use super::analysis::{
     Analysis, ContainerInfo, CrashedTask, ElfMatch, ExceptionInfo, Frame, InlinedFrame,
-    MemoryRegion, NamedValue, Register, RegisterKind, Task, TaskStatus,
+    InterruptedChain, MemoryRegion, NamedValue, Register, RegisterKind, Task, TaskStatus,
 };
 use super::chip::{Arch, Chip, riscv_cause_name, xtensa_cause_name};
 use super::container::{ChecksumStatus, Unwrapped};
@@ -208,6 +208,33 @@ pub(crate) fn analyze(
                 (ctx.symbolize_all(&raw), stop)
             }
         };
+        let interrupted = if status == TaskStatus::Crashed && dump.isr == Some(true) {
+            f.top_of_stack.and_then(|top| {
+                let bytes = dump
+                    .memory
+                    .read(top, 100)
+                    .or_else(|| dump.memory.read(top, 128))?;
+                let (regs, _) = super::binary::frame_regs(dump.arch, bytes, top)?;
+                let input = UnwindInput {
+                    regs: &regs,
+                    memory: &dump.memory,
+                    app,
+                    rom: rom.as_deref(),
+                    max_frames: opts.max_frames.max(1),
+                    deadline: opts.deadline,
+                };
+                let (raw, stop) = match dump.arch {
+                    Arch::Xtensa => XtensaUnwinder.unwind(&input),
+                    Arch::Riscv => RiscvUnwinder.unwind(&input),
+                };
+                Some(InterruptedChain {
+                    frames: ctx.symbolize_all(&raw),
+                    stop_reason: stop,
+                })
+            })
+        } else {
+            None
+        };
         tasks.push(Task {
             thread: i + 1,
             tcb: rec.tcb_addr,
@@ -221,6 +248,7 @@ pub(crate) fn analyze(
             tcb_valid: !tcb_bad,
             frames,
             stop_reason,
+            interrupted,
         });
     }
     if deadline_hit {

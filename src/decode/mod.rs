@@ -52,7 +52,7 @@ use std::time::Instant;
 
 pub use analysis::{
     Analysis, ContainerInfo, CrashedTask, ElfMatch, ExceptionInfo, Frame, InlinedFrame,
-    MemoryRegion, NamedValue, Register, RegisterKind, Task, TaskStatus,
+    InterruptedChain, MemoryRegion, NamedValue, Register, RegisterKind, Task, TaskStatus,
 };
 pub use cache::SymbolizerCache;
 pub use chip::{ALL_CHIPS, Arch, Chip, riscv_cause_name, xtensa_cause_name};
