@@ -210,10 +210,12 @@ pub(crate) fn analyze(
         };
         let interrupted = if status == TaskStatus::Crashed && dump.isr == Some(true) {
             f.top_of_stack.and_then(|top| {
-                let bytes = dump
-                    .memory
-                    .read(top, 100)
-                    .or_else(|| dump.memory.read(top, 128))?;
+                // XtExcFrame: 25 words (XT_STK_FRMSZ in esp-coredump); RvExcFrame: mepc, x1..x31
+                let len = match dump.arch {
+                    Arch::Xtensa => 100,
+                    Arch::Riscv => 128,
+                };
+                let bytes = dump.memory.read(top, len)?;
                 let (regs, _) = super::binary::frame_regs(dump.arch, bytes, top)?;
                 let input = UnwindInput {
                     regs: &regs,
