@@ -184,6 +184,18 @@ impl std::fmt::Display for Chip {
     }
 }
 
+impl std::str::FromStr for Chip {
+    type Err = String;
+
+    /// Parses `esp32c3`, `ESP32-C3`, `esp32_c3`.
+    fn from_str(s: &str) -> Result<Chip, String> {
+        Chip::from_name(s).ok_or_else(|| {
+            let known: Vec<&str> = ALL_CHIPS.iter().map(|c| c.name()).collect();
+            format!("unknown chip '{s}' (known: {})", known.join(", "))
+        })
+    }
+}
+
 /// Name of an Xtensa EXCCAUSE value (`XTENSA_EXCEPTION_CAUSE_DICT` in esp-coredump; 64..71 are
 /// ESP pseudo-causes `XCHAL_EXCCAUSE_NUM + n`).
 pub fn xtensa_cause_name(cause: u32) -> Option<&'static str> {
