@@ -10,7 +10,7 @@ use super::dump::{
     XtensaRegs,
 };
 use super::error::DecodeError;
-use super::memory::{Region, RegionKind};
+use super::memory::Region;
 
 /// Largest task stack the device writes (`COREDUMP_MAX_TASK_STACK_SIZE`, 64 KiB) with room
 /// for ISR stacks; anything larger is treated as a corrupt record.
@@ -157,7 +157,6 @@ fn push_region(dump: &mut Dump, addr: u32, data: &[u8], declared: u32) {
             addr,
             data: data.to_vec(),
             declared_len: declared,
-            kind: RegionKind::Load,
         });
     }
 }

@@ -12,7 +12,7 @@ use super::dump::{
     XtensaRegs,
 };
 use super::error::DecodeError;
-use super::memory::{Region, RegionKind};
+use super::memory::Region;
 
 const PT_LOAD: u32 = 1;
 const PT_NOTE: u32 = 4;
@@ -123,7 +123,6 @@ pub(crate) fn parse(body: &[u8]) -> Result<Dump, DecodeError> {
                     addr: p_vaddr,
                     data: data.to_vec(),
                     declared_len: p_filesz as u32,
-                    kind: RegionKind::Load,
                 });
             }
             PT_NOTE => {

@@ -4,22 +4,14 @@
 
 use super::bytes::u32_at;
 
-/// Where a region came from, for the report's memory listing and for stack lookup.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RegionKind {
-    /// A `PT_LOAD` of the ELF core, or a task/memory record of a binary dump.
-    Load,
-}
-
-/// One dumped address range.
+/// One dumped address range (a `PT_LOAD` of the ELF core, or a task/memory record of a
+/// binary dump).
 #[derive(Debug, Clone)]
 pub(crate) struct Region {
     pub addr: u32,
     pub data: Vec<u8>,
     /// The size the dump declared; `data` may be shorter when the dump is truncated.
     pub declared_len: u32,
-    #[allow(dead_code)]
-    pub kind: RegionKind,
 }
 
 impl Region {
