@@ -33,7 +33,7 @@ impl SymbolizerCache {
         if let Some(s) = self.get(&key) {
             return Ok(s);
         }
-        let built = Arc::new(Symbolizer::new(elf.to_vec())?);
+        let built = Arc::new(Symbolizer::with_sha256(elf.to_vec(), key)?);
         let mut v = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(pos) = v.iter().position(|(k, _)| *k == key) {
             let entry = v.remove(pos);
