@@ -16,6 +16,22 @@
 //!    (`symbols.rs`).
 //! 4. `report.rs` renders the [`Analysis`] like `esp-coredump info_corefile`.
 //!
+//! # Use
+//! ```no_run
+//! use crashbox::decode::{self, Options, SymbolizerCache};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let cache = SymbolizerCache::new(256 << 20); // one per process
+//! let elf = std::fs::read("app.elf")?;
+//! let dump = std::fs::read("coredump.b64")?; // any supported container
+//! let symbolizer = cache.get_or_build(&elf)?;
+//! let analysis = decode::decode(&dump, Some(&symbolizer), &Options::default())?;
+//! println!("{}", analysis.summary);
+//! print!("{}", analysis.report_text()); // esp-coredump `info_corefile` layout
+//! let json = serde_json::to_string(&analysis)?; // stored as the coredump's `analysis`
+//! # let _ = json; Ok(()) }
+//! ```
+//!
 //! # Cost
 //! [`Symbolizer::new`] parses the firmware ELF once (symbol table, DWARF unit index, FDE index,
 //! TCB layout); DWARF line tables and functions are parsed lazily per compile unit and kept.
