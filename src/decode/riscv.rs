@@ -16,6 +16,11 @@ const SP: usize = 2;
 
 pub(crate) struct RiscvUnwinder;
 
+/// `base + off` as a 32-bit address, `None` when the CFI offset leaves the address space.
+fn offset_addr(base: u32, off: i64) -> Option<u32> {
+    u32::try_from(i64::from(base).checked_add(off)?).ok()
+}
+
 fn row_for(input: &UnwindInput<'_>, probe: u32) -> Option<CfiRow> {
     input
         .app
@@ -61,7 +66,9 @@ impl Unwinder for RiscvUnwinder {
             let Some(&base) = x.get(usize::from(cfa_reg)) else {
                 return (frames, StopReason::UnsupportedCfi { pc });
             };
-            let cfa = (i64::from(base) + cfa_off) as u32;
+            let Some(cfa) = offset_addr(base, cfa_off) else {
+                return (frames, StopReason::UnsupportedCfi { pc });
+            };
             let ra_col = usize::from(row.ra_column);
             if row.rule(row.ra_column) == RegRule::Undefined {
                 return (frames, StopReason::Outermost);
@@ -72,7 +79,9 @@ impl Unwinder for RiscvUnwinder {
                 match rule {
                     RegRule::Unspecified | RegRule::SameValue | RegRule::Undefined => {}
                     RegRule::Offset(n) => {
-                        let addr = (i64::from(cfa) + n) as u32;
+                        let Some(addr) = offset_addr(cfa, n) else {
+                            return (frames, StopReason::UnsupportedCfi { pc });
+                        };
                         match input.memory.read_u32(addr) {
                             Some(v) => *slot = v,
                             None => {
@@ -80,7 +89,10 @@ impl Unwinder for RiscvUnwinder {
                             }
                         }
                     }
-                    RegRule::ValOffset(n) => *slot = (i64::from(cfa) + n) as u32,
+                    RegRule::ValOffset(n) => match offset_addr(cfa, n) {
+                        Some(v) => *slot = v,
+                        None => return (frames, StopReason::UnsupportedCfi { pc }),
+                    },
                     RegRule::Register(src) => {
                         if let Some(&v) = x.get(usize::from(src)) {
                             *slot = v;
