@@ -26,6 +26,7 @@ pub mod error;
 pub mod fleet;
 pub mod ids;
 pub mod metrics;
+pub mod sidecar;
 pub mod store;
 pub mod web;
 pub mod worker;

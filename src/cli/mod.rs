@@ -3,9 +3,11 @@
 //! `--json` and then print exactly one JSON object.
 
 mod backup;
+mod decode;
 mod device;
 mod model;
 mod serve;
+mod sidecar;
 mod token;
 mod user;
 
@@ -42,6 +44,10 @@ pub enum Command {
     /// Manage dashboard users.
     #[command(subcommand)]
     User(user::UserCmd),
+    /// Decode a core dump offline with the built-in decoder.
+    Decode(decode::DecodeArgs),
+    /// Serve the parse-sidecar protocol with the built-in decoder.
+    Sidecar(sidecar::SidecarArgs),
     /// Consistent online copy of the database plus a tar of the blob folders.
     Backup(backup::BackupArgs),
 }
@@ -56,6 +62,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => token::run(&config, cmd),
         Command::User(cmd) => user::run(&config, cmd),
         Command::Backup(args) => backup::run(&config, args),
+        Command::Decode(args) => decode::run(&config, args),
+        Command::Sidecar(args) => sidecar::run(&config, args),
     }
 }
 
