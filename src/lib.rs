@@ -27,6 +27,7 @@ pub mod firmware;
 pub mod fleet;
 pub mod ids;
 pub mod metrics;
+pub mod sidecar;
 pub mod store;
 pub mod web;
 pub mod worker;

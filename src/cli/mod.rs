@@ -3,10 +3,12 @@
 //! `--json` and then print exactly one JSON object.
 
 mod backup;
+mod decode;
 mod device;
 mod firmware;
 mod model;
 mod serve;
+mod sidecar;
 mod token;
 mod user;
 
@@ -46,6 +48,10 @@ pub enum Command {
     /// Upload and list firmware versions.
     #[command(subcommand)]
     Firmware(firmware::FirmwareCmd),
+    /// Decode a core dump offline with the built-in decoder.
+    Decode(decode::DecodeArgs),
+    /// Serve the parse-sidecar protocol with the built-in decoder.
+    Sidecar(sidecar::SidecarArgs),
     /// Consistent online copy of the database plus a tar of the blob folders.
     Backup(backup::BackupArgs),
 }
@@ -61,6 +67,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => user::run(&config, cmd),
         Command::Backup(args) => backup::run(&config, args),
         Command::Firmware(cmd) => firmware::run(&config, cmd),
+        Command::Decode(args) => decode::run(&config, args),
+        Command::Sidecar(args) => sidecar::run(&config, args),
     }
 }
 
