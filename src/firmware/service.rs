@@ -4,9 +4,10 @@
 //! of a version for the decoder. Blocking; shared by the API, the dashboard and the CLI.
 //!
 //! Files are written before the row that names them and removed after the row that named them
-//! is gone, so a row never points at a missing file. Uploads run inside an `IMMEDIATE`
-//! transaction taken before the files are written: two uploads (also from the CLI while `serve`
-//! runs) are serialized, so the legacy flat `.bin` always matches the current version.
+//! is gone, so a row never points at a missing file. Uploads write their files inside
+//! `Db::write` (the in-process write lock and an `IMMEDIATE` transaction), so two uploads (also
+//! from the CLI while `serve` runs) are serialized and the legacy flat `.bin` always matches the
+//! current version.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -15,7 +16,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::SystemTime;
 
-use rusqlite::TransactionBehavior;
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -77,8 +77,7 @@ pub fn upload(
     code: &str,
     body: &[u8],
 ) -> Result<Uploaded> {
-    let mut conn = db.conn()?;
-    let (model, code) = find_model(&conn, code)?;
+    let (model, code) = find_model(&*db.conn()?, code)?;
     if body.is_empty() {
         return Err(Error::Validation("No firmware content provided".into()));
     }
@@ -114,27 +113,18 @@ pub fn upload(
     let sha256 = sha256_hex(&bin);
 
     // Store: files first (under the write lock), then the rows, then remove what was pruned.
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let existed = firmware::find(&tx, model.id, version.as_str())?.is_some();
     let bundle_path = layout.bundle_path(&code, &version);
     let bin_path = layout.firmware_bin_path(&code, &version);
-    let written = (|| -> io::Result<()> {
+    let mut existed = true;
+    let stored = db.write(|tx| -> Result<(Vec<String>, Vec<CoredumpId>)> {
+        existed = firmware::find(tx, model.id, version.as_str())?.is_some();
         if is_bundle {
             atomic::write(&bundle_path, body)?;
         }
         atomic::write(&bin_path, &bin)?;
-        atomic::write(&layout.legacy_bin_path(&code), &bin)
-    })();
-    if let Err(e) = written {
-        if !existed {
-            store::remove_quietly(&bundle_path);
-            store::remove_quietly(&bin_path);
-        }
-        return Err(e.into());
-    }
-    let recorded = (|| -> Result<(Vec<String>, Vec<CoredumpId>)> {
+        atomic::write(&layout.legacy_bin_path(&code), &bin)?;
         firmware::upsert(
-            &tx,
+            tx,
             &firmware::NewFirmware {
                 model_id: model.id,
                 version: version.as_str(),
@@ -145,12 +135,12 @@ pub fn upload(
                 uploaded_at: None,
             },
         )?;
-        models::set_firmware_version(&tx, model.id, Some(version.as_str()))?;
-        let newest_first: Vec<String> = firmware::list_for_model(&tx, model.id)?
+        models::set_firmware_version(tx, model.id, Some(version.as_str()))?;
+        let newest_first: Vec<String> = firmware::list_for_model(tx, model.id)?
             .into_iter()
             .map(|r| r.version)
             .collect();
-        let pending: HashSet<String> = coredumps::pending_firmware_versions(&tx, model.id)?
+        let pending: HashSet<String> = coredumps::pending_firmware_versions(tx, model.id)?
             .into_iter()
             .collect();
         let pruned = retention::to_prune(
@@ -160,18 +150,20 @@ pub fn upload(
             Some(version.as_str()),
         );
         for v in &pruned {
-            firmware::delete(&tx, model.id, v)?;
+            firmware::delete(tx, model.id, v)?;
         }
         let requeued = if is_bundle {
-            coredumps::requeue_missing_firmware(&tx, model.id, version.as_str())?
+            coredumps::requeue_missing_firmware(tx, model.id, version.as_str())?
         } else {
             Vec::new()
         };
         Ok((pruned, requeued))
-    })();
-    let (pruned, requeued) = match recorded.and_then(|r| Ok(tx.commit().map(|_| r)?)) {
+    });
+    let (pruned, requeued) = match stored {
         Ok(r) => r,
         Err(e) => {
+            // No row names a new version's files: remove them (a replaced version keeps the
+            // new files under its old row; the legacy file cannot be rolled back).
             if !existed {
                 store::remove_quietly(&bundle_path);
                 store::remove_quietly(&bin_path);
@@ -424,8 +416,7 @@ pub fn open_stored(db: &Db, layout: &Layout, code: &str, version: &str) -> Resul
 /// Deletes a stored version (row, then files). The current version cannot be deleted while
 /// devices use it; without devices, the newest remaining version becomes current.
 pub fn delete_version(db: &Db, layout: &Layout, code: &str, version: &str) -> Result<()> {
-    let mut conn = db.conn()?;
-    let (model, code) = find_model(&conn, code)?;
+    let (model, code) = find_model(&*db.conn()?, code)?;
     let missing = || Error::not_found("FirmwareVersion", version);
     let v = FirmwareVersion::parse(version).ok_or_else(missing)?;
     let is_current = model.firmware_version.as_deref() == Some(v.as_str());
@@ -435,21 +426,20 @@ pub fn delete_version(db: &Db, layout: &Layout, code: &str, version: &str) -> Re
             model.device_count
         )));
     }
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    if !firmware::delete(&tx, model.id, v.as_str())? {
-        return Err(missing());
-    }
-    let new_current = if is_current {
-        let next = firmware::list_for_model(&tx, model.id)?
+    let new_current = db.write(|tx| -> Result<Option<Option<String>>> {
+        if !firmware::delete(tx, model.id, v.as_str())? {
+            return Err(missing());
+        }
+        if !is_current {
+            return Ok(None);
+        }
+        let next = firmware::list_for_model(tx, model.id)?
             .into_iter()
             .next()
             .map(|r| r.version);
-        models::set_firmware_version(&tx, model.id, next.as_deref())?;
-        Some(next)
-    } else {
-        None
-    };
-    tx.commit()?;
+        models::set_firmware_version(tx, model.id, next.as_deref())?;
+        Ok(Some(next))
+    })?;
     remove_version_files(layout, &code, v.as_str());
     if let Some(next) = new_current {
         // The legacy flat file follows the current version.
