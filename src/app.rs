@@ -18,7 +18,7 @@ pub struct App {
     pub state: AppState,
     /// The first-run admin password, when this start created the admin user.
     pub initial_password: Option<String>,
-    /// The parse workers (decode pipeline); `None` when there is nothing to parse with.
+    /// The parse workers (decode pipeline); taken when stopping.
     workers: Option<Pool>,
 }
 
@@ -31,6 +31,10 @@ impl App {
         let db = Db::open(&config.db_path)?;
         let initial_password = fleet::users::ensure_admin(&db, &config.data_dir)?;
         reconcile::run(&db, &layout.coredumps_dir)?;
+        // Firmware files against rows (adopts an upstream ASSETS_DIR); a failure is not fatal.
+        if let Err(e) = crate::firmware::reconcile::run(&db, &layout) {
+            tracing::error!(error = %e, "cannot reconcile firmware files and rows");
+        }
         let metrics = Arc::new(Metrics::new());
         // Decode pipeline: start the parse workers and queue the PENDING backlog.
         let (jobs, workers) = worker::pool::start(&db, &layout, &config, &metrics)?;
@@ -44,7 +48,7 @@ impl App {
         Ok(App {
             state,
             initial_password,
-            workers,
+            workers: Some(workers),
         })
     }
 

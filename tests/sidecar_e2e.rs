@@ -136,6 +136,12 @@ fn real_sidecar_decodes_the_esp32c3_corpus_dump() {
         );
     }
     assert_eq!(std::fs::read_dir(sidecar.xfer.path()).unwrap().count(), 0);
+    // The built-in decoder's analysis is stored beside the sidecar's text.
+    assert_eq!(
+        d["analysis"]["crashed_task"]["name"], "main",
+        "{}",
+        d["analysis"]
+    );
 
     // An Xtensa chip: the sidecar says clearly that it cannot, and crashbox does not retry.
     let r = app.upload(&dev, "esp32", "1.0.0", &dump);

@@ -239,18 +239,8 @@ fn missing_bundle_is_an_error_without_sidecar_call_and_a_late_bundle_requeues() 
     );
     assert!(sidecar.seen().is_empty(), "the sidecar must not be called");
 
-    // The bundle arrives later; the firmware service re-queues the dumps that waited for it.
-    if !app.install_bundle("m", "9.9.9", b"ELF-m-9.9.9") {
-        // Before the firmware branch is merged: what its bundle upload does after the commit.
-        let st = app.state();
-        let requeued =
-            crashbox::worker::firmware_seam::requeue_missing_firmware(&st.db, "m", "9.9.9")
-                .unwrap();
-        assert_eq!(requeued.len(), 1);
-        for id in requeued {
-            st.jobs.enqueue(id);
-        }
-    }
+    // The bundle arrives later: its upload re-queues the dumps that waited for it.
+    app.install_bundle("m", "9.9.9", b"ELF-m-9.9.9");
     let d = app.wait_parsed(dev.id, id, WAIT);
     assert_eq!(d["parse_status"], "PARSED", "{d}");
     assert!(
@@ -503,18 +493,18 @@ fn cli_reparse_all_errors_is_picked_up_by_the_running_server() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("424242"));
 }
 
-/// Without a sidecar the built-in decoder decides (issue 5): `PARSED` with its report, or
-/// `ERROR`; the analysis is stored either way. Until the decoder is wired into `worker::native`,
-/// no workers start and dumps stay `PENDING` — the test checks whichever state the build is in.
+/// Without a sidecar the built-in decoder decides: `PARSED` with its report, or `ERROR` with its
+/// reason; the analysis is stored either way.
 #[test]
 fn without_sidecar_the_builtin_decoder_decides() {
     let app = TestApp::start();
     let dev = fleet(&app);
-    if !app.state().jobs.enabled() {
-        let id = upload(&app, &dev, "1.0.0", b"x");
-        assert_eq!(app.coredump(dev.id, id)["parse_status"], "PENDING");
-        return;
-    }
+    // Not a core dump at all: the decoder's reason.
+    let id = upload(&app, &dev, "1.0.0", b"garbage");
+    let d = app.wait_parsed(dev.id, id, WAIT);
+    assert_eq!(d["parse_status"], "ERROR", "{d}");
+    let out = d["parsed_output"].as_str().unwrap();
+    assert!(out.starts_with("Unable to parse coredump: "), "{out}");
     let (Some(corpus), Some(dump)) = (
         common::corpus_dir(),
         common::corpus_device_upload("esp32c3"),

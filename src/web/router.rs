@@ -52,6 +52,8 @@ pub fn router(state: AppState) -> Router {
         // Admin: API tokens
         .route("/api/tokens", get(tokens::list).post(tokens::create))
         .route("/api/tokens/{id}", axum::routing::delete(tokens::revoke))
+        // Firmware: device download, admin versions, pipeline upload and script
+        .merge(super::api::firmware::routes())
         // Ops
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics));

@@ -7,7 +7,7 @@
 //! 3. Find the app ELF of the dump's model and firmware version. None → `ERROR` `Unable to parse
 //!    coredump: firmware ZIP not found for <model> version <version>` (the sidecar is not called;
 //!    the bundle upload re-queues such dumps).
-//! 4. Decode in-process ([`super::native`]), when the decoder is wired in.
+//! 4. Decode in-process ([`super::native`]); the structured analysis is stored in both modes.
 //! 5. With a sidecar: up to [`MAX_ATTEMPTS`] requests with a short backoff, one log line per
 //!    attempt; then `PARSED` with its output, or `ERROR` with the last attempt's error. Without:
 //!    the built-in report decides.
@@ -22,10 +22,10 @@ use std::time::{Duration, Instant};
 
 use rand::RngExt;
 
+use super::Jobs;
 use super::native::{Native, NativeOutcome};
 use super::pool::Stop;
 use super::sidecar::Sidecar;
-use super::{Jobs, firmware_seam};
 use crate::db::coredumps::ParseStatus;
 use crate::db::{self, Db, parse_jobs};
 use crate::ids::{CoredumpId, DeviceKey};
@@ -121,7 +121,11 @@ pub fn run(ctx: &Ctx, id: CoredumpId) -> Ran {
 
 fn run_inner(ctx: &Ctx, id: CoredumpId) -> Result<Ran, db::DbError> {
     let token = format!("{:032x}", rand::rng().random::<u128>());
-    let runs = match parse_jobs::claim(&*ctx.db.conn()?, id, &token, &claim_cutoff(ctx))? {
+    let cutoff = claim_cutoff(ctx);
+    let runs = match ctx
+        .db
+        .write(|tx| parse_jobs::claim(tx, id, &token, &cutoff))?
+    {
         Some(runs) => runs,
         None => return Ok(Ran::Skipped),
     };
@@ -138,7 +142,8 @@ fn run_inner(ctx: &Ctx, id: CoredumpId) -> Result<Ran, db::DbError> {
     match outcome {
         Ok(Ok(outcome)) => record(ctx, id, &token, outcome, started),
         Ok(Err(e)) => {
-            parse_jobs::release(&*ctx.db.conn()?, id, &token, false)?;
+            ctx.db
+                .write(|tx| parse_jobs::release(tx, id, &token, false))?;
             Err(e)
         }
         Err(panic) => {
@@ -148,7 +153,8 @@ fn run_inner(ctx: &Ctx, id: CoredumpId) -> Result<Ran, db::DbError> {
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
             tracing::error!(id = %id, run = runs, panic = %what, "parse job panicked; queueing it again");
-            parse_jobs::release(&*ctx.db.conn()?, id, &token, true)?;
+            ctx.db
+                .write(|tx| parse_jobs::release(tx, id, &token, true))?;
             ctx.jobs.enqueue(id);
             Ok(Ran::Crashed)
         }
@@ -174,13 +180,16 @@ fn record(
             return Ok(Ran::Dropped);
         }
         Outcome::Released => {
-            parse_jobs::release(&*ctx.db.conn()?, id, token, false)?;
+            ctx.db
+                .write(|tx| parse_jobs::release(tx, id, token, false))?;
             tracing::info!(id = %id, "stopping: parse job left PENDING for the next start");
             return Ok(Ran::Released);
         }
     };
-    let conn = ctx.db.conn()?;
-    if !parse_jobs::finish(&conn, id, token, status, Some(&output), analysis.as_deref())? {
+    let recorded = ctx.db.write(|tx| {
+        parse_jobs::finish(tx, id, token, status, Some(&output), analysis.as_deref())
+    })?;
+    if !recorded {
         tracing::info!(id = %id, "coredump was deleted or re-queued while parsing; result dropped");
         count(ctx, "dropped", started);
         return Ok(Ran::Dropped);
@@ -243,7 +252,7 @@ fn execute(ctx: &Ctx, id: CoredumpId, token: &str) -> Result<Outcome, db::DbErro
     };
 
     // 3. The app ELF of that version.
-    let elf = match firmware_seam::elf_for(
+    let elf = match crate::firmware::elf_for(
         &ctx.db,
         &ctx.layout,
         &job.model_code,
@@ -258,9 +267,8 @@ fn execute(ctx: &Ctx, id: CoredumpId, token: &str) -> Result<Outcome, db::DbErro
         }
     };
 
-    // 4. The built-in decoder (the seam; `None` until it is wired in).
-    let native = ctx.native.decode(&dump, elf.as_deref(), &job.chip);
-    let analysis = native.as_ref().and_then(|n| n.analysis.clone());
+    // 4. The built-in decoder: its analysis is stored in both modes.
+    let NativeOutcome { analysis, report } = ctx.native.decode(&dump, elf.as_deref(), &job.chip);
 
     let Some(elf) = elf else {
         tracing::warn!(id = %id, model = %job.model_code, version = %job.firmware_version, "no firmware ELF for coredump");
@@ -271,28 +279,15 @@ fn execute(ctx: &Ctx, id: CoredumpId, token: &str) -> Result<Outcome, db::DbErro
         });
     };
 
-    // 5. The sidecar, or the built-in report.
-    match (&ctx.sidecar, native) {
+    // 5. The sidecar's text when one is configured, else the built-in report.
+    match (&ctx.sidecar, report) {
         (Some(sidecar), _) => with_sidecar(ctx, sidecar, &job, token, &dump, &elf, analysis),
-        (
-            None,
-            Some(NativeOutcome {
-                report: Ok(text), ..
-            }),
-        ) => Ok(Outcome::Done {
+        (None, Ok(text)) => Ok(Outcome::Done {
             status: ParseStatus::Parsed,
             output: text,
             analysis,
         }),
-        (
-            None,
-            Some(NativeOutcome {
-                report: Err(reason),
-                ..
-            }),
-        ) => Ok(Outcome::error(reason, analysis)),
-        // No decoder at all: the pool does not start workers then, but stay safe.
-        (None, None) => Ok(Outcome::Released),
+        (None, Err(reason)) => Ok(Outcome::error(reason, analysis)),
     }
 }
 

@@ -6,14 +6,12 @@
 //! - [`job`]: one parse, one outcome: load the row, read the dump, find the ELF, decode
 //!   ([`native`]), call the sidecar ([`sidecar`]), record the result under the job's claim.
 //! - [`sidecar`]: the client end of the parse-sidecar protocol (transfer files, one attempt).
-//! - [`native`]: the seam where the built-in decoder plugs in.
-//! - [`firmware_seam`]: until the firmware branch lands, where a version's `.elf` comes from.
+//! - [`native`]: the built-in decoder step (symbolizer cache, time budget).
 //! - [`reparse`]: putting dumps back in the queue (API and CLI).
 //!
 //! Data flow: handler → `Jobs::enqueue` → channel → worker → `db::parse_jobs`. Jobs are durable
 //! because the database is the queue; the channel only says "look at this row now".
 
-pub mod firmware_seam;
 pub mod job;
 pub mod native;
 pub mod pool;

@@ -1,34 +1,22 @@
-//! THE SEAM for the built-in decoder (issue 5, item 6): the one step of a parse job that decodes
-//! in-process. It is not wired yet, because `crate::decode` is being built on its own branch;
-//! until it is, [`Native::available`] is `false`, nothing is decoded here, and:
+//! The built-in decoder step of a parse job (issue 5, item 6): decodes the dump in-process with
+//! `crate::decode`, on the worker thread, with a time budget. One [`Native`] per pool holds the
+//! symbolizer cache (keyed by the ELF's SHA-256, memory-bounded), so the second dump of a
+//! firmware version does not parse DWARF again.
 //!
-//! - with a sidecar configured, jobs run the sidecar protocol and store no `analysis`;
-//! - without one, `crate::worker::pool` starts no workers and dumps stay `PENDING` (they are
-//!   swept up and decoded at the first start after this is wired).
-//!
-//! To wire it (sketch, against the announced API):
-//!
-//! ```text
-//! pub struct Native { cache: Mutex<SymbolizerCache>, options: decode::Options }
-//! pub fn available(&self) -> bool { true }
-//! pub fn decode(&self, dump: &[u8], elf: Option<&[u8]>, chip: &str) -> Option<NativeOutcome> {
-//!     let sym = elf.map(|e| self.cache.lock().get_or_build(e));   // keyed by the ELF's SHA-256
-//!     let opts = self.options.clone().with_chip(chip);            // chip = the device's hint
-//!     Some(match decode::decode(dump, sym.as_deref(), &opts) {
-//!         Ok(a) => NativeOutcome { analysis: serde_json::to_string(&a).ok(), report: Ok(a.report_text()) },
-//!         Err(e) => NativeOutcome { analysis: None, report: Err(e.to_string()) },
-//!     })
-//! }
-//! ```
-//!
-//! The job (`crate::worker::job`) already calls [`Native::decode`] at the right point, stores
+//! The job (`crate::worker::job`) calls [`Native::decode`] after finding the ELF, stores
 //! `analysis` in both modes, and, without a sidecar, turns `report` into `PARSED` (the text) or
-//! `ERROR` (`Unable to parse coredump: <reason>`). Runs on a worker thread; must not panic (the
-//! worker catches panics anyway and counts them against the dump).
+//! `ERROR` (`Unable to parse coredump: <reason>`).
 
-use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::config::Config;
+use crate::decode::{self, Chip, Options, SymbolizerCache};
+
+/// Memory the cached symbolizers may take (as `crashbox sidecar`).
+const CACHE_BYTES: usize = 128 << 20;
+/// Time one decode may take before the result is cut short (as `crashbox sidecar`).
+const BUDGET: Duration = Duration::from_secs(30);
 
 /// What the built-in decoder made of one dump.
 #[derive(Debug, Clone)]
@@ -39,28 +27,56 @@ pub struct NativeOutcome {
     pub report: Result<String, String>,
 }
 
-/// The built-in decoder as the workers share it (one per pool; later it holds the symbolizer
-/// cache).
+/// The built-in decoder as the workers share it.
 pub struct Native {
-    /// `--rom-elf-dir` / `ESP_ROM_ELF_DIR`, for ROM frames.
-    pub rom_elf_dir: Option<PathBuf>,
+    cache: SymbolizerCache,
+    rom_elfs: Option<Arc<dyn decode::RomElfProvider>>,
 }
 
 impl Native {
     pub fn new(config: &Config) -> Native {
+        let rom_elfs = config.rom_elf_dir.as_ref().and_then(|dir| {
+            match decode::rom_elfs_from_dir(dir) {
+                Ok(d) => Some(Arc::new(d) as Arc<dyn decode::RomElfProvider>),
+                Err(e) => {
+                    tracing::warn!(dir = %dir.display(), error = %e, "cannot read the ROM ELF dir; ROM frames stay unnamed");
+                    None
+                }
+            }
+        });
         Native {
-            rom_elf_dir: config.rom_elf_dir.clone(),
+            cache: SymbolizerCache::new(CACHE_BYTES),
+            rom_elfs,
         }
     }
 
-    /// Whether the built-in decoder is wired in. `false` until issue 5 lands.
-    pub fn available(&self) -> bool {
-        false
-    }
-
-    /// Decodes `dump` against `elf` (the app ELF of the dump's firmware version, if found).
-    /// `None` while the decoder is not wired in.
-    pub fn decode(&self, _dump: &[u8], _elf: Option<&[u8]>, _chip: &str) -> Option<NativeOutcome> {
-        None
+    /// Decodes `dump` against `elf` (the app ELF of the dump's firmware version, if found);
+    /// `chip` is the device's report, used when the dump does not record it.
+    pub fn decode(&self, dump: &[u8], elf: Option<&[u8]>, chip: &str) -> NativeOutcome {
+        let symbolizer = match elf.map(|e| self.cache.get_or_build(e)).transpose() {
+            Ok(s) => s,
+            Err(e) => {
+                return NativeOutcome {
+                    analysis: None,
+                    report: Err(e.to_string()),
+                };
+            }
+        };
+        let opts = Options {
+            chip: Chip::from_name(chip),
+            rom_elfs: self.rom_elfs.clone(),
+            deadline: Some(Instant::now() + BUDGET),
+            ..Options::default()
+        };
+        match decode::decode(dump, symbolizer.as_deref(), &opts) {
+            Ok(a) => NativeOutcome {
+                analysis: serde_json::to_string(&a).ok(),
+                report: Ok(a.report_text()),
+            },
+            Err(e) => NativeOutcome {
+                analysis: None,
+                report: Err(e.to_string()),
+            },
+        }
     }
 }

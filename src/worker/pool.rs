@@ -70,23 +70,15 @@ pub struct Pool {
     sweeper: Option<JoinHandle<()>>,
 }
 
-/// Starts the workers for `config` and queues the backlog. Returns a disabled queue and no pool
-/// when there is nothing to parse with (no sidecar, built-in decoder not wired in): dumps then
-/// stay `PENDING`.
+/// Starts the workers for `config` and queues the backlog.
 pub fn start(
     db: &Db,
     layout: &Layout,
     config: &Config,
     metrics: &Arc<Metrics>,
-) -> Result<(Jobs, Option<Pool>)> {
+) -> Result<(Jobs, Pool)> {
     let native = Native::new(config);
     let sidecar = config.sidecar.as_ref().map(Sidecar::new);
-    if sidecar.is_none() && !native.available() {
-        tracing::warn!(
-            "no parse sidecar configured (PARSE_SIDECAR_URL, PARSE_SIDECAR_XFER_DIR) and the built-in decoder is not available: coredumps stay PENDING"
-        );
-        return Ok((Jobs::disabled(), None));
-    }
     let timeout = config
         .sidecar
         .as_ref()
@@ -103,7 +95,7 @@ pub fn start(
             );
         }
     }
-    let reset = parse_jobs::reset_claims(&*db.conn()?)?;
+    let reset = db.write(|tx| parse_jobs::reset_claims(tx))?;
     if reset > 0 {
         tracing::info!(
             jobs = reset,
@@ -163,11 +155,11 @@ pub fn start(
     };
     Ok((
         jobs,
-        Some(Pool {
+        Pool {
             ctx,
             workers,
             sweeper: Some(sweeper),
-        }),
+        },
     ))
 }
 

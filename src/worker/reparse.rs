@@ -10,12 +10,10 @@ use crate::ids::{CoredumpId, DeviceId};
 
 /// Re-parses one dump of `device` (404 texts as the other coredump routes).
 pub fn reparse_one(db: &Db, jobs: &Jobs, device: DeviceId, id: CoredumpId) -> Result<()> {
-    let conn = db.conn()?;
-    devices::find(&conn, device)?.ok_or_else(|| Error::not_found("Device", device))?;
-    if !parse_jobs::requeue(&conn, device, id)? {
+    devices::find(&*db.conn()?, device)?.ok_or_else(|| Error::not_found("Device", device))?;
+    if !db.write(|tx| parse_jobs::requeue(tx, device, id))? {
         return Err(Error::not_found("Coredump", id));
     }
-    drop(conn);
     tracing::info!(id = %id, "coredump queued for re-parse");
     jobs.enqueue(id);
     Ok(())
@@ -23,7 +21,7 @@ pub fn reparse_one(db: &Db, jobs: &Jobs, device: DeviceId, id: CoredumpId) -> Re
 
 /// Re-parses the given dumps; returns those that exist.
 pub fn reparse_ids(db: &Db, jobs: &Jobs, ids: &[CoredumpId]) -> Result<Vec<CoredumpId>> {
-    let done = parse_jobs::requeue_ids(&*db.conn()?, ids)?;
+    let done = db.write(|tx| parse_jobs::requeue_ids(tx, ids))?;
     for id in &done {
         jobs.enqueue(*id);
     }
@@ -32,7 +30,7 @@ pub fn reparse_ids(db: &Db, jobs: &Jobs, ids: &[CoredumpId]) -> Result<Vec<Cored
 
 /// Re-parses every dump that ended in `ERROR`.
 pub fn reparse_errors(db: &Db, jobs: &Jobs) -> Result<Vec<CoredumpId>> {
-    let done = parse_jobs::requeue_errors(&*db.conn()?)?;
+    let done = db.write(|tx| parse_jobs::requeue_errors(tx))?;
     for id in &done {
         jobs.enqueue(*id);
     }

@@ -15,6 +15,8 @@ use crashbox::config::Config;
 use crashbox::db::tokens::Role;
 use serde_json::Value;
 
+pub mod firmware;
+
 pub struct TestApp {
     pub dir: tempfile::TempDir,
     pub config: Config,

@@ -314,32 +314,16 @@ pub fn bundle(code: &str, version: &str, elf: &[u8]) -> Vec<u8> {
 }
 
 impl TestApp {
-    /// Makes the bundle of `code` at `version` around `elf` available the way CI does: the
-    /// pipeline upload when the server has it; before the firmware branch is merged (route
-    /// missing: a bare 404), by writing `ASSETS_DIR/<code>/firmware-<version>.zip` directly.
-    /// Returns whether it went through the pipeline upload (which also re-queues the dumps that
-    /// waited for this bundle).
-    pub fn install_bundle(&self, code: &str, version: &str, elf: &[u8]) -> bool {
-        let zip = bundle(code, version, elf);
-        let path = format!("/api/pipeline/models/{code}/firmware");
-        // Probe with an empty body: a missing route is a bare 404 (anything else is an answer).
-        let probe = self.post(&path, Some(&self.pipeline), "application/octet-stream", b"");
-        if !(probe.status == 404 && probe.body.is_empty()) {
-            let r = self.post(
-                &path,
-                Some(&self.pipeline),
-                "application/octet-stream",
-                &zip,
-            );
-            assert_eq!(r.status, 200, "bundle upload failed: {}", r.text());
-            return true;
-        }
-        let dir = self.config.assets_dir.join(code);
-        std::fs::create_dir_all(&dir).expect("model dir");
-        let tmp = dir.join(format!(".tmp-firmware-{version}.zip"));
-        std::fs::write(&tmp, &zip).expect("write bundle");
-        std::fs::rename(&tmp, dir.join(format!("firmware-{version}.zip"))).expect("rename bundle");
-        false
+    /// Uploads the bundle of `code` at `version` around `elf` as CI does (the pipeline upload,
+    /// which also re-queues the dumps that waited for this bundle).
+    pub fn install_bundle(&self, code: &str, version: &str, elf: &[u8]) {
+        let r = self.post(
+            &format!("/api/pipeline/models/{code}/firmware"),
+            Some(&self.pipeline),
+            "application/octet-stream",
+            &bundle(code, version, elf),
+        );
+        assert_eq!(r.status, 200, "bundle upload failed: {}", r.text());
     }
 
     /// The detail JSON of a dump.
