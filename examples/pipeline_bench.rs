@@ -12,7 +12,9 @@
 //!    `PARSED`. Once with a tiny ELF (pure overhead)
 //!    and once with the 3.7 MB esp32c3 corpus app ELF (realistic copy and unzip cost), for 1 and 2
 //!    workers.
-//! 2. **Upload → `PARSED` with the real reference sidecar** (examples/esp-coredump-sidecar:
+//! 2. **Upload → `PARSED` with the built-in decoder** (no sidecar), same dump, 5 runs (the first
+//!    builds the symbolizer of the 3.7 MB ELF, later ones hit the cache).
+//! 3. **Upload → `PARSED` with the real reference sidecar** (examples/esp-coredump-sidecar:
 //!    esp-coredump + gdb-multiarch) on the esp32c3 corpus dump, uploaded over HTTP as the device
 //!    sends it; 5 dumps one after another. Needs the venv python (`--python`, or
 //!    `CRASHBOX_SIDECAR_PYTHON`, or `target/sidecar-venv/bin/python`) and `../shared/corpus`.
@@ -174,70 +176,73 @@ fn real_sidecar(python: &Path, elf: &[u8], dump: &[u8]) -> anyhow::Result<()> {
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line)?;
     let url = line.trim().trim_start_matches("listening on ").to_string();
-    let result = (|| -> anyhow::Result<()> {
-        let mut config = Config::for_data_dir(dir.path().join("data"));
-        config.sidecar = Some(SidecarConfig {
-            url,
-            xfer_dir: xfer.clone(),
-            timeout: Duration::from_secs(120),
-        });
-        let app = App::open(config)?;
-        let st = app.state.clone();
-        crashbox::fleet::models::create(&st.db, "bench", None)?;
-        write_bundle(&st.config.assets_dir, "bench", "1.0.0", elf)?;
-        let dev = crashbox::fleet::devices::create(&st.db, "bench", None)?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?;
-        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-        let base = format!("http://{}", listener.local_addr()?);
-        let router = app.router();
-        rt.spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let mut times = Vec::new();
-        for _ in 0..5 {
-            let t = Instant::now();
-            let mut r = agent
-                .post(format!(
-                    "{base}/api/iot/coredump?chip=esp32c3&firmware_version=1.0.0"
-                ))
-                .header("Authorization", format!("Bearer {}", dev.token))
-                .send(dump)?;
-            let v: serde_json::Value = serde_json::from_slice(&r.body_mut().read_to_vec()?)?;
-            let id = CoredumpId(v["coredump_id"].as_i64().unwrap_or(-1));
-            let c = wait_parsed(&st.db, id, Duration::from_secs(180))?;
-            times.push(t.elapsed().as_secs_f64());
-            assert!(c.parsed_output.unwrap_or_default().contains("fail_once"));
-        }
-        app.shutdown();
-        rt.shutdown_timeout(Duration::from_secs(2));
-        let mut sorted = times.clone();
-        sorted.sort_by(f64::total_cmp);
-        println!(
-            "runs: {}",
-            times
-                .iter()
-                .map(|t| format!("{:.0} ms", t * 1e3))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        println!(
-            "median {:.0} ms, min {:.0} ms, max {:.0} ms",
-            sorted[sorted.len() / 2] * 1e3,
-            sorted[0] * 1e3,
-            sorted[sorted.len() - 1] * 1e3
-        );
-        Ok(())
-    })();
+    let mut config = Config::for_data_dir(dir.path().join("data"));
+    config.sidecar = Some(SidecarConfig {
+        url,
+        xfer_dir: xfer.clone(),
+        timeout: Duration::from_secs(120),
+    });
+    let result = upload_until_parsed(config, elf, dump);
     let _ = child.kill();
     let _ = child.wait();
     result
+}
+
+/// Uploads the dump over HTTP 5 times, one after another, and prints upload → `PARSED` times.
+fn upload_until_parsed(config: Config, elf: &[u8], dump: &[u8]) -> anyhow::Result<()> {
+    let app = App::open(config)?;
+    let st = app.state.clone();
+    crashbox::fleet::models::create(&st.db, "bench", None)?;
+    write_bundle(&st.config.assets_dir, "bench", "1.0.0", elf)?;
+    let dev = crashbox::fleet::devices::create(&st.db, "bench", None)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let router = app.router();
+    rt.spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let mut r = agent
+            .post(format!(
+                "{base}/api/iot/coredump?chip=esp32c3&firmware_version=1.0.0"
+            ))
+            .header("Authorization", format!("Bearer {}", dev.token))
+            .send(dump)?;
+        let v: serde_json::Value = serde_json::from_slice(&r.body_mut().read_to_vec()?)?;
+        let id = CoredumpId(v["coredump_id"].as_i64().unwrap_or(-1));
+        let c = wait_parsed(&st.db, id, Duration::from_secs(180))?;
+        times.push(t.elapsed().as_secs_f64());
+        assert!(c.parsed_output.unwrap_or_default().contains("fail_once"));
+    }
+    app.shutdown();
+    rt.shutdown_timeout(Duration::from_secs(2));
+    let mut sorted = times.clone();
+    sorted.sort_by(f64::total_cmp);
+    println!(
+        "runs: {}",
+        times
+            .iter()
+            .map(|t| format!("{:.1} ms", t * 1e3))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "median {:.1} ms, min {:.1} ms, max {:.1} ms",
+        sorted[sorted.len() / 2] * 1e3,
+        sorted[0] * 1e3,
+        sorted[sorted.len() - 1] * 1e3
+    );
+    Ok(())
 }
 
 /// `ASSETS_DIR/<code>/firmware-<version>.zip` with `<code>.elf` (all the worker reads).
