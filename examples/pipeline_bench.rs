@@ -70,6 +70,17 @@ fn main() -> anyhow::Result<()> {
     }
 
     println!(
+        "\n== upload → PARSED, built-in decoder (no sidecar), esp32c3; run 1 builds the symbolizer"
+    );
+    match &big_elf {
+        Some(elf) => {
+            let dir = tempfile::tempdir()?;
+            upload_until_parsed(Config::for_data_dir(dir.path().join("data")), elf, &dump)?
+        }
+        None => println!("skipped: needs ../shared/corpus"),
+    }
+
+    println!(
         "\n== upload → PARSED, real reference sidecar (esp-coredump + gdb-multiarch), esp32c3"
     );
     match (python, big_elf) {
