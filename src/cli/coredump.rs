@@ -19,6 +19,7 @@ pub enum CoredumpCmd {
         /// Core dump ids.
         #[arg(required_unless_present = "all_errors")]
         ids: Vec<i64>,
+        /// Print one JSON object: {"count": N, "requeued": [ids]}.
         #[arg(long)]
         json: bool,
     },
@@ -34,8 +35,8 @@ pub fn run(config: &Config, cmd: CoredumpCmd) -> anyhow::Result<()> {
         } => {
             // No workers in this process: the rows are the queue.
             let jobs = Jobs::disabled();
-            let done = if all_errors {
-                reparse::reparse_errors(&db, &jobs)?
+            let (done, missing) = if all_errors {
+                (reparse::reparse_errors(&db, &jobs)?, Vec::new())
             } else {
                 let ids: Vec<CoredumpId> = ids.into_iter().map(CoredumpId).collect();
                 let done = reparse::reparse_ids(&db, &jobs, &ids)?;
@@ -44,15 +45,15 @@ pub fn run(config: &Config, cmd: CoredumpCmd) -> anyhow::Result<()> {
                     .filter(|i| !done.contains(i))
                     .map(|i| i.to_string())
                     .collect();
-                if !missing.is_empty() {
-                    anyhow::bail!("no coredump with id {}", missing.join(", "));
-                }
-                done
+                (done, missing)
             };
             if json {
                 print_json(&serde_json::json!({"count": done.len(), "requeued": done}))?;
             } else {
                 println!("queued {} coredump(s) for re-parse", done.len());
+            }
+            if !missing.is_empty() {
+                anyhow::bail!("no coredump with id {}", missing.join(", "));
             }
         }
     }
