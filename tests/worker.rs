@@ -396,6 +396,26 @@ fn concurrent_parses_of_two_versions_do_not_share_transfer_files() {
 }
 
 #[test]
+fn a_re_uploaded_bundle_replaces_the_elf_of_its_version() {
+    let (_sidecar, app) = start(vec![], |_| {});
+    let dev = fleet(&app);
+    let first = upload(&app, &dev, "1.0.0", b"a");
+    let d = app.wait_parsed(dev.id, first, WAIT);
+    assert!(
+        d["parsed_output"]
+            .as_str()
+            .unwrap()
+            .ends_with("elf=ELF-m-1.0.0|ELF-m-1.0.0")
+    );
+    // Same version, same size, new ELF (a rebuilt firmware uploaded again).
+    app.install_bundle("m", "1.0.0", b"ELF-m-1.0.X");
+    let second = upload(&app, &dev, "1.0.0", b"b");
+    let d = app.wait_parsed(dev.id, second, WAIT);
+    let out = d["parsed_output"].as_str().unwrap();
+    assert!(out.ends_with("elf=ELF-m-1.0.X|ELF-m-1.0.X"), "{out}");
+}
+
+#[test]
 fn reparse_puts_a_dump_back_in_the_queue() {
     let (sidecar, app) = start(vec![Reply::Json(500, "{}".into()); 3], |_| {});
     let dev = fleet(&app);

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use rand::RngExt;
 
 use super::Jobs;
+use super::elf_cache::ElfCache;
 use super::native::{Native, NativeOutcome};
 use super::pool::Stop;
 use super::sidecar::Sidecar;
@@ -51,6 +52,7 @@ pub struct Ctx {
     pub layout: Layout,
     pub sidecar: Option<Sidecar>,
     pub native: Native,
+    pub elves: ElfCache,
     pub metrics: Arc<Metrics>,
     pub jobs: Jobs,
     pub stop: Arc<Stop>,
@@ -252,12 +254,10 @@ fn execute(ctx: &Ctx, id: CoredumpId, token: &str) -> Result<Outcome, db::DbErro
     };
 
     // 3. The app ELF of that version.
-    let elf = match crate::firmware::elf_for(
-        &ctx.db,
-        &ctx.layout,
-        &job.model_code,
-        &job.firmware_version,
-    ) {
+    let elf = match ctx
+        .elves
+        .get(&ctx.db, &ctx.layout, &job.model_code, &job.firmware_version)
+    {
         Ok(elf) => elf,
         Err(e) => {
             return Ok(Outcome::error(
@@ -266,9 +266,10 @@ fn execute(ctx: &Ctx, id: CoredumpId, token: &str) -> Result<Outcome, db::DbErro
             ));
         }
     };
+    let elf = elf.as_ref().map(|e| e.as_slice());
 
     // 4. The built-in decoder: its analysis is stored in both modes.
-    let NativeOutcome { analysis, report } = ctx.native.decode(&dump, elf.as_deref(), &job.chip);
+    let NativeOutcome { analysis, report } = ctx.native.decode(&dump, elf, &job.chip);
 
     let Some(elf) = elf else {
         tracing::warn!(id = %id, model = %job.model_code, version = %job.firmware_version, "no firmware ELF for coredump");
@@ -281,7 +282,7 @@ fn execute(ctx: &Ctx, id: CoredumpId, token: &str) -> Result<Outcome, db::DbErro
 
     // 5. The sidecar's text when one is configured, else the built-in report.
     match (&ctx.sidecar, report) {
-        (Some(sidecar), _) => with_sidecar(ctx, sidecar, &job, token, &dump, &elf, analysis),
+        (Some(sidecar), _) => with_sidecar(ctx, sidecar, &job, token, &dump, elf, analysis),
         (None, Ok(text)) => Ok(Outcome::Done {
             status: ParseStatus::Parsed,
             output: text,

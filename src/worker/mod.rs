@@ -7,11 +7,13 @@
 //!   ([`native`]), call the sidecar ([`sidecar`]), record the result under the job's claim.
 //! - [`sidecar`]: the client end of the parse-sidecar protocol (transfer files, one attempt).
 //! - [`native`]: the built-in decoder step (symbolizer cache, time budget).
+//! - [`elf_cache`]: app ELFs recently taken out of firmware bundles.
 //! - [`reparse`]: putting dumps back in the queue (API and CLI).
 //!
 //! Data flow: handler → `Jobs::enqueue` → channel → worker → `db::parse_jobs`. Jobs are durable
 //! because the database is the queue; the channel only says "look at this row now".
 
+pub mod elf_cache;
 pub mod job;
 pub mod native;
 pub mod pool;

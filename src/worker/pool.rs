@@ -16,6 +16,7 @@ use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::elf_cache::ElfCache;
 use super::job::{self, Ctx, MAX_ATTEMPTS};
 use super::native::Native;
 use super::sidecar::Sidecar;
@@ -109,6 +110,7 @@ pub fn start(
         layout: layout.clone(),
         sidecar,
         native,
+        elves: ElfCache::default(),
         metrics: metrics.clone(),
         jobs: jobs.clone(),
         stop: Arc::new(Stop::default()),
