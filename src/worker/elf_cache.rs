@@ -9,6 +9,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use sha2::{Digest, Sha256};
+
 use crate::db::Db;
 use crate::error::Result;
 use crate::ids::{FirmwareVersion, ModelCode};
@@ -40,10 +42,18 @@ fn inode(_: &std::fs::Metadata) -> u64 {
     0
 }
 
+/// An app ELF with its SHA-256 (computed once, so the symbolizer cache is looked up without
+/// hashing megabytes for every dump).
+#[derive(Clone)]
+pub struct Elf {
+    pub bytes: Arc<Vec<u8>>,
+    pub sha256: [u8; 32],
+}
+
 /// Recently used ELFs, most recent last.
 #[derive(Default)]
 pub struct ElfCache {
-    entries: Mutex<Vec<(Key, Arc<Vec<u8>>)>>,
+    entries: Mutex<Vec<(Key, Elf)>>,
 }
 
 impl ElfCache {
@@ -55,7 +65,7 @@ impl ElfCache {
         layout: &Layout,
         model_code: &str,
         version: &str,
-    ) -> Result<Option<Arc<Vec<u8>>>> {
+    ) -> Result<Option<Elf>> {
         let key = match (
             ModelCode::parse(model_code),
             FirmwareVersion::parse(version),
@@ -85,14 +95,17 @@ impl ElfCache {
         let Some(elf) = crate::firmware::elf_for(db, layout, model_code, version)? else {
             return Ok(None);
         };
-        let elf = Arc::new(elf);
-        if let Some(key) = key.filter(|_| elf.len() <= MAX_BYTES) {
+        let elf = Elf {
+            sha256: Sha256::digest(&elf).into(),
+            bytes: Arc::new(elf),
+        };
+        if let Some(key) = key.filter(|_| elf.bytes.len() <= MAX_BYTES) {
             let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
             entries.retain(|(k, _)| !(k.model == key.model && k.version == key.version));
             entries.push((key, elf.clone()));
-            let mut total: usize = entries.iter().map(|(_, e)| e.len()).sum();
+            let mut total: usize = entries.iter().map(|(_, e)| e.bytes.len()).sum();
             while entries.len() > MAX_ENTRIES || total > MAX_BYTES {
-                total -= entries[0].1.len();
+                total -= entries[0].1.bytes.len();
                 entries.remove(0);
             }
         }

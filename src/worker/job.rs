@@ -266,10 +266,9 @@ fn execute(ctx: &Ctx, id: CoredumpId, token: &str) -> Result<Outcome, db::DbErro
             ));
         }
     };
-    let elf = elf.as_ref().map(|e| e.as_slice());
 
     // 4. The built-in decoder: its analysis is stored in both modes.
-    let NativeOutcome { analysis, report } = ctx.native.decode(&dump, elf, &job.chip);
+    let NativeOutcome { analysis, report } = ctx.native.decode(&dump, elf.as_ref(), &job.chip);
 
     let Some(elf) = elf else {
         tracing::warn!(id = %id, model = %job.model_code, version = %job.firmware_version, "no firmware ELF for coredump");
@@ -282,7 +281,7 @@ fn execute(ctx: &Ctx, id: CoredumpId, token: &str) -> Result<Outcome, db::DbErro
 
     // 5. The sidecar's text when one is configured, else the built-in report.
     match (&ctx.sidecar, report) {
-        (Some(sidecar), _) => with_sidecar(ctx, sidecar, &job, token, &dump, elf, analysis),
+        (Some(sidecar), _) => with_sidecar(ctx, sidecar, &job, token, &dump, &elf.bytes, analysis),
         (None, Ok(text)) => Ok(Outcome::Done {
             status: ParseStatus::Parsed,
             output: text,

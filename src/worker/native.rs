@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::elf_cache::Elf;
 use crate::config::Config;
 use crate::decode::{self, Chip, Options, SymbolizerCache};
 
@@ -52,8 +53,12 @@ impl Native {
 
     /// Decodes `dump` against `elf` (the app ELF of the dump's firmware version, if found);
     /// `chip` is the device's report, used when the dump does not record it.
-    pub fn decode(&self, dump: &[u8], elf: Option<&[u8]>, chip: &str) -> NativeOutcome {
-        let symbolizer = match elf.map(|e| self.cache.get_or_build(e)).transpose() {
+    pub fn decode(&self, dump: &[u8], elf: Option<&Elf>, chip: &str) -> NativeOutcome {
+        let symbolizer = elf.map(|e| match self.cache.get(&e.sha256) {
+            Some(s) => Ok(s),
+            None => self.cache.get_or_build(&e.bytes),
+        });
+        let symbolizer = match symbolizer.transpose() {
             Ok(s) => s,
             Err(e) => {
                 return NativeOutcome {
