@@ -611,7 +611,9 @@ fn collect_symbols(
     // Globals over locals at equal addresses is what gdb's msymbol preference does; a stable
     // sort keeps symtab order (locals first) so prefer the last among equals when searching.
     sized.sort_by_key(|s| s.addr);
-    abs.sort_by_key(|s| s.addr);
+    // At equal addresses the lookup takes the last entry: prefer the ROM's own name
+    // (`ets_printf`) over ESP-IDF's `esp_rom_*` alias of the same entry point.
+    abs.sort_by_key(|s| (s.addr, !s.name.starts_with("esp_rom_")));
     (sized, abs)
 }
 
