@@ -313,10 +313,7 @@ fn extra_info(desc: &[u8], dump: &mut Dump) {
                 }
                 i += 2;
             }
-            exc.epc.sort_unstable();
-            exc.epc.dedup_by_key(|p| p.0);
-            exc.eps.sort_unstable();
-            exc.eps.dedup_by_key(|p| p.0);
+            // Kept in note order, as esp-coredump's print_exc_regs_info prints them.
             dump.xtensa_exc = Some(exc);
             if words.len() >= 38 {
                 dump.isr = words.get(37).map(|&v| v != 0);
