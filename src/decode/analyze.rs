@@ -522,11 +522,18 @@ fn exception_info(dump: &Dump, regs: Option<&Regs>) -> Option<ExceptionInfo> {
     }
 }
 
-/// "ALL MEMORY REGIONS" (spec §7): PROGBITS sections with an address, then the segments.
+/// "ALL MEMORY REGIONS" (spec §7), as esp-coredump's `print_all_memory_regions` builds it:
+/// PROGBITS sections with an address, each merged with the dumped segments that touch it
+/// (those segments are then consumed), then the remaining segments.
 fn memory_regions(app: Option<&Symbolizer>, dump: &Dump) -> Vec<MemoryRegion> {
     let mut out = Vec::new();
-    if let Some(s) = app {
-        for sec in s.sections() {
+    let mut segs: Vec<(u64, u64, u32)> = dump
+        .segments
+        .iter()
+        .map(|s| (u64::from(s.addr), u64::from(s.size), s.flags))
+        .collect();
+    if let Some(sym) = app {
+        for sec in sym.sections() {
             if sec.sh_type != object::elf::SHT_PROGBITS.0 || sec.addr == 0 {
                 continue;
             }
@@ -541,25 +548,73 @@ fn memory_regions(app: Option<&Symbolizer>, dump: &Dump) -> Vec<MemoryRegion> {
                     if f & 0x2 != 0 { 'A' } else { ' ' }
                 )
             };
-            out.push(MemoryRegion {
-                name: sec.name.clone(),
-                address: sec.addr,
-                size: sec.size,
-                attrs,
-            });
+            let (sa, sl) = (u64::from(sec.addr), u64::from(sec.size));
+            let mut merged = false;
+            // Python iterates the list while removing from it, which skips the element after
+            // each removed one; mirror that so the listing stays identical.
+            let mut i = 0;
+            while let Some(&(ga, gl, _)) = segs.get(i) {
+                let row = if ga <= sa && sa <= ga + gl {
+                    Some((
+                        ga,
+                        if ga + gl <= sa + sl {
+                            sl + (sa - ga)
+                        } else {
+                            gl
+                        },
+                    ))
+                } else if sa <= ga && ga <= sa + sl {
+                    Some((
+                        sa,
+                        if ga + gl >= sa + sl {
+                            sl + (ga + gl) - (sa + sl)
+                        } else {
+                            sl
+                        },
+                    ))
+                } else {
+                    None
+                };
+                if let Some((addr, len)) = row {
+                    out.push(MemoryRegion {
+                        name: sec.name.clone(),
+                        address: addr as u32,
+                        size: len.min(u64::from(u32::MAX)) as u32,
+                        attrs: attrs.clone(),
+                    });
+                    segs.remove(i);
+                    merged = true;
+                }
+                i += 1;
+            }
+            if !merged {
+                out.push(MemoryRegion {
+                    name: sec.name.clone(),
+                    address: sec.addr,
+                    size: sec.size,
+                    attrs,
+                });
+            }
         }
     }
-    for seg in &dump.segments {
-        let exec = seg.flags & 1 != 0;
+    for (addr, len, flags) in segs {
+        // core dump exec segments are from ROM, the others belong to tasks
+        let name = if flags & 1 != 0 {
+            ".coredump.rom.text"
+        } else {
+            ".coredump.tasks.data"
+        };
+        let attrs = format!(
+            "{}{}{}",
+            if flags & 4 != 0 { 'R' } else { ' ' },
+            if flags & 2 != 0 { 'W' } else { ' ' },
+            if flags & 1 != 0 { 'E' } else { ' ' }
+        );
         out.push(MemoryRegion {
-            name: if exec {
-                ".coredump.rom.text".into()
-            } else {
-                ".coredump.tasks.data".into()
-            },
-            address: seg.addr,
-            size: seg.size,
-            attrs: if exec { "R X".into() } else { "RW ".into() },
+            name: name.into(),
+            address: addr as u32,
+            size: len as u32,
+            attrs,
         });
     }
     out
