@@ -243,7 +243,11 @@ pub(crate) fn analyze(
             base_priority: f.base_priority,
             stack_used: abs_diff(f.end_of_stack, f.top_of_stack),
             stack_free: abs_diff(f.stack, f.top_of_stack),
-            stack_range: rec.stack,
+            // Never-run tasks have sp = 0: fall back to the segment holding the saved frame.
+            stack_range: rec.stack.or_else(|| {
+                let r = dump.memory.region_of(f.top_of_stack?)?;
+                Some((r.addr, r.addr.saturating_add(r.declared_len)))
+            }),
             status,
             tcb_valid: !tcb_bad,
             frames,
