@@ -288,3 +288,17 @@ fn regressions() {
     let tiny = le(&[8, 0x0102, 0, 0, 0, 0]);
     assert!(decode::decode(&tiny, None, &Options::default()).is_err());
 }
+
+/// Writes the synthetic dumps and firmware ELFs as fuzz seeds:
+/// `DECODE_SEED_DIR=/tmp/seeds cargo test --test decode_hostile write_fuzz_seeds -- --ignored`.
+#[test]
+#[ignore]
+fn write_fuzz_seeds() {
+    let dir = std::env::var("DECODE_SEED_DIR").unwrap_or_else(|_| "/tmp/crashbox-seeds".into());
+    let dir = Path::new(&dir);
+    std::fs::create_dir_all(dir.join("elf")).unwrap();
+    for (name, app, img) in images() {
+        std::fs::write(dir.join(format!("{name}.dump")), img).unwrap();
+        std::fs::write(dir.join("elf").join(format!("{name}.elf")), app).unwrap();
+    }
+}

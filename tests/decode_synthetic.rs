@@ -500,7 +500,9 @@ fn rom_elf_supplies_rom_cfi_and_names() {
     }
     .build();
     let mut set = decode::RomElfSet::new();
-    set.insert(Chip::Esp32c3, 3, rom).unwrap();
+    // rev 2 only: a rev-3 chip uses the highest lower revision, like esp-rom-elfs says
+    set.insert(Chip::Esp32c3, 2, rom).unwrap();
+    assert!(decode::RomElfProvider::rom_elf(&set, Chip::Esp32c3, 1).is_none());
     let (sym, body) = rv();
     // esp_timer's ROM frame: CFA = sp+16 above f0's frame; put a return into f2 there.
     let image = wrap((5 << 16) | 0x0102, &body, 0, 0, 0, 3, false);
@@ -539,4 +541,32 @@ fn isr_crash_also_unwinds_the_interrupted_task() {
         vec![Some("f0".into()), Some("f1".into()), Some("f2".into())]
     );
     assert!(a.tasks[1].interrupted.is_none());
+}
+
+#[test]
+fn rom_elf_directory_is_indexed_by_esp_rom_elfs_names() {
+    let rom = AppElf {
+        machine: RISCV,
+        text_addr: 0x4004_7ff0,
+        text: vec![0; 0x40],
+        debug_frame: riscv_debug_frame(&[(0x4004_7ff0, 0x40, false)]),
+        symbols: vec![("ets_printf".into(), 0x4004_7ff0, 0x40, true)],
+        data_addr: 0x3ff0_0000,
+        data: vec![],
+    }
+    .build();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("esp32c3_rev3_rom.elf"), rom).unwrap();
+    std::fs::write(dir.path().join("README.txt"), b"not a ROM ELF").unwrap();
+    let roms = decode::rom_elfs_from_dir(dir.path()).unwrap();
+    assert_eq!(roms.len(), 1);
+    let (sym, body) = rv();
+    let image = wrap((5 << 16) | 0x0102, &body, 0, 0, 0, 3, false);
+    let opts = Options {
+        rom_elfs: Some(std::sync::Arc::new(roms)),
+        ..Options::default()
+    };
+    let a = decode::decode(&image, Some(&sym), &opts).unwrap();
+    assert_eq!(a.tasks[2].frames[1].function.as_deref(), Some("ets_printf"));
+    assert!(a.rom_elf_note.is_none());
 }

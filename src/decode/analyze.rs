@@ -5,20 +5,18 @@ use std::sync::Arc;
 
 use super::Options;
 use super::analysis::{
-    Analysis, ContainerInfo, CrashedTask, ElfMatch, ExceptionInfo, Frame, InlinedFrame,
-    InterruptedChain, MemoryRegion, NamedValue, Register, RegisterKind, Task, TaskStatus,
+    Analysis, ContainerInfo, CrashedTask, ElfMatch, ExceptionInfo, InterruptedChain, NamedValue,
+    Task, TaskStatus,
 };
 use super::chip::{Arch, Chip, riscv_cause_name, xtensa_cause_name};
 use super::container::{ChecksumStatus, Unwrapped};
 use super::dump::{CURR_TASK_MARKER, Dump, Regs};
+use super::frames::Ctx;
 use super::riscv::RiscvUnwinder;
 use super::symbols::Symbolizer;
 use super::tcb::{TcbLayout, read_fields};
-use super::unwind::{RawFrame, StopReason, UnwindInput, Unwinder};
+use super::unwind::{StopReason, UnwindInput, Unwinder};
 use super::xtensa::XtensaUnwinder;
-
-/// Distance within which an absolute ROM symbol is offered as a hint.
-const ROM_HINT_MAX_DIST: u32 = 0x800;
 
 pub(crate) fn analyze(
     unwrapped: Unwrapped,
@@ -245,7 +243,11 @@ pub(crate) fn analyze(
             base_priority: f.base_priority,
             stack_used: abs_diff(f.end_of_stack, f.top_of_stack),
             stack_free: abs_diff(f.stack, f.top_of_stack),
-            stack_range: rec.stack,
+            // Never-run tasks have sp = 0: fall back to the segment holding the saved frame.
+            stack_range: rec.stack.or_else(|| {
+                let r = dump.memory.region_of(f.top_of_stack?)?;
+                Some((r.addr, r.addr.saturating_add(r.declared_len)))
+            }),
             status,
             tcb_valid: !tcb_bad,
             frames,
@@ -276,14 +278,14 @@ pub(crate) fn analyze(
     let first_regs = dump.tasks.first().and_then(|t| t.regs.as_ref());
     let exception = exception_info(&dump, first_regs);
     let registers = first_regs.map(|r| ctx.registers(r)).unwrap_or_default();
-    let memory_regions = memory_regions(app, &dump);
+    let memory_regions = super::regions::memory_regions(app, &dump);
 
     if checksum_bad {
         warnings.push("checksum mismatch: the dump is damaged, results are untrusted".into());
     }
     warnings.extend(notes);
 
-    let summary = summary(
+    let summary = super::summary::summary(
         dump.panic_details.as_deref(),
         exception.as_ref(),
         crashed_task.as_ref(),
@@ -313,168 +315,6 @@ pub(crate) fn analyze(
         memory_regions,
         rom_elf_note,
         warnings,
-    }
-}
-
-struct Ctx<'a> {
-    app: Option<&'a Symbolizer>,
-    rom: Option<&'a Symbolizer>,
-    chip: Option<Chip>,
-}
-
-impl Ctx<'_> {
-    fn symbolize_all(&self, raw: &[RawFrame]) -> Vec<Frame> {
-        raw.iter()
-            .enumerate()
-            .map(|(level, f)| self.symbolize(f.pc, level))
-            .collect()
-    }
-
-    /// Names one physical frame (spec §6): DWARF inline chain at `pc` (frame 0) or `pc - 1`
-    /// (callers), `.symtab` for the offset and as the fallback name, then the ROM ELF.
-    fn symbolize(&self, pc: u32, level: usize) -> Frame {
-        let rom =
-            self.chip.is_some_and(|c| c.is_rom(pc)) || self.rom.is_some_and(|r| r.is_code(pc));
-        let mut frame = Frame {
-            pc,
-            function: None,
-            offset: None,
-            file: None,
-            line: None,
-            inlined: Vec::new(),
-            rom,
-            rom_symbol_hint: None,
-            show_address: true,
-        };
-        if pc == 0 {
-            return frame;
-        }
-        let probe = if level == 0 { pc } else { pc.wrapping_sub(1) };
-        let mut chain = Vec::new();
-        let mut sym = None;
-        for s in [self.app, self.rom].into_iter().flatten() {
-            if !s.is_code(probe) {
-                continue;
-            }
-            chain = s.source_frames(probe);
-            sym = s.function_symbol(probe);
-            if !chain.is_empty() || sym.is_some() {
-                if level == 0 && s.starts_stmt_row(pc) {
-                    frame.show_address = false;
-                }
-                break;
-            }
-        }
-        let mut it = chain.into_iter();
-        if let Some(inner) = it.next() {
-            frame.function = inner.function.or_else(|| sym.map(|(n, _)| n.to_string()));
-            frame.file = inner.file;
-            frame.line = inner.line;
-        } else {
-            frame.function = sym.map(|(n, _)| n.to_string());
-        }
-        frame.offset = sym.map(|(_, off)| off.wrapping_add(pc.wrapping_sub(probe)));
-        frame.inlined = it
-            .map(|f| InlinedFrame {
-                function: f.function,
-                file: f.file,
-                line: f.line,
-            })
-            .collect();
-        if frame.function.is_none() && rom {
-            frame.rom_symbol_hint = self.app.and_then(|s| {
-                s.nearest_abs_symbol(probe, ROM_HINT_MAX_DIST)
-                    .map(|(n, off)| sym_plus(n, off.wrapping_add(pc.wrapping_sub(probe))))
-            });
-        }
-        frame
-    }
-
-    fn code_symbol(&self, v: u32) -> Option<String> {
-        [self.app, self.rom]
-            .into_iter()
-            .flatten()
-            .find_map(|s| s.function_symbol(v).map(|(n, o)| sym_plus(n, o)))
-    }
-
-    fn data_symbol(&self, v: u32) -> Option<String> {
-        self.app
-            .and_then(|s| s.any_symbol(v).map(|(n, o)| sym_plus(n, o)))
-    }
-
-    /// The crashed thread's registers in gdb `info registers` order (spec §7).
-    fn registers(&self, regs: &Regs) -> Vec<Register> {
-        let mut out = Vec::new();
-        let mut push = |name: &str, value: Option<u32>, kind: RegisterKind| {
-            let symbol = match (kind, value) {
-                (RegisterKind::Code, Some(v)) => self.code_symbol(v),
-                (RegisterKind::Data, Some(v)) => self.data_symbol(v),
-                _ => None,
-            };
-            out.push(Register {
-                name: name.to_string(),
-                value,
-                kind,
-                symbol,
-            });
-        };
-        match regs {
-            Regs::Xtensa(r) => {
-                push("pc", Some(r.pc), RegisterKind::Code);
-                push("lbeg", Some(r.lbeg), RegisterKind::Int);
-                push("lend", Some(r.lend), RegisterKind::Int);
-                push("lcount", Some(r.lcount), RegisterKind::Int);
-                push("sar", Some(r.sar), RegisterKind::Int);
-                push("ps", Some(r.ps), RegisterKind::Int);
-                for n in [
-                    "threadptr",
-                    "br",
-                    "scompare1",
-                    "acclo",
-                    "acchi",
-                    "m0",
-                    "m1",
-                    "m2",
-                    "m3",
-                    "expstate",
-                    "f64r_lo",
-                    "f64r_hi",
-                    "f64s",
-                    "fcr",
-                    "fsr",
-                ] {
-                    push(n, None, RegisterKind::Int);
-                }
-                for (i, v) in r.a.iter().enumerate() {
-                    push(&format!("a{i}"), Some(*v), RegisterKind::Int);
-                }
-            }
-            Regs::Riscv(r) => {
-                const NAMES: [&str; 32] = [
-                    "pc", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "fp", "s1", "a0", "a1", "a2",
-                    "a3", "a4", "a5", "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9",
-                    "s10", "s11", "t3", "t4", "t5", "t6",
-                ];
-                for (i, (name, v)) in NAMES.iter().zip(r.x.iter()).enumerate().skip(1) {
-                    let kind = match i {
-                        1 => RegisterKind::Code,
-                        2 | 3 | 4 | 8 => RegisterKind::Data,
-                        _ => RegisterKind::Int,
-                    };
-                    push(name, Some(*v), kind);
-                }
-                push("pc", Some(r.x[0]), RegisterKind::Code);
-            }
-        }
-        out
-    }
-}
-
-fn sym_plus(name: &str, off: u32) -> String {
-    if off == 0 {
-        name.to_string()
-    } else {
-        format!("{name}+{off}")
     }
 }
 
@@ -520,100 +360,4 @@ fn exception_info(dump: &Dump, regs: Option<&Regs>) -> Option<ExceptionInfo> {
             })
         }
     }
-}
-
-/// "ALL MEMORY REGIONS" (spec §7): PROGBITS sections with an address, then the segments.
-fn memory_regions(app: Option<&Symbolizer>, dump: &Dump) -> Vec<MemoryRegion> {
-    let mut out = Vec::new();
-    if let Some(s) = app {
-        for sec in s.sections() {
-            if sec.sh_type != object::elf::SHT_PROGBITS.0 || sec.addr == 0 {
-                continue;
-            }
-            let f = sec.sh_flags;
-            let attrs = if f & 0xF000_0000 != 0 {
-                "MS".to_string()
-            } else {
-                format!(
-                    "R{}{}{}",
-                    if f & 0x1 != 0 { 'W' } else { ' ' },
-                    if f & 0x4 != 0 { 'X' } else { ' ' },
-                    if f & 0x2 != 0 { 'A' } else { ' ' }
-                )
-            };
-            out.push(MemoryRegion {
-                name: sec.name.clone(),
-                address: sec.addr,
-                size: sec.size,
-                attrs,
-            });
-        }
-    }
-    for seg in &dump.segments {
-        let exec = seg.flags & 1 != 0;
-        out.push(MemoryRegion {
-            name: if exec {
-                ".coredump.rom.text".into()
-            } else {
-                ".coredump.tasks.data".into()
-            },
-            address: seg.addr,
-            size: seg.size,
-            attrs: if exec { "R X".into() } else { "RW ".into() },
-        });
-    }
-    out
-}
-
-/// "abort() was called at PC 0x... on core 0 (task 'main', in fail_once at test.c:14)".
-fn summary(
-    panic: Option<&str>,
-    exc: Option<&ExceptionInfo>,
-    crashed: Option<&CrashedTask>,
-    tasks: &[Task],
-) -> String {
-    let reason = match (panic, exc) {
-        (Some(p), _) => p.lines().next().unwrap_or("").trim().to_string(),
-        (None, Some(e)) => match (&e.cause_name, e.cause) {
-            (Some(n), _) => n.clone(),
-            (None, Some(c)) => format!("exception cause {c}"),
-            (None, None) => "crash".into(),
-        },
-        (None, None) => "crash".into(),
-    };
-    let task = crashed
-        .and_then(|c| tasks.iter().find(|t| t.tcb == c.tcb))
-        .or_else(|| tasks.first());
-    let mut s = reason;
-    if let Some(t) = task {
-        let name = t.name.as_deref().unwrap_or("?");
-        // The first frame outside the panic/abort machinery, else frame 0.
-        const NOISE: &[&str] = &[
-            "panic_abort",
-            "esp_system_abort",
-            "abort",
-            "__assert_func",
-            "esp_panic_handler",
-            "panic_handler",
-        ];
-        let frame = t
-            .frames
-            .iter()
-            .find(|f| f.function.as_deref().is_some_and(|n| !NOISE.contains(&n)))
-            .or_else(|| t.frames.first());
-        match frame {
-            Some(f) => {
-                let func = f.function.as_deref().unwrap_or("??");
-                match (&f.file, f.line) {
-                    (Some(file), Some(line)) => {
-                        let short = file.rsplit('/').next().unwrap_or(file);
-                        s.push_str(&format!(" (task '{name}', in {func} at {short}:{line})"));
-                    }
-                    _ => s.push_str(&format!(" (task '{name}', in {func} at 0x{:08x})", f.pc)),
-                }
-            }
-            None => s.push_str(&format!(" (task '{name}')")),
-        }
-    }
-    s
 }

@@ -96,7 +96,13 @@ pub(crate) fn parse(
             dump.crashed_tcb = Some(tcb_addr);
             dump.has_extra_info = true;
             if arch == Arch::Xtensa {
-                let cause = regs.as_ref().and_then(|(_, c)| *c).unwrap_or(0xFFFF);
+                // esp-coredump get_registers_from_stack(): interrupt frames give word 20,
+                // solicited frames leave it 0, unknown causes become INVALID_CAUSE_VALUE.
+                let cause = match &regs {
+                    Some((_, Some(c))) => *c,
+                    Some((_, None)) => 0,
+                    None => 0xFFFF,
+                };
                 let cause = if super::chip::xtensa_cause_name(cause).is_some() {
                     cause
                 } else {

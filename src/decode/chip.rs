@@ -196,8 +196,9 @@ impl std::str::FromStr for Chip {
     }
 }
 
-/// Name of an Xtensa EXCCAUSE value (`XTENSA_EXCEPTION_CAUSE_DICT` in esp-coredump; 64..71 are
-/// ESP pseudo-causes `XCHAL_EXCCAUSE_NUM + n`).
+/// Name of an Xtensa EXCCAUSE value (`XTENSA_EXCEPTION_CAUSE_DICT` in esp-coredump
+/// `corefile/xtensa.py`; 64..71 are ESP pseudo-causes `XCHAL_EXCCAUSE_NUM + n`). `None` is
+/// printed as esp-coredump does: "Invalid EXCCAUSE code".
 pub fn xtensa_cause_name(cause: u32) -> Option<&'static str> {
     Some(match cause {
         0 => "IllegalInstructionCause",
@@ -222,7 +223,14 @@ pub fn xtensa_cause_name(cause: u32) -> Option<&'static str> {
         26 => "LoadStorePrivilegeCause",
         28 => "LoadProhibitedCause",
         29 => "StoreProhibitedCause",
-        32..=39 => "CoprocessorNDisabled",
+        32 => "Coprocessor0Disabled",
+        33 => "Coprocessor1Disabled",
+        34 => "Coprocessor2Disabled",
+        35 => "Coprocessor3Disabled",
+        36 => "Coprocessor4Disabled",
+        37 => "Coprocessor5Disabled",
+        38 => "Coprocessor6Disabled",
+        39 => "Coprocessor7Disabled",
         64 => "UnknownException",
         65 => "DebugException",
         66 => "DoubleException",
@@ -231,6 +239,8 @@ pub fn xtensa_cause_name(cause: u32) -> Option<&'static str> {
         69 => "InterruptWDTTimoutCPU0",
         70 => "InterruptWDTTimoutCPU1",
         71 => "CacheError",
+        // INVALID_CAUSE_VALUE: the task was broken and skipped, or the converter found no cause
+        0xFFFF => "InvalidCauseRegister",
         _ => return None,
     })
 }

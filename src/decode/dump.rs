@@ -57,9 +57,9 @@ pub(crate) struct TaskRecord {
 pub(crate) struct XtensaExceptionRegs {
     pub exccause: u32,
     pub excvaddr: u32,
-    /// `(N, value)` for EPC1..EPC7 present in the note, ascending.
+    /// `(N, value)` for EPC1..EPC7 present in the note, in note order.
     pub epc: Vec<(u8, u32)>,
-    /// `(N, value)` for EPS2..EPS7 present in the note, ascending.
+    /// `(N, value)` for EPS2..EPS7 present in the note, in note order.
     pub eps: Vec<(u8, u32)>,
 }
 

@@ -108,11 +108,14 @@ pub(crate) fn parse(body: &[u8]) -> Result<Dump, DecodeError> {
         }
         match p_type {
             PT_LOAD => {
-                dump.segments.push(SegmentInfo {
-                    addr: p_vaddr,
-                    size: p_filesz as u32,
-                    flags: p_flags,
-                });
+                // esp-coredump lists (and gdb shows) load segments with a non-zero address only
+                if p_vaddr != 0 {
+                    dump.segments.push(SegmentInfo {
+                        addr: p_vaddr,
+                        size: p_filesz as u32,
+                        flags: p_flags,
+                    });
+                }
                 if u64::from(p_vaddr) + data.len() as u64 > 1 << 32 {
                     dump.warnings.push(format!(
                         "segment {i} at 0x{p_vaddr:08x} wraps the address space; ignored"
@@ -313,10 +316,7 @@ fn extra_info(desc: &[u8], dump: &mut Dump) {
                 }
                 i += 2;
             }
-            exc.epc.sort_unstable();
-            exc.epc.dedup_by_key(|p| p.0);
-            exc.eps.sort_unstable();
-            exc.eps.dedup_by_key(|p| p.0);
+            // Kept in note order, as esp-coredump's print_exc_regs_info prints them.
             dump.xtensa_exc = Some(exc);
             if words.len() >= 38 {
                 dump.isr = words.get(37).map(|&v| v != 0);

@@ -9,11 +9,24 @@ use super::chip::Chip;
 use super::error::DecodeError;
 use super::symbols::Symbolizer;
 
-/// Supplies the ROM ELF of a chip revision, as esp-coredump picks it: an exact
-/// `<target>_rev<chip_rev>_rom.elf` match (spec §6.3).
+/// Supplies the ROM ELF of a chip revision, as esp-coredump (esp-pylib `get_rom_elf_path`)
+/// picks it: `<target>_rev<chip_rev>_rom.elf`, or else the highest revision below `chip_rev`
+/// (esp-rom-elfs "choosing the ROM ELF file"; spec §6.3).
 pub trait RomElfProvider: Send + Sync {
     /// The ROM ELF for `chip` at revision `rev` (major×100 + minor), if available.
     fn rom_elf(&self, chip: Chip, rev: u32) -> Option<Arc<Symbolizer>>;
+}
+
+/// The revision to use among `available` for `chip` at `rev`: exact, else the highest lower.
+pub(crate) fn select_rev(
+    available: impl Iterator<Item = (Chip, u32)>,
+    chip: Chip,
+    rev: u32,
+) -> Option<u32> {
+    available
+        .filter(|&(c, r)| c == chip && r <= rev)
+        .map(|(_, r)| r)
+        .max()
 }
 
 /// Parses an esp-rom-elfs file name: `esp32c3_rev3_rom.elf` → (esp32c3, 3).
@@ -61,6 +74,7 @@ impl RomElfSet {
 
 impl RomElfProvider for RomElfSet {
     fn rom_elf(&self, chip: Chip, rev: u32) -> Option<Arc<Symbolizer>> {
-        self.elfs.get(&(chip, rev)).cloned()
+        let r = select_rev(self.elfs.keys().copied(), chip, rev)?;
+        self.elfs.get(&(chip, r)).cloned()
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::chip::Chip;
-use super::rom::{RomElfProvider, parse_rom_elf_name};
+use super::rom::{RomElfProvider, parse_rom_elf_name, select_rev};
 use super::symbols::Symbolizer;
 
 /// Parsed ROM ELFs by (chip, revision); `None` records a file that failed to load.
@@ -48,6 +48,7 @@ impl RomElfDir {
 
 impl RomElfProvider for RomElfDir {
     fn rom_elf(&self, chip: Chip, rev: u32) -> Option<Arc<Symbolizer>> {
+        let rev = select_rev(self.files.keys().copied(), chip, rev)?;
         let path = self.files.get(&(chip, rev))?;
         let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
         loaded
