@@ -156,7 +156,9 @@ impl Server {
             .arg("--data-dir")
             .arg(data)
             .args(["serve", "--bind", "127.0.0.1:0"])
-            .env("CRASHBOX_LOG", "info")
+            // tower_http's debug line "started processing request" tells the test a request
+            // is in the server's hands.
+            .env("CRASHBOX_LOG", "info,tower_http=debug")
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -253,6 +255,9 @@ fn serve_first_run_cli_alongside_and_graceful_shutdown() {
     )
     .unwrap();
     s.flush().unwrap();
+    // Signal only once the server is processing the request (before that it could still sit
+    // in the listen backlog, which a stopping server resets).
+    server.wait_line("started processing request");
     let dump_dir = data.join("coredumps");
     Command::new("kill")
         .args(["-TERM", &server.child.id().to_string()])
