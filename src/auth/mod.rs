@@ -2,4 +2,5 @@
 //! argon2 password hashes. The web layer's extractors (who may call what) live in `web::auth`.
 
 pub mod passwords;
+pub mod sessions;
 pub mod tokens;

@@ -4,6 +4,7 @@
 //! The submodules, one per table, are the only place in crashbox that contains SQL.
 
 pub mod coredumps;
+pub mod dashboard;
 pub mod devices;
 pub mod firmware;
 mod migrations;

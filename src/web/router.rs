@@ -58,6 +58,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics));
 
+    // The HTML dashboard (its own body limits, security headers and static assets).
+    let api = api.merge(super::pages::routes());
+
     api.layer(DefaultBodyLimit::max(1 << 20))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {

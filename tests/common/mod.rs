@@ -222,6 +222,24 @@ impl TestApp {
         Self::finish(req.send(body))
     }
 
+    /// A POST with extra headers and no bearer token (dashboard forms carry a cookie).
+    pub fn post_with(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        content_type: &str,
+        body: &[u8],
+    ) -> Resp {
+        let mut req = self
+            .agent
+            .post(self.url(path))
+            .header("Content-Type", content_type);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Self::finish(req.send(body))
+    }
+
     pub fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Resp {
         self.post(path, token, "application/json", body.to_string().as_bytes())
     }

@@ -1,0 +1,130 @@
+//! One device: its metadata, token rotation, and its dumps newest first (uploaded, firmware,
+//! chip, size, status badge, download, delete), with delete-all. While a recent dump is still
+//! `PENDING` the page reloads itself every few seconds.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+
+use super::devices::{ConfirmPage, DeviceTokenPage, parse_device_id};
+use super::error::PageResult;
+use super::guard::{AdminForm, AdminPage, Confirm};
+use super::layout::{Chrome, Nav, Pager, page_number, render, render_secret, see_other, utc};
+use super::views::DumpView;
+use crate::coredump::manage;
+use crate::db::dashboard;
+use crate::db::devices::Device;
+use crate::error::Error;
+use crate::fleet;
+use crate::web::state::AppState;
+
+/// Dumps per page (retention keeps 20 per device by default, so usually one page).
+pub const PER_PAGE: i64 = 50;
+/// Seconds between reloads while a dump is being parsed.
+pub const REFRESH_SECS: u32 = 3;
+/// A dump still pending after this long is stuck (no worker?): stop reloading.
+pub const REFRESH_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
+
+#[derive(Template)]
+#[template(path = "device.html")]
+struct DevicePage {
+    c: Chrome,
+    device: Device,
+    created_utc: String,
+    dumps: Vec<DumpView>,
+    pager: Pager,
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    page: Option<String>,
+    done: Option<String>,
+}
+
+/// Whether a dump uploaded at `uploaded_at` may still settle soon.
+pub fn recently(uploaded_at: &str) -> bool {
+    chrono::DateTime::parse_from_rfc3339(uploaded_at)
+        .is_ok_and(|t| chrono::Utc::now().signed_duration_since(t) < REFRESH_WINDOW)
+}
+
+pub async fn show(
+    State(st): State<AppState>,
+    AdminPage(s): AdminPage,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> PageResult {
+    let id = parse_device_id(&id)?;
+    let page = page_number(q.page.as_deref());
+    let (device, dumps) = st
+        .blocking(move |st| {
+            let conn = st.db.conn()?;
+            let device = crate::db::devices::find(&conn, id)?
+                .ok_or_else(|| Error::not_found("Device", id))?;
+            let dumps = dashboard::dump_page(&conn, id, PER_PAGE, (page - 1) * PER_PAGE)?;
+            Ok((device, dumps))
+        })
+        .await?;
+    let settling = dumps.rows.iter().any(|d| {
+        d.status == crate::db::coredumps::ParseStatus::Pending && recently(&d.uploaded_at)
+    });
+    let mut c = Chrome::new(format!("Device {}", device.key), &s, Nav::Devices)
+        .with_flash(q.done.as_deref());
+    c.refresh = settling.then_some(REFRESH_SECS);
+    let views: Vec<DumpView> = dumps.rows.iter().map(DumpView::from).collect();
+    render(&DevicePage {
+        c,
+        created_utc: utc(&device.created_at),
+        pager: Pager::new(page, PER_PAGE, dumps.total, views.len()),
+        dumps: views,
+        device,
+    })
+}
+
+pub async fn rotate_token(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    AdminForm { session, .. }: AdminForm<Confirm>,
+) -> PageResult {
+    let id = parse_device_id(&id)?;
+    let device = st
+        .blocking(move |st| fleet::devices::rotate_token(&st.db, id))
+        .await?;
+    render_secret(&DeviceTokenPage {
+        c: Chrome::new("New device token", &session, Nav::Devices),
+        device,
+        rotated: true,
+    })
+}
+
+pub async fn delete_all_confirm(
+    State(st): State<AppState>,
+    AdminPage(s): AdminPage,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id = parse_device_id(&id)?;
+    let device = st
+        .blocking(move |st| fleet::devices::find(&st.db, id))
+        .await?;
+    render(&ConfirmPage {
+        c: Chrome::new("Delete all core dumps", &s, Nav::Devices),
+        heading: format!("Delete all core dumps of {}?", device.key),
+        message: "Every stored core dump of this device and its decoded report are deleted. This action cannot be undone.".into(),
+        action: format!("/devices/{id}/coredumps/delete"),
+        button: "Delete all core dumps",
+        cancel: format!("/devices/{id}"),
+    })
+}
+
+pub async fn delete_all(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    AdminForm { form, .. }: AdminForm<Confirm>,
+) -> PageResult {
+    let id = parse_device_id(&id)?;
+    if !form.confirmed() {
+        return Ok(see_other(&format!("/devices/{id}/coredumps/delete")));
+    }
+    st.blocking(move |st| manage::delete_all(&st.db, &st.layout, id))
+        .await?;
+    Ok(see_other(&format!("/devices/{id}?done=dumps-deleted")))
+}

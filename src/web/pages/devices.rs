@@ -1,0 +1,188 @@
+//! The devices page: a searchable, paginated table (key, name, model, dump count, last dump,
+//! firmware last reported), adding a device (its token is shown once), deleting a device.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+
+use super::error::{PageError, PageResult};
+use super::guard::{AdminForm, AdminPage, Confirm};
+use super::layout::{
+    Chrome, Nav, Pager, badge, page_number, render, render_secret, see_other, utc,
+};
+use crate::db::coredumps::ParseStatus;
+use crate::db::dashboard;
+use crate::db::models::{self, Model};
+use crate::fleet;
+use crate::fleet::devices::DeviceWithToken;
+use crate::ids::DeviceId;
+use crate::web::state::AppState;
+
+/// Devices per page.
+pub const PER_PAGE: i64 = 50;
+
+pub struct DeviceView {
+    pub id: i64,
+    pub key: String,
+    pub name: String,
+    pub model: String,
+    pub dump_count: i64,
+    pub last_dump_at: Option<(String, String)>,
+    pub last_firmware: String,
+    pub last_status: Option<(&'static str, &'static str)>,
+}
+
+#[derive(Template)]
+#[template(path = "devices.html")]
+struct DevicesPage {
+    c: Chrome,
+    q: String,
+    /// `q=<search>&` for the pager's links.
+    query_prefix: String,
+    devices: Vec<DeviceView>,
+    pager: Pager,
+    models: Vec<Model>,
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    q: Option<String>,
+    page: Option<String>,
+    done: Option<String>,
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    AdminPage(s): AdminPage,
+    Query(query): Query<ListQuery>,
+) -> PageResult {
+    let q = query.q.unwrap_or_default().trim().to_string();
+    let page = page_number(query.page.as_deref());
+    let search = q.clone();
+    let (rows, models) = st
+        .blocking(move |st| {
+            let conn = st.db.conn()?;
+            Ok((
+                dashboard::device_page(&conn, &search, PER_PAGE, (page - 1) * PER_PAGE)?,
+                models::list(&conn)?,
+            ))
+        })
+        .await?;
+    let devices: Vec<DeviceView> = rows
+        .rows
+        .into_iter()
+        .map(|d| DeviceView {
+            id: d.id.0,
+            key: d.key,
+            name: d.name,
+            model: d.model,
+            dump_count: d.dump_count,
+            last_dump_at: d.last_dump_at.map(|t| {
+                let u = utc(&t);
+                (t, u)
+            }),
+            last_firmware: d.last_firmware.unwrap_or_default(),
+            last_status: d.last_status.map(|s| {
+                badge(match s.as_str() {
+                    "PARSED" => ParseStatus::Parsed,
+                    "ERROR" => ParseStatus::Error,
+                    _ => ParseStatus::Pending,
+                })
+            }),
+        })
+        .collect();
+    render(&DevicesPage {
+        c: Chrome::new("Devices", &s, Nav::Devices).with_flash(query.done.as_deref()),
+        pager: Pager::new(page, PER_PAGE, rows.total, devices.len()),
+        query_prefix: if q.is_empty() {
+            String::new()
+        } else {
+            serde_urlencoded::to_string([("q", &q)]).unwrap_or_default() + "&"
+        },
+        q,
+        devices,
+        models,
+    })
+}
+
+/// A page that shows a device token once (after adding a device or rotating its token).
+#[derive(Template)]
+#[template(path = "device_token.html")]
+pub struct DeviceTokenPage {
+    pub c: Chrome,
+    pub device: DeviceWithToken,
+    pub rotated: bool,
+}
+
+#[derive(Deserialize)]
+pub struct CreateForm {
+    #[serde(default)]
+    model: String,
+    #[serde(default)]
+    name: String,
+}
+
+pub async fn create(
+    State(st): State<AppState>,
+    AdminForm { session, form }: AdminForm<CreateForm>,
+) -> PageResult {
+    let device = st
+        .blocking(move |st| fleet::devices::create(&st.db, form.model.trim(), Some(&form.name)))
+        .await?;
+    render_secret(&DeviceTokenPage {
+        c: Chrome::new("Device added", &session, Nav::Devices),
+        device,
+        rotated: false,
+    })
+}
+
+/// The confirmation page of a destructive action.
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage {
+    pub c: Chrome,
+    pub heading: String,
+    pub message: String,
+    pub action: String,
+    pub button: &'static str,
+    pub cancel: String,
+}
+
+pub fn parse_device_id(raw: &str) -> Result<DeviceId, PageError> {
+    raw.parse()
+        .map(DeviceId)
+        .map_err(|_| PageError::not_found(format!("Device {raw} was not found")))
+}
+
+pub async fn delete_confirm(
+    State(st): State<AppState>,
+    AdminPage(s): AdminPage,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id = parse_device_id(&id)?;
+    let device = st
+        .blocking(move |st| fleet::devices::find(&st.db, id))
+        .await?;
+    render(&ConfirmPage {
+        c: Chrome::new("Delete device", &s, Nav::Devices),
+        heading: format!("Delete device {}?", device.key),
+        message: "The device, its token and all of its core dumps are deleted. This action cannot be undone.".into(),
+        action: format!("/devices/{id}/delete"),
+        button: "Delete device",
+        cancel: format!("/devices/{id}"),
+    })
+}
+
+pub async fn delete(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    AdminForm { form, .. }: AdminForm<Confirm>,
+) -> PageResult {
+    let id = parse_device_id(&id)?;
+    if !form.confirmed() {
+        return Ok(see_other(&format!("/devices/{id}/delete")));
+    }
+    st.blocking(move |st| fleet::devices::delete(&st.db, &st.layout, id))
+        .await?;
+    Ok(see_other("/devices?done=device-deleted"))
+}

@@ -1,0 +1,231 @@
+//! Models and firmware: the models with their current version and device count; a model page
+//! listing its stored firmware versions (current flag, size, ELF, uploaded) with download and
+//! delete, and a form to upload a bundle from the browser; adding and deleting models.
+
+use askama::Template;
+use axum::extract::{Multipart, Path, Query, State};
+use serde::Deserialize;
+
+use super::devices::ConfirmPage;
+use super::error::{PageError, PageResult};
+use super::firmware_wiring;
+use super::guard::{AdminForm, AdminPage, Confirm, check_csrf};
+use super::home::DoneQuery;
+use super::layout::{Chrome, Nav, render, see_other, size, utc};
+use crate::db::dashboard;
+use crate::db::models::Model;
+use crate::fleet;
+use crate::ids::{FirmwareVersion, ModelCode};
+use crate::web::state::AppState;
+
+#[derive(Template)]
+#[template(path = "models.html")]
+struct ModelsPage {
+    c: Chrome,
+    models: Vec<Model>,
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    AdminPage(s): AdminPage,
+    Query(q): Query<DoneQuery>,
+) -> PageResult {
+    let models = st
+        .blocking(|st| Ok(crate::db::models::list(&*st.db.conn()?)?))
+        .await?;
+    render(&ModelsPage {
+        c: Chrome::new("Models & firmware", &s, Nav::Models).with_flash(q.done.as_deref()),
+        models,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct CreateForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    name: String,
+}
+
+pub async fn create(
+    State(st): State<AppState>,
+    AdminForm { form, .. }: AdminForm<CreateForm>,
+) -> PageResult {
+    let model = st
+        .blocking(move |st| fleet::models::create(&st.db, form.code.trim(), Some(&form.name)))
+        .await?;
+    Ok(see_other(&format!(
+        "/models/{}?done=model-created",
+        model.code
+    )))
+}
+
+pub struct VersionView {
+    pub version: String,
+    pub current: bool,
+    pub size: String,
+    pub has_elf: Option<bool>,
+    pub uploaded: Option<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "model.html")]
+struct ModelPage {
+    c: Chrome,
+    model: Model,
+    /// `None` when this build stores no firmware versions.
+    versions: Option<Vec<VersionView>>,
+    max_bundle: String,
+}
+
+fn parse_code(raw: &str) -> Result<ModelCode, PageError> {
+    ModelCode::parse(raw)
+        .ok_or_else(|| PageError::not_found(format!("DeviceModel {raw} was not found")))
+}
+
+pub async fn show(
+    State(st): State<AppState>,
+    AdminPage(s): AdminPage,
+    Path(code): Path<String>,
+    Query(q): Query<DoneQuery>,
+) -> PageResult {
+    let code = parse_code(&code)?;
+    let (model, versions) = st
+        .blocking(move |st| {
+            let model = fleet::models::find(&st.db, code.as_str())?;
+            let versions = dashboard::firmware_versions(&*st.db.conn()?, model.id)?;
+            Ok((model, versions))
+        })
+        .await?;
+    let current = model.firmware_version.clone();
+    let versions = versions.map(|vs| {
+        vs.into_iter()
+            .map(|v| VersionView {
+                current: current.as_deref() == Some(v.version.as_str()),
+                size: v.size.map(size).unwrap_or_default(),
+                has_elf: v.has_elf,
+                uploaded: v.uploaded_at.map(|t| {
+                    let u = utc(&t);
+                    (t, u)
+                }),
+                version: v.version,
+            })
+            .collect()
+    });
+    render(&ModelPage {
+        c: Chrome::new(format!("Model {}", model.code), &s, Nav::Models)
+            .with_flash(q.done.as_deref()),
+        max_bundle: size(i64::try_from(st.config.max_bundle_bytes).unwrap_or(i64::MAX)),
+        model,
+        versions,
+    })
+}
+
+pub async fn delete_confirm(AdminPage(s): AdminPage, Path(code): Path<String>) -> PageResult {
+    let code = parse_code(&code)?;
+    render(&ConfirmPage {
+        c: Chrome::new("Delete model", &s, Nav::Models),
+        heading: format!("Delete model {code}?"),
+        message: "The model and all of its stored firmware are deleted. A model that still has devices cannot be deleted. This action cannot be undone.".into(),
+        action: format!("/models/{code}/delete"),
+        button: "Delete model",
+        cancel: format!("/models/{code}"),
+    })
+}
+
+pub async fn delete(
+    State(st): State<AppState>,
+    Path(code): Path<String>,
+    AdminForm { form, .. }: AdminForm<Confirm>,
+) -> PageResult {
+    let code = parse_code(&code)?;
+    if !form.confirmed() {
+        return Ok(see_other(&format!("/models/{code}/delete")));
+    }
+    st.blocking(move |st| fleet::models::delete(&st.db, &st.layout, code.as_str()))
+        .await?;
+    Ok(see_other("/models?done=model-deleted"))
+}
+
+/// Receives a bundle from the browser (multipart: `csrf`, then the `bundle` file).
+pub async fn upload_firmware(
+    State(st): State<AppState>,
+    AdminPage(s): AdminPage,
+    Path(code): Path<String>,
+    mut multipart: Multipart,
+) -> PageResult {
+    let code = parse_code(&code)?;
+    let limit = usize::try_from(st.config.max_bundle_bytes).unwrap_or(usize::MAX);
+    let (mut csrf, mut bundle) = (String::new(), None);
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| PageError::bad_request(format!("The upload could not be read: {e}")))?
+    {
+        match field.name() {
+            Some("csrf") => csrf = field.text().await.unwrap_or_default(),
+            Some("bundle") => {
+                check_csrf(&s, &csrf)?;
+                let mut buf = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(|e| {
+                    PageError::bad_request(format!("The upload could not be read: {e}"))
+                })? {
+                    if buf.len() + chunk.len() > limit {
+                        return Err(PageError::new(
+                            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                            format!("The bundle is larger than {}", size(limit as i64)),
+                        ));
+                    }
+                    buf.extend_from_slice(&chunk);
+                }
+                bundle = Some(buf);
+            }
+            _ => {}
+        }
+    }
+    check_csrf(&s, &csrf)?;
+    let bundle = bundle
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| PageError::bad_request("Choose a firmware bundle (.zip) to upload."))?;
+    let model = code.as_str().to_string();
+    st.blocking(move |st| firmware_wiring::upload_bundle(st, &model, &bundle))
+        .await?;
+    Ok(see_other(&format!("/models/{code}?done=firmware-uploaded")))
+}
+
+fn parse_version(raw: &str) -> Result<FirmwareVersion, PageError> {
+    FirmwareVersion::parse(raw)
+        .ok_or_else(|| PageError::not_found(format!("Firmware version {raw} was not found")))
+}
+
+pub async fn firmware_delete_confirm(
+    AdminPage(s): AdminPage,
+    Path((code, version)): Path<(String, String)>,
+) -> PageResult {
+    let (code, version) = (parse_code(&code)?, parse_version(&version)?);
+    render(&ConfirmPage {
+        c: Chrome::new("Delete firmware", &s, Nav::Models),
+        heading: format!("Delete firmware {version} of {code}?"),
+        message: "The stored bundle and its ELF are deleted; devices can no longer download this version. This action cannot be undone.".into(),
+        action: format!("/models/{code}/firmware/{version}/delete"),
+        button: "Delete firmware",
+        cancel: format!("/models/{code}"),
+    })
+}
+
+pub async fn firmware_delete(
+    State(st): State<AppState>,
+    Path((code, version)): Path<(String, String)>,
+    AdminForm { form, .. }: AdminForm<Confirm>,
+) -> PageResult {
+    let (code, version) = (parse_code(&code)?, parse_version(&version)?);
+    if !form.confirmed() {
+        return Ok(see_other(&format!(
+            "/models/{code}/firmware/{version}/delete"
+        )));
+    }
+    let (c, v) = (code.as_str().to_string(), version.as_str().to_string());
+    st.blocking(move |st| firmware_wiring::delete_version(st, &c, &v))
+        .await?;
+    Ok(see_other(&format!("/models/{code}?done=firmware-deleted")))
+}

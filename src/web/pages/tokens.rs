@@ -1,0 +1,126 @@
+//! API tokens: the list (name, role, created, last used), creating one (its secret is shown
+//! once) and revoking one.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+
+use super::devices::ConfirmPage;
+use super::error::{PageError, PageResult};
+use super::guard::{AdminForm, AdminPage, Confirm};
+use super::home::DoneQuery;
+use super::layout::{Chrome, Nav, render, render_secret, see_other, utc};
+use crate::db::tokens::Role;
+use crate::fleet;
+use crate::fleet::tokens::NewToken;
+use crate::ids::TokenId;
+use crate::web::state::AppState;
+
+pub struct TokenView {
+    pub id: i64,
+    pub name: String,
+    pub role: &'static str,
+    pub created: (String, String),
+    pub last_used: Option<(String, String)>,
+    pub revoked: Option<(String, String)>,
+}
+
+fn stamp(t: String) -> (String, String) {
+    let u = utc(&t);
+    (t, u)
+}
+
+#[derive(Template)]
+#[template(path = "tokens.html")]
+struct TokensPage {
+    c: Chrome,
+    tokens: Vec<TokenView>,
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    AdminPage(s): AdminPage,
+    Query(q): Query<DoneQuery>,
+) -> PageResult {
+    let rows = st
+        .blocking(|st| Ok(crate::db::tokens::list(&*st.db.conn()?)?))
+        .await?;
+    let tokens = rows
+        .into_iter()
+        .map(|t| TokenView {
+            id: t.id.0,
+            name: t.name,
+            role: t.role.as_str(),
+            created: stamp(t.created_at),
+            last_used: t.last_used_at.map(stamp),
+            revoked: t.revoked_at.map(stamp),
+        })
+        .collect();
+    render(&TokensPage {
+        c: Chrome::new("API tokens", &s, Nav::Tokens).with_flash(q.done.as_deref()),
+        tokens,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "token_created.html")]
+struct TokenCreatedPage {
+    c: Chrome,
+    token: NewToken,
+}
+
+#[derive(Deserialize)]
+pub struct CreateForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    role: String,
+}
+
+pub async fn create(
+    State(st): State<AppState>,
+    AdminForm { session, form }: AdminForm<CreateForm>,
+) -> PageResult {
+    let role = Role::parse(&form.role)
+        .ok_or_else(|| PageError::bad_request("Choose the role admin or pipeline."))?;
+    let token = st
+        .blocking(move |st| fleet::tokens::create(&st.db, &form.name, role))
+        .await?;
+    render_secret(&TokenCreatedPage {
+        c: Chrome::new("Token created", &session, Nav::Tokens),
+        token,
+    })
+}
+
+fn parse_id(raw: &str) -> Result<TokenId, PageError> {
+    raw.parse()
+        .map(TokenId)
+        .map_err(|_| PageError::not_found(format!("Token {raw} was not found")))
+}
+
+pub async fn revoke_confirm(AdminPage(s): AdminPage, Path(id): Path<String>) -> PageResult {
+    let id = parse_id(&id)?;
+    render(&ConfirmPage {
+        c: Chrome::new("Revoke token", &s, Nav::Tokens),
+        heading: format!("Revoke token #{id}?"),
+        message: "Anything using this token is refused from now on. This action cannot be undone."
+            .into(),
+        action: format!("/tokens/{id}/revoke"),
+        button: "Revoke token",
+        cancel: "/tokens".into(),
+    })
+}
+
+pub async fn revoke(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    AdminForm { form, .. }: AdminForm<Confirm>,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    if !form.confirmed() {
+        return Ok(see_other(&format!("/tokens/{id}/revoke")));
+    }
+    st.blocking(move |st| fleet::tokens::revoke(&st.db, id))
+        .await?;
+    Ok(see_other("/tokens?done=token-revoked"))
+}

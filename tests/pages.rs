@@ -1,0 +1,851 @@
+//! The HTML dashboard over real HTTP: sign-in and sessions, CSRF, every page's happy path,
+//! confirmation flows, pagination, and the static assets.
+mod common;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use common::{Resp, TestApp, TestDevice};
+use crashbox::db::coredumps::{self, ParseStatus};
+use crashbox::ids::CoredumpId;
+
+const PASSWORD: &str = "correct horse battery";
+
+/// A browser stand-in: keeps cookies, reads CSRF tokens out of forms.
+struct Browser<'a> {
+    app: &'a TestApp,
+    cookies: RefCell<BTreeMap<String, String>>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Browser<'a> {
+        Browser {
+            app,
+            cookies: RefCell::new(BTreeMap::new()),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .borrow()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&self, r: Resp) -> Resp {
+        for v in r.headers.get_all("set-cookie") {
+            let v = v.to_str().unwrap();
+            let (pair, attrs) = v.split_once(';').unwrap_or((v, ""));
+            let (k, val) = pair.split_once('=').unwrap();
+            if attrs.contains("Max-Age=0") {
+                self.cookies.borrow_mut().remove(k);
+            } else {
+                self.cookies
+                    .borrow_mut()
+                    .insert(k.to_string(), val.to_string());
+            }
+        }
+        r
+    }
+
+    fn get(&self, path: &str) -> Resp {
+        let c = self.cookie_header();
+        self.keep(self.app.get_with(path, None, &[("Cookie", &c)]))
+    }
+
+    fn post(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let c = self.cookie_header();
+        let body = serde_urlencoded::to_string(fields).unwrap();
+        self.keep(self.app.post_with(
+            path,
+            &[("Cookie", &c)],
+            "application/x-www-form-urlencoded",
+            body.as_bytes(),
+        ))
+    }
+
+    /// Signs in with a password (the login form's token comes from GET /login).
+    fn login_with(&self, user: &str, password: &str) -> Resp {
+        let form = self.get("/login");
+        let token = field(&form.text(), "login_csrf");
+        self.post(
+            "/login",
+            &[
+                ("username", user),
+                ("password", password),
+                ("login_csrf", &token),
+                ("next", "/"),
+            ],
+        )
+    }
+
+    fn login(&self) -> String {
+        let r = self.login_with("admin", PASSWORD);
+        assert_eq!(r.status, 303, "{}", r.text());
+        self.csrf()
+    }
+
+    /// The session's CSRF token, read from a page's logout form.
+    fn csrf(&self) -> String {
+        field(&self.get("/devices").text(), "csrf")
+    }
+}
+
+/// The value of the first hidden input called `name`.
+fn field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no field {name} in:\n{html}"))
+        + marker.len();
+    html[start..][..html[start..].find('"').unwrap()].to_string()
+}
+
+fn location(r: &Resp) -> String {
+    r.header("location").unwrap_or_default()
+}
+
+/// An app whose admin has a known password (the first-run flag cleared).
+fn app_with_admin() -> TestApp {
+    let app = TestApp::start();
+    crashbox::fleet::users::set_password(&app.state().db, &app.config.data_dir, "admin", PASSWORD)
+        .unwrap();
+    app
+}
+
+fn device_with_dump(app: &TestApp) -> (TestDevice, i64) {
+    app.create_model("tempsensor");
+    let dev = app.create_device("tempsensor");
+    let r = app.upload(&dev, "esp32s3", "1.2.3", &[7u8; 3000]);
+    assert_eq!(r.status, 201, "{}", r.text());
+    (dev, r.json()["coredump_id"].as_i64().unwrap())
+}
+
+#[test]
+fn pages_redirect_to_login_without_a_session() {
+    let app = app_with_admin();
+    for path in [
+        "/",
+        "/devices",
+        "/devices/1",
+        "/devices/1/coredumps/1",
+        "/models",
+        "/models/x",
+        "/tokens",
+        "/account/password",
+        "/devices/1/delete",
+    ] {
+        let r = app.get(path, None);
+        assert_eq!(r.status, 303, "{path}");
+        let to = location(&r);
+        assert!(to.starts_with("/login"), "{path} -> {to}");
+        if path != "/" {
+            assert!(to.contains("next=%2F"), "{path} -> {to}");
+        }
+    }
+    let r = app.post_with(
+        "/devices",
+        &[],
+        "application/x-www-form-urlencoded",
+        b"model=x",
+    );
+    assert_eq!((r.status, location(&r).as_str()), (303, "/login"));
+    // An API token is not a dashboard session.
+    let r = app.get("/devices", Some(&app.admin));
+    assert_eq!(r.status, 303);
+}
+
+#[test]
+fn login_sets_a_hardened_session_cookie_and_logout_ends_it() {
+    let app = app_with_admin();
+    let b = Browser::new(&app);
+    let r = b.login_with("admin", PASSWORD);
+    assert_eq!((r.status, location(&r).as_str()), (303, "/"));
+    let cookie = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("crashbox_session="))
+        .unwrap();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(cookie.contains("Max-Age=43200"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    let home = b.get("/");
+    assert_eq!(home.status, 200);
+    assert!(home.text().contains("Overview"));
+    assert!(
+        home.header("content-security-policy").is_some(),
+        "pages carry a CSP"
+    );
+
+    // The session also authenticates the JSON API for reads (download links rely on it).
+    let c = b.cookie_header();
+    assert_eq!(
+        app.get_with("/api/devices", None, &[("Cookie", &c)]).status,
+        200
+    );
+
+    // Signed in already: the login page sends you on.
+    assert_eq!(
+        b.get("/login?next=/tokens").header("location").as_deref(),
+        Some("/tokens")
+    );
+
+    // Logout needs the CSRF token, then the old cookie is dead.
+    let csrf = b.csrf();
+    assert_eq!(b.post("/logout", &[("csrf", "nope")]).status, 403);
+    let r = b.post("/logout", &[("csrf", &csrf)]);
+    assert_eq!((r.status, location(&r).as_str()), (303, "/login"));
+    assert!(b.cookies.borrow().get("crashbox_session").is_none());
+    let r = app.get_with("/", None, &[("Cookie", &c)]);
+    assert_eq!(r.status, 303, "the old session is gone");
+}
+
+#[test]
+fn secure_cookie_when_configured() {
+    let app = TestApp::start_with(|c| c.cookie_secure = true);
+    crashbox::fleet::users::set_password(&app.state().db, &app.config.data_dir, "admin", PASSWORD)
+        .unwrap();
+    let b = Browser::new(&app);
+    let r = b.login_with("admin", PASSWORD);
+    let cookies: Vec<String> = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c.starts_with("crashbox_session=") && c.contains("; Secure")),
+        "{cookies:?}"
+    );
+}
+
+#[test]
+fn wrong_passwords_are_delayed_then_locked_out() {
+    let app = app_with_admin();
+    let b = Browser::new(&app);
+    let start = std::time::Instant::now();
+    let r = b.login_with("admin", "wrong");
+    assert!(start.elapsed() >= std::time::Duration::from_millis(600));
+    assert_eq!(r.status, 401);
+    assert!(r.text().contains("Wrong user name or password."));
+    assert!(
+        r.text().contains("value=\"admin\""),
+        "the user name is kept"
+    );
+    for _ in 0..4 {
+        assert_eq!(b.login_with("Admin", "wrong").status, 401);
+    }
+    // Locked: even the right password is refused for now.
+    let r = b.login_with("admin", PASSWORD);
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.text().contains("Too many failed sign-ins"));
+    // Other users are not affected.
+    assert_eq!(b.login_with("someone", "x").status, 401);
+}
+
+#[test]
+fn login_form_needs_its_own_token() {
+    let app = app_with_admin();
+    let body =
+        serde_urlencoded::to_string([("username", "admin"), ("password", PASSWORD)]).unwrap();
+    let r = app.post_with(
+        "/login",
+        &[],
+        "application/x-www-form-urlencoded",
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 403);
+    assert!(r.text().contains("The sign-in form expired"));
+    assert!(
+        r.header("set-cookie")
+            .is_none_or(|c| !c.starts_with("crashbox_session"))
+    );
+}
+
+#[test]
+fn first_run_admin_must_change_the_password() {
+    let app = TestApp::start();
+    let initial = std::fs::read_to_string(app.config.data_dir.join("initial-admin-password"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let b = Browser::new(&app);
+    let r = b.login_with("admin", &initial);
+    assert_eq!(
+        (r.status, location(&r).as_str()),
+        (303, "/account/password")
+    );
+    // Every other page leads back to the password page.
+    for path in ["/", "/devices", "/tokens"] {
+        let r = b.get(path);
+        assert_eq!(
+            (r.status, location(&r).as_str()),
+            (303, "/account/password"),
+            "{path}"
+        );
+    }
+    let page = b.get("/account/password");
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("Choose your own password"));
+    let csrf = field(&page.text(), "csrf");
+    // Mismatch and wrong current password re-render with the reason.
+    let r = b.post(
+        "/account/password",
+        &[
+            ("csrf", &csrf),
+            ("current", &initial),
+            ("new", "new password 1"),
+            ("confirm", "other"),
+        ],
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("The new passwords do not match"));
+    let r = b.post(
+        "/account/password",
+        &[
+            ("csrf", &csrf),
+            ("current", "bad"),
+            ("new", "new password 1"),
+            ("confirm", "new password 1"),
+        ],
+    );
+    assert!(r.text().contains("The current password is wrong"));
+    let r = b.post(
+        "/account/password",
+        &[
+            ("csrf", &csrf),
+            ("current", &initial),
+            ("new", "new password 1"),
+            ("confirm", "new password 1"),
+        ],
+    );
+    assert_eq!(
+        (r.status, location(&r).as_str()),
+        (303, "/?done=password-changed")
+    );
+    let home = b.get("/?done=password-changed");
+    assert_eq!(home.status, 200);
+    assert!(home.text().contains("Password changed."));
+    assert!(!app.config.data_dir.join("initial-admin-password").exists());
+    // The new password works for a new sign-in.
+    let b2 = Browser::new(&app);
+    assert_eq!(b2.login_with("admin", "new password 1").status, 303);
+}
+
+#[test]
+fn forms_without_the_session_csrf_token_are_refused() {
+    let app = app_with_admin();
+    app.create_model("tempsensor");
+    let b = Browser::new(&app);
+    b.login();
+    for fields in [
+        vec![("model", "tempsensor")],
+        vec![("model", "tempsensor"), ("csrf", "0000")],
+    ] {
+        let r = b.post("/devices", &fields);
+        assert_eq!(r.status, 403);
+        assert!(r.header("content-type").unwrap().starts_with("text/html"));
+        assert!(r.text().contains("This form has expired"));
+    }
+    let list = app.get("/api/devices", Some(&app.admin)).json();
+    assert_eq!(
+        list["devices"].as_array().map(Vec::len).unwrap_or(0),
+        0,
+        "{list}"
+    );
+    // Another session's token does not work either.
+    let other = Browser::new(&app);
+    let other_csrf = other.login();
+    assert_eq!(
+        b.post(
+            "/devices",
+            &[("model", "tempsensor"), ("csrf", &other_csrf)]
+        )
+        .status,
+        403
+    );
+}
+
+#[test]
+fn devices_add_search_paginate_and_delete() {
+    let app = app_with_admin();
+    app.create_model("tempsensor");
+    let b = Browser::new(&app);
+    let csrf = b.login();
+
+    let empty = b.get("/devices");
+    assert!(empty.text().contains("No devices yet."));
+
+    let r = b.post(
+        "/devices",
+        &[
+            ("csrf", &csrf),
+            ("model", "tempsensor"),
+            ("name", "Greenhouse <b>3</b>"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("cache-control").as_deref(), Some("no-store"));
+    let html = r.text();
+    assert!(html.contains("it is shown only this once"));
+    let token = html
+        .split("<code id=\"token\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(token.starts_with("cbd_"), "{token}");
+    assert!(
+        html.contains("Greenhouse &#60;b&#62;3&#60;/b&#62;")
+            || html.contains("Greenhouse &lt;b&gt;3&lt;/b&gt;"),
+        "escaped"
+    );
+
+    // The token works for the device API.
+    let dev = TestDevice {
+        id: 1,
+        key: String::new(),
+        token,
+    };
+    assert_eq!(app.upload(&dev, "esp32", "9.9.9", b"dump").status, 201);
+
+    // 54 more devices straight through the service: two pages of 50.
+    for i in 0..54 {
+        crashbox::fleet::devices::create(
+            &app.state().db,
+            "tempsensor",
+            Some(&format!("unit {i:02}")),
+        )
+        .unwrap();
+    }
+    let p1 = b.get("/devices").text();
+    assert!(p1.contains("Page 1 of 2"), "{p1}");
+    assert!(p1.contains("1–50 of 55"));
+    assert_eq!(p1.matches("<tr>").count(), 51, "header + 50 rows");
+    let p2 = b.get("/devices?page=2").text();
+    assert!(p2.contains("51–55 of 55"));
+    assert_eq!(p2.matches("<tr>").count(), 6);
+    assert!(
+        b.get("/devices?page=9").text().contains("Page 9 of 2")
+            || b.get("/devices?page=9").status == 200
+    );
+
+    // Search by name (and the pager keeps the search).
+    let s = b.get("/devices?q=unit+1").text();
+    assert_eq!(s.matches("<tr>").count(), 11, "unit 10..19 + header");
+    assert!(
+        b.get("/devices?q=Greenhouse").text().contains("9.9.9"),
+        "firmware reported"
+    );
+    assert!(
+        b.get("/devices?q=zzz%25")
+            .text()
+            .contains("No device matches")
+    );
+
+    // Delete: without confirmation the server asks first.
+    let r = b.post("/devices/1/delete", &[("csrf", &csrf)]);
+    assert_eq!(
+        (r.status, location(&r).as_str()),
+        (303, "/devices/1/delete")
+    );
+    let confirm = b.get("/devices/1/delete");
+    assert_eq!(confirm.status, 200);
+    assert!(confirm.text().contains("This action cannot be undone."));
+    assert_eq!(field(&confirm.text(), "confirm"), "yes");
+    let r = b.post("/devices/1/delete", &[("csrf", &csrf), ("confirm", "yes")]);
+    assert_eq!(
+        (r.status, location(&r).as_str()),
+        (303, "/devices?done=device-deleted")
+    );
+    assert!(
+        b.get("/devices?done=device-deleted")
+            .text()
+            .contains("Device deleted.")
+    );
+    assert_eq!(app.get("/api/devices/1", Some(&app.admin)).status, 404);
+    let r = b.get("/devices/1");
+    assert_eq!(r.status, 404);
+    assert!(r.header("content-type").unwrap().starts_with("text/html"));
+    assert!(r.text().contains("Device 1 was not found"));
+}
+
+#[test]
+fn device_page_lists_dumps_rotates_token_and_deletes_all() {
+    let app = app_with_admin();
+    let (dev, id) = device_with_dump(&app);
+    app.upload(&dev, "esp32s3", "1.2.4", &vec![1u8; 300 << 10]);
+    let b = Browser::new(&app);
+    let csrf = b.login();
+
+    let page = b.get(&format!("/devices/{}", dev.id));
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    for want in [
+        dev.key.as_str(),
+        "tempsensor",
+        "1.2.3",
+        "1.2.4",
+        "esp32s3",
+        "2.9 KB",
+        "300.0 KB",
+        "badge badge-pending",
+        &format!("/api/devices/{}/coredumps/{id}/download", dev.id),
+        "<time datetime=\"20",
+        " UTC</time>",
+    ] {
+        assert!(html.contains(want), "missing {want}");
+    }
+    // Newest first.
+    assert!(html.find("1.2.4").unwrap() < html.find("1.2.3").unwrap());
+    // Fresh PENDING dumps: the page refreshes itself.
+    assert!(html.contains("http-equiv=\"refresh\""));
+
+    // Token rotation: the new token is shown once and the old one stops working.
+    let r = b.post(&format!("/devices/{}/token", dev.id), &[("csrf", &csrf)]);
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("The old token stopped working"));
+    assert_eq!(app.upload(&dev, "esp32", "1", b"x").status, 401);
+
+    // Delete all, with confirmation.
+    let r = b.post(
+        &format!("/devices/{}/coredumps/delete", dev.id),
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(
+        location(&r),
+        format!("/devices/{}/coredumps/delete", dev.id)
+    );
+    assert!(
+        b.get(&location(&r))
+            .text()
+            .contains("Delete all core dumps of")
+    );
+    let r = b.post(
+        &format!("/devices/{}/coredumps/delete", dev.id),
+        &[("csrf", &csrf), ("confirm", "yes")],
+    );
+    assert_eq!(
+        location(&r),
+        format!("/devices/{}?done=dumps-deleted", dev.id)
+    );
+    let html = b.get(&location(&r)).text();
+    assert!(html.contains("No core dumps recorded for this device"));
+    assert!(!html.contains("http-equiv=\"refresh\""));
+    assert!(app.dump_files(&dev.key).is_empty());
+}
+
+#[test]
+fn dump_page_shows_summary_report_and_reparses() {
+    let app = app_with_admin();
+    let (dev, id) = device_with_dump(&app);
+    let b = Browser::new(&app);
+    let csrf = b.login();
+    let url = format!("/devices/{}/coredumps/{id}", dev.id);
+
+    let pending = b.get(&url).text();
+    assert!(pending.contains("Parsing…"));
+    assert!(pending.contains("http-equiv=\"refresh\""));
+    assert!(pending.contains("Parsed output not available"));
+
+    let analysis = serde_json::json!({
+        "crashed_task": {"tcb": 1073422000u32, "name": "sensor_task", "skipped": false},
+        "panic_reason": "LoadProhibited",
+        "exception": {"cause": 28, "cause_name": "LoadProhibited", "registers": []},
+        "frames_reliable": true,
+        "tasks": [{"thread": 1, "status": "crashed", "frames": [
+            {"pc": 0x400d2c1eu32, "function": "read_sensor", "file": "/src/main/sensor.c", "line": 87, "rom": false},
+            {"pc": 0x400d2d00u32, "function": "sensor_task", "file": "/src/main/sensor.c", "line": 120, "rom": false}
+        ]}],
+        "warnings": []
+    });
+    let conn = app.state().db.conn().unwrap();
+    coredumps::set_result(
+        &conn,
+        CoredumpId(id),
+        ParseStatus::Parsed,
+        Some("==== CRASHED TASK ====\n<report & details>\n"),
+        Some(&analysis.to_string()),
+    )
+    .unwrap();
+    let html = b.get(&url).text();
+    for want in [
+        "Crash summary",
+        "sensor_task",
+        "LoadProhibited (28)",
+        "read_sensor",
+        "/src/main/sensor.c:87",
+        "0x400d2c1e",
+        "badge badge-parsed",
+        "report &#38; details",
+        "data-copy=\"report\"",
+        "esp32s3",
+        "2.9 KB",
+    ] {
+        assert!(html.contains(want), "missing {want}");
+    }
+    assert!(!html.contains("http-equiv=\"refresh\""));
+    assert!(!html.contains("<report"), "the report is escaped");
+
+    // Re-parse: back to PENDING (and queued).
+    let r = b.post(&format!("{url}/reparse"), &[("csrf", &csrf)]);
+    assert_eq!(location(&r), format!("{url}?done=reparse"));
+    let html = b.get(&location(&r)).text();
+    assert!(html.contains("Core dump queued for parsing again."));
+    assert!(html.contains("badge badge-pending"));
+    assert_eq!(b.post(&format!("{url}/reparse"), &[]).status, 403);
+    assert_eq!(
+        b.post(
+            &format!("/devices/{}/coredumps/999/reparse", dev.id),
+            &[("csrf", &csrf)]
+        )
+        .status,
+        404
+    );
+}
+
+#[test]
+fn deleting_a_dump_asks_first() {
+    let app = app_with_admin();
+    let (dev, id) = device_with_dump(&app);
+    let b = Browser::new(&app);
+    let csrf = b.login();
+    let del = format!("/devices/{}/coredumps/{id}/delete", dev.id);
+    let r = b.post(&del, &[("csrf", &csrf)]);
+    assert_eq!((r.status, location(&r)), (303, del.clone()));
+    let confirm = b.get(&del).text();
+    assert!(confirm.contains(&format!(
+        "Delete core dump #{id}? This action cannot be undone."
+    )));
+    assert_eq!(app.dump_files(&dev.key).len(), 1, "nothing deleted yet");
+    assert_eq!(
+        b.post(&del, &[("confirm", "yes")]).status,
+        403,
+        "CSRF still needed"
+    );
+    let r = b.post(&del, &[("csrf", &csrf), ("confirm", "yes")]);
+    assert_eq!(
+        location(&r),
+        format!("/devices/{}?done=dump-deleted", dev.id)
+    );
+    assert!(b.get(&location(&r)).text().contains("Core dump deleted."));
+    assert!(app.dump_files(&dev.key).is_empty());
+    assert_eq!(
+        b.get(&format!("/devices/{}/coredumps/{id}", dev.id)).status,
+        404
+    );
+    assert_eq!(b.get("/devices/x/coredumps/y").status, 404);
+}
+
+#[test]
+fn home_page_counts_and_recent_dumps() {
+    let app = app_with_admin();
+    let (dev, id) = device_with_dump(&app);
+    app.upload(&dev, "esp32s3", "1.2.5", b"dump two");
+    let conn = app.state().db.conn().unwrap();
+    coredumps::set_result(&conn, CoredumpId(id), ParseStatus::Error, Some("bad"), None).unwrap();
+    let b = Browser::new(&app);
+    b.login();
+    let html = b.get("/").text();
+    let stat = |label: &str| {
+        let end = html
+            .find(&format!("<span class=\"stat-label\">{label}</span>"))
+            .unwrap();
+        let before = &html[..end];
+        let v = before.rsplit("<span class=\"stat-value\">").next().unwrap();
+        v.split('<').next().unwrap().to_string()
+    };
+    assert_eq!(stat("devices"), "1");
+    assert_eq!(stat("dumps in 24 h"), "2");
+    assert_eq!(stat("dumps in 7 days"), "2");
+    assert_eq!(stat("pending parses"), "1");
+    assert_eq!(stat("parse errors"), "1");
+    assert!(html.contains(&dev.key));
+    assert!(html.contains("1.2.5"));
+}
+
+#[test]
+fn models_pages_add_show_and_delete() {
+    let app = app_with_admin();
+    let b = Browser::new(&app);
+    let csrf = b.login();
+    assert!(b.get("/models").text().contains("No models yet."));
+    let r = b.post(
+        "/models",
+        &[("csrf", &csrf), ("code", "doorbell"), ("name", "Door bell")],
+    );
+    assert_eq!(location(&r), "/models/doorbell?done=model-created");
+    let page = b.get("/models/doorbell?done=model-created").text();
+    assert!(page.contains("Model created."));
+    assert!(page.contains("Door bell"));
+    assert!(page.contains("enctype=\"multipart/form-data\""));
+    let r = b.post("/models", &[("csrf", &csrf), ("code", "Bad Code")]);
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("lowercase letters"));
+    let r = b.post("/models", &[("csrf", &csrf), ("code", "doorbell")]);
+    assert_eq!(r.status, 409);
+
+    let list = b.get("/models").text();
+    assert!(list.contains("/models/doorbell"));
+    assert_eq!(b.get("/models/nothere").status, 404);
+    assert_eq!(b.get("/models/Not..Valid").status, 404);
+
+    // A model with devices cannot be deleted; the page says why.
+    app.create_device("doorbell");
+    let r = b.post(
+        "/models/doorbell/delete",
+        &[("csrf", &csrf), ("confirm", "yes")],
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("associated device"));
+    b.post("/models", &[("csrf", &csrf), ("code", "spare")]);
+    let r = b.post("/models/spare/delete", &[("csrf", &csrf)]);
+    assert_eq!(location(&r), "/models/spare/delete");
+    let r = b.post(
+        "/models/spare/delete",
+        &[("csrf", &csrf), ("confirm", "yes")],
+    );
+    assert_eq!(location(&r), "/models?done=model-deleted");
+    assert_eq!(b.get("/models/spare").status, 404);
+}
+
+/// A multipart body with the given text fields and one file field `bundle`.
+fn multipart(fields: &[(&str, &str)], file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----crashboxtestboundary";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .bytes(),
+        );
+    }
+    body.extend(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"bundle\"; filename=\"fw.zip\"\r\nContent-Type: application/zip\r\n\r\n").bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend(format!("\r\n--{boundary}--\r\n").bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[test]
+fn firmware_upload_form_checks_csrf_and_input() {
+    let app = app_with_admin();
+    app.create_model("doorbell");
+    let b = Browser::new(&app);
+    let csrf = b.login();
+    let c = b.cookie_header();
+    let (ct, body) = multipart(&[("csrf", "wrong")], b"PK\x03\x04");
+    let r = app.post_with("/models/doorbell/firmware", &[("Cookie", &c)], &ct, &body);
+    assert_eq!(r.status, 403);
+    let (ct, body) = multipart(&[("csrf", &csrf)], b"");
+    let r = app.post_with("/models/doorbell/firmware", &[("Cookie", &c)], &ct, &body);
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("Choose a firmware bundle"));
+    // A real bundle reaches the firmware service (whatever it answers, it is an HTML page).
+    let (ct, body) = multipart(&[("csrf", &csrf)], b"PK\x03\x04not really a zip");
+    let r = app.post_with("/models/doorbell/firmware", &[("Cookie", &c)], &ct, &body);
+    assert!(r.status == 303 || r.header("content-type").unwrap().starts_with("text/html"));
+    // Firmware deletes ask first, too.
+    let r = b.post("/models/doorbell/firmware/1.0.0/delete", &[("csrf", &csrf)]);
+    assert_eq!(location(&r), "/models/doorbell/firmware/1.0.0/delete");
+    assert!(
+        b.get("/models/doorbell/firmware/1.0.0/delete")
+            .text()
+            .contains("Delete firmware 1.0.0 of doorbell?")
+    );
+}
+
+#[test]
+fn tokens_create_once_and_revoke() {
+    let app = app_with_admin();
+    let b = Browser::new(&app);
+    let csrf = b.login();
+    let list = b.get("/tokens").text();
+    assert!(list.contains("test-admin") && list.contains("test-ci"));
+    let r = b.post(
+        "/tokens",
+        &[("csrf", &csrf), ("name", "github"), ("role", "pipeline")],
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("cache-control").as_deref(), Some("no-store"));
+    let html = r.text();
+    let token = html
+        .split("<code id=\"token\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(token.starts_with("cba_"));
+    assert!(!b.get("/tokens").text().contains(&token), "shown only once");
+    assert_eq!(
+        b.post(
+            "/tokens",
+            &[("csrf", &csrf), ("name", "x"), ("role", "root")]
+        )
+        .status,
+        400
+    );
+
+    // The admin token is id 1; revoke it through the confirmation flow.
+    let r = b.post("/tokens/1/revoke", &[("csrf", &csrf)]);
+    assert_eq!(location(&r), "/tokens/1/revoke");
+    let r = b.post("/tokens/1/revoke", &[("csrf", &csrf), ("confirm", "yes")]);
+    assert_eq!(location(&r), "/tokens?done=token-revoked");
+    assert!(
+        b.get("/tokens?done=token-revoked")
+            .text()
+            .contains("class=\"revoked\"")
+    );
+    assert_eq!(app.get("/api/devices", Some(&app.admin)).status, 401);
+    assert_eq!(
+        b.post("/tokens/1/revoke", &[("csrf", &csrf), ("confirm", "yes")])
+            .status,
+        404
+    );
+}
+
+#[test]
+fn static_assets_are_versioned_and_cached() {
+    let app = app_with_admin();
+    let b = Browser::new(&app);
+    b.login();
+    let html = b.get("/").text();
+    let css = html
+        .split("<link rel=\"stylesheet\" href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(css.starts_with("/static/app.css?v="), "{css}");
+    let r = app.get(&css, None);
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").unwrap().starts_with("text/css"));
+    assert_eq!(
+        r.header("cache-control").as_deref(),
+        Some("public, max-age=31536000, immutable")
+    );
+    let etag = r.header("etag").unwrap();
+    let r2 = app.get_with("/static/app.css", None, &[("If-None-Match", &etag)]);
+    assert_eq!(r2.status, 304);
+    assert!(
+        app.get("/static/app.js", None)
+            .header("content-type")
+            .unwrap()
+            .contains("javascript")
+    );
+    assert_eq!(app.get("/static/nope.css", None).status, 404);
+    assert_eq!(app.get("/static/../Cargo.toml", None).status, 404);
+}
