@@ -212,16 +212,6 @@ pub fn delete_by_ids(conn: &Connection, ids: &[CoredumpId]) -> Result<usize, DbE
     Ok(n)
 }
 
-/// Ids of every `PENDING` dump, oldest first: the job backlog.
-pub fn pending_ids(conn: &Connection) -> Result<Vec<CoredumpId>, DbError> {
-    let mut stmt =
-        conn.prepare("SELECT id FROM coredumps WHERE parse_status = 'PENDING' ORDER BY id")?;
-    let rows = stmt
-        .query_map([], |r| Ok(CoredumpId(r.get(0)?)))?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
-}
-
 /// Records the final outcome of a parse. `false` when the row no longer exists.
 pub fn set_result(
     conn: &Connection,
@@ -235,15 +225,6 @@ pub fn set_result(
         "UPDATE coredumps SET parse_status = ?2, parsed_output = ?3, analysis = ?4, parsed_at = ?5, updated_at = ?5
          WHERE id = ?1",
         params![id.0, status.as_str(), parsed_output, analysis, ts],
-    )? > 0)
-}
-
-/// Puts a dump back in the queue (re-parse). `false` when it does not exist.
-pub fn set_pending(conn: &Connection, device: DeviceId, id: CoredumpId) -> Result<bool, DbError> {
-    Ok(conn.execute(
-        "UPDATE coredumps SET parse_status = 'PENDING', parsed_at = NULL, updated_at = ?3
-         WHERE id = ?1 AND device_id = ?2",
-        params![id.0, device.0, now()],
     )? > 0)
 }
 
