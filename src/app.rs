@@ -12,12 +12,14 @@ use crate::fleet;
 use crate::metrics::Metrics;
 use crate::store::Layout;
 use crate::web::AppState;
-use crate::worker::Jobs;
+use crate::worker::{self, Pool};
 
 pub struct App {
     pub state: AppState,
     /// The first-run admin password, when this start created the admin user.
     pub initial_password: Option<String>,
+    /// The parse workers (decode pipeline); taken when stopping.
+    workers: Option<Pool>,
 }
 
 impl App {
@@ -29,18 +31,24 @@ impl App {
         let db = Db::open(&config.db_path)?;
         let initial_password = fleet::users::ensure_admin(&db, &config.data_dir)?;
         reconcile::run(&db, &layout.coredumps_dir)?;
-        // The parse workers arrive with the decode pipeline; until then dumps stay PENDING.
-        let jobs = Jobs::disabled();
+        // Firmware files against rows (adopts an upstream ASSETS_DIR); a failure is not fatal.
+        if let Err(e) = crate::firmware::reconcile::run(&db, &layout) {
+            tracing::error!(error = %e, "cannot reconcile firmware files and rows");
+        }
+        let metrics = Arc::new(Metrics::new());
+        // Decode pipeline: start the parse workers and queue the PENDING backlog.
+        let (jobs, workers) = worker::pool::start(&db, &layout, &config, &metrics)?;
         let state = AppState {
             db,
             config: Arc::new(config),
             layout: Arc::new(layout),
             jobs,
-            metrics: Arc::new(Metrics::new()),
+            metrics,
         };
         Ok(App {
             state,
             initial_password,
+            workers: Some(workers),
         })
     }
 
@@ -62,5 +70,18 @@ impl App {
     }
 
     /// Stops background work (workers finish their current job).
-    pub fn shutdown(self) {}
+    pub fn shutdown(mut self) {
+        if let Some(pool) = self.workers.take() {
+            pool.shutdown();
+        }
+    }
+}
+
+impl Drop for App {
+    /// An app dropped without [`App::shutdown`] (a failing test) still stops its workers.
+    fn drop(&mut self) {
+        if let Some(pool) = self.workers.take() {
+            pool.shutdown();
+        }
+    }
 }

@@ -50,7 +50,7 @@ pub struct ConfigArgs {
         global = true
     )]
     pub parse_sidecar_timeout: String,
-    /// Number of parse worker threads.
+    /// Number of parse worker threads (0: no parsing, dumps stay PENDING).
     #[arg(long, env = "CRASHBOX_WORKERS", default_value = "2", global = true)]
     pub workers: String,
     /// Directory of Espressif ROM ELFs (esp-rom-elfs naming) for ROM frames.
@@ -107,14 +107,9 @@ pub struct ConfigError {
     pub reason: String,
 }
 
-fn parse_num<T: std::str::FromStr>(
-    name: &'static str,
-    value: &str,
-    min: T,
-    max: T,
-) -> Result<T, ConfigError>
+fn parse_num<T>(name: &'static str, value: &str, min: T, max: T) -> Result<T, ConfigError>
 where
-    T: PartialOrd + std::fmt::Display + Copy,
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
     T::Err: std::fmt::Display,
 {
     let v: T = value.trim().parse().map_err(|e: T::Err| ConfigError {
@@ -202,7 +197,7 @@ impl ConfigArgs {
                 1 << 32,
             )?,
             sidecar,
-            workers: parse_num("CRASHBOX_WORKERS", &self.workers, 1usize, 64)?,
+            workers: parse_num("CRASHBOX_WORKERS", &self.workers, 0usize, 64)?,
             rom_elf_dir: non_empty(self.rom_elf_dir.clone()),
             cookie_secure: parse_bool("CRASHBOX_COOKIE_SECURE", &self.cookie_secure)?,
             data_dir,

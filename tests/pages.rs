@@ -108,8 +108,9 @@ fn location(r: &Resp) -> String {
 }
 
 /// An app whose admin has a known password (the first-run flag cleared).
+/// An app whose dumps stay `PENDING` (no parse workers), so pages show every state on demand.
 fn app_with_admin() -> TestApp {
-    let app = TestApp::start();
+    let app = TestApp::start_with(|c| c.workers = 0);
     crashbox::fleet::users::set_password(&app.state().db, &app.config.data_dir, "admin", PASSWORD)
         .unwrap();
     app

@@ -29,16 +29,15 @@ pub fn run(config: &Config, args: BackupArgs) -> anyhow::Result<()> {
     let mut cmd = Command::new("tar");
     cmd.arg("-cf").arg(&tar_dest);
     for dir in [&config.coredumps_dir, &config.assets_dir] {
-        if let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) {
-            if dir.exists() {
-                cmd.arg("-C")
-                    .arg(if parent.as_os_str().is_empty() {
-                        std::path::Path::new(".")
-                    } else {
-                        parent
-                    })
-                    .arg(name);
-            }
+        if let (Some(parent), Some(name)) = (dir.parent(), dir.file_name())
+            && dir.exists()
+        {
+            let parent = if parent.as_os_str().is_empty() {
+                std::path::Path::new(".")
+            } else {
+                parent
+            };
+            cmd.arg("-C").arg(parent).arg(name);
         }
     }
     let status = cmd.status()?;

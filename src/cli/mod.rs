@@ -3,9 +3,14 @@
 //! `--json` and then print exactly one JSON object.
 
 mod backup;
+// Decode pipeline (branch `worker`): `crashbox coredump reparse`.
+mod coredump;
+mod decode;
 mod device;
+mod firmware;
 mod model;
 mod serve;
+mod sidecar;
 mod token;
 mod user;
 
@@ -42,6 +47,16 @@ pub enum Command {
     /// Manage dashboard users.
     #[command(subcommand)]
     User(user::UserCmd),
+    /// Upload and list firmware versions.
+    #[command(subcommand)]
+    Firmware(firmware::FirmwareCmd),
+    /// Decode a core dump offline with the built-in decoder.
+    Decode(decode::DecodeArgs),
+    /// Serve the parse-sidecar protocol with the built-in decoder.
+    Sidecar(sidecar::SidecarArgs),
+    /// Core dumps: re-parse.
+    #[command(subcommand)]
+    Coredump(coredump::CoredumpCmd),
     /// Consistent online copy of the database plus a tar of the blob folders.
     Backup(backup::BackupArgs),
 }
@@ -56,6 +71,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => token::run(&config, cmd),
         Command::User(cmd) => user::run(&config, cmd),
         Command::Backup(args) => backup::run(&config, args),
+        Command::Firmware(cmd) => firmware::run(&config, cmd),
+        Command::Decode(args) => decode::run(&config, args),
+        Command::Sidecar(args) => sidecar::run(&config, args),
+        Command::Coredump(cmd) => coredump::run(&config, cmd),
     }
 }
 

@@ -5,8 +5,6 @@
 use std::io;
 use std::path::PathBuf;
 
-use rusqlite::TransactionBehavior;
-
 use super::MAX_COREDUMP_SIZE;
 use crate::db::devices::Device;
 use crate::db::{self, Db, coredumps};
@@ -118,23 +116,22 @@ fn insert_with_retention(
     t: chrono::DateTime<chrono::Utc>,
     max_coredumps: u32,
 ) -> Result<(CoredumpId, Vec<String>)> {
-    let mut conn = db.conn()?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let uploaded_at = db::format_ts(t);
-    let id = coredumps::insert(
-        &tx,
-        &coredumps::NewCoredump {
-            device_id: device.id,
-            filename,
-            chip,
-            firmware_version,
-            size: size as i64,
-            uploaded_at: &uploaded_at,
-        },
-    )?;
-    let evicted = coredumps::delete_beyond(&tx, device.id, max_coredumps)?;
-    tx.commit()?;
-    Ok((id, evicted))
+    db.write(|tx| {
+        let id = coredumps::insert(
+            tx,
+            &coredumps::NewCoredump {
+                device_id: device.id,
+                filename,
+                chip,
+                firmware_version,
+                size: size as i64,
+                uploaded_at: &uploaded_at,
+            },
+        )?;
+        let evicted = coredumps::delete_beyond(tx, device.id, max_coredumps)?;
+        Ok((id, evicted))
+    })
 }
 
 fn remove_evicted(dir: &std::path::Path, names: &[String]) {

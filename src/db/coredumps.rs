@@ -212,16 +212,6 @@ pub fn delete_by_ids(conn: &Connection, ids: &[CoredumpId]) -> Result<usize, DbE
     Ok(n)
 }
 
-/// Ids of every `PENDING` dump, oldest first: the job backlog.
-pub fn pending_ids(conn: &Connection) -> Result<Vec<CoredumpId>, DbError> {
-    let mut stmt =
-        conn.prepare("SELECT id FROM coredumps WHERE parse_status = 'PENDING' ORDER BY id")?;
-    let rows = stmt
-        .query_map([], |r| Ok(CoredumpId(r.get(0)?)))?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
-}
-
 /// Records the final outcome of a parse. `false` when the row no longer exists.
 pub fn set_result(
     conn: &Connection,
@@ -238,11 +228,49 @@ pub fn set_result(
     )? > 0)
 }
 
-/// Puts a dump back in the queue (re-parse). `false` when it does not exist.
-pub fn set_pending(conn: &Connection, device: DeviceId, id: CoredumpId) -> Result<bool, DbError> {
-    Ok(conn.execute(
-        "UPDATE coredumps SET parse_status = 'PENDING', parsed_at = NULL, updated_at = ?3
-         WHERE id = ?1 AND device_id = ?2",
-        params![id.0, device.0, now()],
-    )? > 0)
+// --- Firmware hooks (firmware uploads and retention) -------------------------------------
+
+/// Text prefix of the parse error recorded when a dump's firmware bundle/ELF is missing.
+pub const MISSING_FIRMWARE_PREFIX: &str = "Unable to parse coredump: firmware ZIP not found";
+
+/// Puts back in the queue every dump of the model's devices, reported with `version`, whose parse
+/// failed because that version's firmware bundle was missing. Returns their ids (to enqueue
+/// after the commit).
+pub fn requeue_missing_firmware(
+    conn: &Connection,
+    model: crate::ids::ModelId,
+    version: &str,
+) -> Result<Vec<CoredumpId>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE coredumps SET parse_status = 'PENDING', parsed_output = NULL, analysis = NULL,
+                parsed_at = NULL, updated_at = ?3
+         WHERE parse_status = 'ERROR' AND parsed_output LIKE ?4 || '%'
+           AND firmware_version = ?2
+           AND device_id IN (SELECT id FROM devices WHERE device_model_id = ?1)
+         RETURNING id",
+    )?;
+    let ids = stmt
+        .query_map(
+            params![model.0, version, now(), MISSING_FIRMWARE_PREFIX],
+            |r| Ok(CoredumpId(r.get(0)?)),
+        )?
+        .collect::<Result<_, _>>()?;
+    Ok(ids)
+}
+
+/// The firmware versions that `PENDING` dumps of the model's devices were reported with: the
+/// versions whose ELF a parse job still needs, which firmware retention must keep.
+pub fn pending_firmware_versions(
+    conn: &Connection,
+    model: crate::ids::ModelId,
+) -> Result<Vec<String>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT c.firmware_version FROM coredumps c
+         JOIN devices d ON d.id = c.device_id
+         WHERE d.device_model_id = ?1 AND c.parse_status = 'PENDING'",
+    )?;
+    let rows = stmt
+        .query_map([model.0], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
 }

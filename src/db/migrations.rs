@@ -10,6 +10,12 @@ const MIGRATIONS: &[&str] = &[
     // 1: the appliance core — models, devices, coredumps (all upstream columns plus the
     //    structured analysis), users, sessions and API tokens.
     include_str!("migrations/001_core.sql"),
+    // 2: firmware version history per model (sha256/size of the app image, has_elf), for
+    //    MAX_FIRMWARES retention and device downloads with an ETag.
+    include_str!("migrations/002_firmware_versions.sql"),
+    // 3: decode pipeline: parse job claims on coredumps (claim token and time, interrupted
+    //    runs), so a job never runs twice at once and one whose worker died is picked up again.
+    include_str!("migrations/003_parse_jobs.sql"),
 ];
 
 pub fn apply(conn: &mut Connection) -> Result<(), DbError> {

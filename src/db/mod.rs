@@ -6,8 +6,11 @@
 pub mod coredumps;
 pub mod dashboard;
 pub mod devices;
+pub mod firmware;
 mod migrations;
 pub mod models;
+// Decode pipeline (branch `worker`): parse job claims on the coredumps table.
+pub mod parse_jobs;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
@@ -40,13 +43,18 @@ pub enum DbError {
 #[derive(Clone)]
 pub struct Db {
     pool: r2d2::Pool<SqliteConnectionManager>,
+    /// Serialises write transactions inside this process. SQLite allows one writer at a time;
+    /// letting many threads race for its lock makes them sleep in its busy handler (1, 2, 5 …
+    /// 100 ms back-offs), which is where upload tail latency came from. Waiting here instead
+    /// hands the lock over at once. Other processes (the CLI) still meet `busy_timeout`.
+    write_lock: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 fn init_connection(c: &mut Connection) -> rusqlite::Result<()> {
     c.busy_timeout(Duration::from_secs(10))?;
     c.execute_batch(
         "PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = NORMAL;
+         PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
          PRAGMA temp_store = MEMORY;
          PRAGMA cache_size = -2000;",
@@ -64,12 +72,36 @@ impl Db {
             .build(manager)?;
         let mut conn = pool.get()?;
         migrations::apply(&mut conn)?;
-        Ok(Db { pool })
+        Ok(Db {
+            pool,
+            write_lock: Default::default(),
+        })
     }
 
     /// A pooled connection for synchronous callers (CLI, worker threads).
     pub fn conn(&self) -> Result<Conn, DbError> {
         Ok(self.pool.get()?)
+    }
+
+    /// Runs `f` in an immediate (write) transaction, committed when `f` succeeds. Blocking.
+    pub fn write<R, E>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction) -> Result<R, E>,
+    ) -> Result<R, E>
+    where
+        E: From<DbError>,
+    {
+        let mut conn = self.conn()?;
+        let _guard = self
+            .write_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(DbError::from)?;
+        let out = f(&tx)?;
+        tx.commit().map_err(DbError::from)?;
+        Ok(out)
     }
 
     /// Runs `f` with a connection on tokio's blocking pool.

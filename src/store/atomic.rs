@@ -12,6 +12,27 @@ pub fn write(target: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// Like [`write`], with the content produced by `fill` (e.g. a streaming copy).
 pub fn write_with(target: &Path, fill: impl FnOnce(&mut File) -> io::Result<()>) -> io::Result<()> {
+    commit(target, fill, Replace::Yes)
+}
+
+/// Like [`write`], but fails with `AlreadyExists` instead of replacing an existing file.
+pub fn write_new(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    commit(target, |f| f.write_all(bytes), Replace::No)
+}
+
+#[derive(PartialEq)]
+enum Replace {
+    Yes,
+    No,
+}
+
+/// Temp file in the target's folder, `fill`, fsync, rename (or link without replacing), fsync of
+/// the folder. The temp file is removed on every failure path (tempfile's drop).
+fn commit(
+    target: &Path,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+    replace: Replace,
+) -> io::Result<()> {
     let dir = target.parent().ok_or_else(|| {
         io::Error::new(io::ErrorKind::InvalidInput, "target has no parent folder")
     })?;
@@ -22,29 +43,16 @@ pub fn write_with(target: &Path, fill: impl FnOnce(&mut File) -> io::Result<()>)
         .tempfile_in(dir)?;
     fill(tmp.as_file_mut())?;
     tmp.as_file().sync_all()?;
-    tmp.persist(target).map_err(|e| e.error)?;
+    match replace {
+        Replace::Yes => tmp.persist(target).map_err(|e| e.error)?,
+        Replace::No => tmp.persist_noclobber(target).map_err(|e| e.error)?,
+    };
     sync_dir(dir)
 }
 
 /// fsyncs a folder so that a rename or unlink in it is durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
-}
-
-/// Like [`write`], but fails with `AlreadyExists` instead of replacing an existing file.
-pub fn write_new(target: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = target.parent().ok_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidInput, "target has no parent folder")
-    })?;
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    tmp.as_file_mut().write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist_noclobber(target).map_err(|e| e.error)?;
-    sync_dir(dir)
 }
 
 #[cfg(test)]

@@ -47,6 +47,12 @@ impl Layout {
         self.model_dir(code).join(format!("firmware-{version}.zip"))
     }
 
+    /// `ASSETS_DIR/<model_code>/firmware-<version>.bin`: the app image of a version, kept next
+    /// to its bundle so device downloads stream a plain file (and raw `.bin` uploads keep theirs).
+    pub fn firmware_bin_path(&self, code: &ModelCode, version: &FirmwareVersion) -> PathBuf {
+        self.model_dir(code).join(format!("firmware-{version}.bin"))
+    }
+
     /// `ASSETS_DIR/firmware-<model_code>.bin` (the legacy flat file).
     pub fn legacy_bin_path(&self, code: &ModelCode) -> PathBuf {
         self.assets_dir.join(format!("firmware-{code}.bin"))

@@ -10,7 +10,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
-use super::api::{coredumps, devices, iot, models, tokens};
+use super::api::{coredumps, devices, iot, models, reparse, tokens};
 use super::ops;
 use super::state::AppState;
 use crate::metrics::{HttpLabels, RouteLabels};
@@ -38,6 +38,11 @@ pub fn router(state: AppState) -> Router {
             "/api/devices/{id}/coredumps/{cid}/download",
             get(coredumps::download),
         )
+        // Decode pipeline (branch `worker`): re-parse one dump.
+        .route(
+            "/api/devices/{id}/coredumps/{cid}/reparse",
+            post(reparse::reparse),
+        )
         // Admin: models
         .route("/api/models", get(models::list).post(models::create))
         .route(
@@ -47,6 +52,8 @@ pub fn router(state: AppState) -> Router {
         // Admin: API tokens
         .route("/api/tokens", get(tokens::list).post(tokens::create))
         .route("/api/tokens/{id}", axum::routing::delete(tokens::revoke))
+        // Firmware: device download, admin versions, pipeline upload and script
+        .merge(super::api::firmware::routes())
         // Ops
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics));

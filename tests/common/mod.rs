@@ -3,6 +3,9 @@
 //! CLI runner for the built binary.
 #![allow(dead_code)]
 
+// Decode pipeline (branch `worker`): fake parse sidecar and firmware bundles.
+pub mod pipeline;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -11,6 +14,8 @@ use crashbox::app::App;
 use crashbox::config::Config;
 use crashbox::db::tokens::Role;
 use serde_json::Value;
+
+pub mod firmware;
 
 pub struct TestApp {
     pub dir: tempfile::TempDir,

@@ -2,6 +2,10 @@
 
 pub mod coredumps;
 pub mod devices;
+pub mod firmware;
 pub mod iot;
 pub mod models;
+pub mod pipeline;
+// Decode pipeline (branch `worker`).
+pub mod reparse;
 pub mod tokens;

@@ -17,7 +17,7 @@ use super::guard::{AdminForm, AdminPage, Confirm};
 use super::home::DoneQuery;
 use super::layout::{Chrome, Nav, badge, render, see_other, size, utc};
 use crate::coredump::manage;
-use crate::db::coredumps::{self, ParseStatus};
+use crate::db::coredumps::ParseStatus;
 use crate::db::dashboard;
 use crate::error::Error;
 use crate::ids::{CoredumpId, DeviceId};
@@ -203,14 +203,8 @@ pub async fn reparse(
     _form: AdminForm<Confirm>,
 ) -> PageResult {
     let (device_id, id) = parse_ids(&device, &id)?;
-    st.blocking(move |st| {
-        if !coredumps::set_pending(&*st.db.conn()?, device_id, id)? {
-            return Err(Error::not_found("Coredump", id));
-        }
-        st.jobs.enqueue(id);
-        Ok(())
-    })
-    .await?;
+    st.blocking(move |st| crate::worker::reparse::reparse_one(&st.db, &st.jobs, device_id, id))
+        .await?;
     Ok(see_other(&format!(
         "/devices/{device_id}/coredumps/{id}?done=reparse"
     )))

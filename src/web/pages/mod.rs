@@ -12,7 +12,6 @@ pub mod coredump;
 pub mod device;
 pub mod devices;
 pub mod error;
-pub mod firmware_wiring;
 pub mod guard;
 pub mod home;
 pub mod layout;

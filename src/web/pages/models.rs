@@ -8,7 +8,6 @@ use serde::Deserialize;
 
 use super::devices::ConfirmPage;
 use super::error::{PageError, PageResult};
-use super::firmware_wiring;
 use super::guard::{AdminForm, AdminPage, Confirm, check_csrf};
 use super::home::DoneQuery;
 use super::layout::{Chrome, Nav, render, see_other, size, utc};
@@ -188,8 +187,10 @@ pub async fn upload_firmware(
         .filter(|b| !b.is_empty())
         .ok_or_else(|| PageError::bad_request("Choose a firmware bundle (.zip) to upload."))?;
     let model = code.as_str().to_string();
-    st.blocking(move |st| firmware_wiring::upload_bundle(st, &model, &bundle))
-        .await?;
+    st.blocking(move |st| {
+        crate::firmware::service::upload(&st.db, &st.layout, &st.config, &st.jobs, &model, &bundle)
+    })
+    .await?;
     Ok(see_other(&format!("/models/{code}?done=firmware-uploaded")))
 }
 
@@ -225,7 +226,7 @@ pub async fn firmware_delete(
         )));
     }
     let (c, v) = (code.as_str().to_string(), version.as_str().to_string());
-    st.blocking(move |st| firmware_wiring::delete_version(st, &c, &v))
+    st.blocking(move |st| crate::firmware::service::delete_version(&st.db, &st.layout, &c, &v))
         .await?;
     Ok(see_other(&format!("/models/{code}?done=firmware-deleted")))
 }

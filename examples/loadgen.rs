@@ -1,0 +1,211 @@
+//! Upload load generator: starts `crashbox serve` (the release binary) on a temp data dir,
+//! creates devices with the CLI, then posts core dumps from N concurrent clients and reports
+//! uploads/s, latency percentiles and the server's RSS (idle, peak under load).
+//!
+//! ```text
+//! cargo build --release && cargo run --release --example loadgen -- [--clients 16] [--devices 64]
+//!     [--body-kib 64] [--seconds 10] [--max-coredumps 20]
+//! ```
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+struct Args {
+    clients: usize,
+    devices: usize,
+    body_kib: usize,
+    seconds: u64,
+    max_coredumps: u32,
+    bin: String,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        clients: 16,
+        devices: 64,
+        body_kib: 64,
+        seconds: 10,
+        max_coredumps: 20,
+        bin: "target/release/crashbox".into(),
+    };
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i + 1 < argv.len() {
+        let v = &argv[i + 1];
+        match argv[i].as_str() {
+            "--clients" => a.clients = v.parse().expect("--clients"),
+            "--devices" => a.devices = v.parse().expect("--devices"),
+            "--body-kib" => a.body_kib = v.parse().expect("--body-kib"),
+            "--seconds" => a.seconds = v.parse().expect("--seconds"),
+            "--max-coredumps" => a.max_coredumps = v.parse().expect("--max-coredumps"),
+            "--bin" => a.bin = v.clone(),
+            other => panic!("unknown flag {other}"),
+        }
+        i += 2;
+    }
+    a
+}
+
+fn status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    let args = parse_args();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let cli = |a: &[&str]| -> serde_json::Value {
+        let out = Command::new(&args.bin)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(a)
+            .output()
+            .expect("run crashbox");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    cli(&["model", "add", "bench", "--json"]);
+    let tokens: Vec<String> = (0..args.devices)
+        .map(|_| {
+            cli(&["device", "add", "--model", "bench", "--json"])["token"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+
+    let mut child = Command::new(&args.bin)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("MAX_COREDUMPS", args.max_coredumps.to_string())
+        .env("CRASHBOX_LOG", "warn,crashbox::app=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start serve");
+    let pid = child.id();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("serve exited").expect("read log");
+        if let Some(a) = line.split("listening on ").nth(1) {
+            break a.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    std::thread::sleep(Duration::from_millis(500));
+    let idle_rss = status_kib(pid, "VmRSS:");
+
+    let body: Arc<Vec<u8>> = Arc::new(
+        (0..args.body_kib * 1024)
+            .map(|i| (i * 31 % 251) as u8)
+            .collect(),
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let tokens = Arc::new(tokens);
+    let start = Instant::now();
+    let workers: Vec<_> = (0..args.clients)
+        .map(|c| {
+            let (body, stop, tokens, addr) = (body.clone(), stop.clone(), tokens.clone(), addr.clone());
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+                let mut lat = Vec::new();
+                let mut errors = 0u64;
+                let mut n = c;
+                while !stop.load(Ordering::Relaxed) {
+                    let token = &tokens[n % tokens.len()];
+                    n += 7;
+                    let t = Instant::now();
+                    let r = agent
+                        .post(format!("http://{addr}/api/iot/coredump?chip=esp32c3&firmware_version=v1.0.0-bench"))
+                        .header("Authorization", format!("Bearer {token}"))
+                        .header("Content-Type", "application/octet-stream")
+                        .send(&body[..]);
+                    match r {
+                        Ok(resp) if resp.status().as_u16() == 201 => lat.push(t.elapsed()),
+                        _ => errors += 1,
+                    }
+                }
+                (lat, errors)
+            })
+        })
+        .collect();
+    let mut peak_rss = 0;
+    while start.elapsed() < Duration::from_secs(args.seconds) {
+        std::thread::sleep(Duration::from_millis(100));
+        peak_rss = peak_rss.max(status_kib(pid, "VmRSS:"));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut lat = Vec::new();
+    let mut errors = 0;
+    for w in workers {
+        let (l, e) = w.join().unwrap();
+        lat.extend(l);
+        errors += e;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let hwm = status_kib(pid, "VmHWM:");
+    lat.sort();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    let files: usize = std::fs::read_dir(data.join("coredumps"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| std::fs::read_dir(e.path()).map(|f| f.count()).unwrap_or(0))
+                .sum()
+        })
+        .unwrap_or(0);
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = child.wait();
+
+    println!(
+        "clients={} devices={} body={} KiB max_coredumps={} duration={:.1}s",
+        args.clients, args.devices, args.body_kib, args.max_coredumps, elapsed
+    );
+    println!(
+        "uploads ok={} errors={} rate={:.0}/s",
+        lat.len(),
+        errors,
+        lat.len() as f64 / elapsed
+    );
+    println!(
+        "latency p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms",
+        ms(pct(0.5)),
+        ms(pct(0.9)),
+        ms(pct(0.99)),
+        ms(lat.last().copied().unwrap_or_default())
+    );
+    println!(
+        "server RSS idle={:.1} MiB peak(sampled)={:.1} MiB VmHWM={:.1} MiB",
+        idle_rss as f64 / 1024.0,
+        peak_rss as f64 / 1024.0,
+        hwm as f64 / 1024.0
+    );
+    println!(
+        "dump files left={} (limit {} x {} devices)",
+        files, args.max_coredumps, args.devices
+    );
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

@@ -1,0 +1,206 @@
+//! Text rendering of an [`Analysis`] in the layout of esp-coredump's `info_corefile`
+//! (esp-coredump v1.16 `coredump.py` plus gdb's `info registers`, `bt` and `info threads`;
+//! spec §7). Argument lists are printed as `()`. Warnings from the decoder come first, as
+//! `WARNING:` lines before the banner, where esp-coredump prints its own messages.
+
+use std::fmt::Write as _;
+
+use super::analysis::{Analysis, Frame, RegisterKind, Task};
+use super::chip::Arch;
+
+impl Analysis {
+    /// The report as text, laid out like `esp-coredump info_corefile`.
+    pub fn report_text(&self) -> String {
+        let mut o = String::with_capacity(8192);
+        for w in &self.warnings {
+            let _ = writeln!(o, "WARNING: {w}");
+        }
+        o.push_str("===============================================================\n");
+        o.push_str("==================== ESP32 CORE DUMP START ====================\n");
+        if let Some(n) = &self.rom_elf_note {
+            let _ = writeln!(o, "{n}");
+        }
+        if let Some(c) = &self.crashed_task {
+            o.push('\n');
+            if c.skipped {
+                o.push_str("Crashed task has been skipped.\n");
+            } else {
+                let _ = writeln!(
+                    o,
+                    "Crashed task handle: 0x{:x}, name: '{}', GDB name: 'process {}'",
+                    c.tcb,
+                    c.name.as_deref().unwrap_or(""),
+                    c.tcb
+                );
+            }
+        }
+        match self.isr_context {
+            Some(true) => o.push_str("Crash happened in the interrupt context\n"),
+            Some(false) => o.push_str("Crashed task is not in the interrupt context\n"),
+            None => {}
+        }
+        if let Some(p) = &self.panic_reason {
+            let _ = writeln!(o, "Panic reason: {p}");
+        }
+        o.push('\n');
+        o.push_str("================== CURRENT THREAD REGISTERS ===================\n");
+        self.write_registers(&mut o);
+        o.push('\n');
+        o.push_str("==================== CURRENT THREAD STACK =====================\n");
+        if let Some(t) = self.tasks.first() {
+            write_backtrace(&mut o, t);
+        }
+        o.push('\n');
+        o.push_str("======================== THREADS INFO =========================\n");
+        self.write_info_threads(&mut o);
+        o.push('\n');
+        o.push('\n');
+        o.push_str("       TCB             NAME PRIO C/B  STACK USED/FREE\n");
+        o.push_str("---------- ---------------- -------- ----------------\n");
+        for t in &self.tasks {
+            write_task_row(&mut o, t);
+        }
+        for t in &self.tasks {
+            o.push('\n');
+            let _ = writeln!(
+                o,
+                "==================== THREAD {} (TCB: 0x{:x}, name: '{}') =====================",
+                t.thread,
+                t.tcb,
+                t.name.as_deref().unwrap_or("")
+            );
+            write_backtrace(&mut o, t);
+        }
+        o.push('\n');
+        o.push('\n');
+        o.push_str("======================= ALL MEMORY REGIONS ========================\n");
+        o.push_str("Name   Address   Size   Attrs\n");
+        for r in &self.memory_regions {
+            let _ = writeln!(o, "{} 0x{:x} 0x{:x} {}", r.name, r.address, r.size, r.attrs);
+        }
+        o.push('\n');
+        o.push_str("===================== ESP32 CORE DUMP END =====================\n");
+        o.push_str("===============================================================\n");
+        o.push_str("Done!\n");
+        o
+    }
+
+    fn write_registers(&self, o: &mut String) {
+        if self.arch == Arch::Xtensa {
+            match &self.exception {
+                Some(e) => {
+                    for r in &e.registers {
+                        if r.name == "exccause" {
+                            // esp-coredump: XTENSA_EXCEPTION_CAUSE_DICT miss -> "Invalid EXCCAUSE code"
+                            let name = e.cause_name.as_deref().unwrap_or("Invalid EXCCAUSE code");
+                            let _ = writeln!(o, "{:<15}0x{:x} ({name})", r.name, r.value);
+                        } else {
+                            let _ = writeln!(o, "{:<15}0x{:x}", r.name, r.value);
+                        }
+                    }
+                }
+                None => o.push_str("Exception registers have not been found!\n"),
+            }
+        }
+        for r in &self.registers {
+            let Some(v) = r.value else {
+                let _ = writeln!(o, "{:<15}<unavailable>", r.name);
+                continue;
+            };
+            let hex = format!("0x{v:x}");
+            let natural = match r.kind {
+                RegisterKind::Code | RegisterKind::Data => match &r.symbol {
+                    Some(s) => format!("{hex} <{s}>"),
+                    None => hex.clone(),
+                },
+                RegisterKind::Int => (v as i32).to_string(),
+            };
+            match self.arch {
+                // gdb pads the raw column so the natural value starts at column 35.
+                Arch::Xtensa => {
+                    let _ = writeln!(o, "{:<15}{:<19} {natural}", r.name, hex);
+                }
+                Arch::Riscv => {
+                    let _ = writeln!(o, "{:<15}{hex}\t{natural}", r.name);
+                }
+            }
+        }
+    }
+
+    fn write_info_threads(&self, o: &mut String) {
+        let targets: Vec<String> = self
+            .tasks
+            .iter()
+            .map(|t| format!("process {}", t.tcb))
+            .collect();
+        let w = targets.iter().map(String::len).max().unwrap_or(0).max(9);
+        let _ = writeln!(o, "  Id   {:<w$} Frame ", "Target Id");
+        for (t, target) in self.tasks.iter().zip(&targets) {
+            let mark = if t.thread == 1 { "* " } else { "  " };
+            let frame = t
+                .frames
+                .first()
+                .map(|f| frame_lines(f, 0).into_iter().next().unwrap_or_default())
+                .unwrap_or_default();
+            let _ = writeln!(o, "{mark}{:<4} {:<w$} {frame}", t.thread, target);
+        }
+    }
+}
+
+/// One row of the task table (esp-coredump's `'{:>10}{:>17}{:>9}{:>17}'`).
+fn write_task_row(o: &mut String, t: &Task) {
+    let tcb = format!("0x{:x}", t.tcb);
+    let (Some(prio), Some(used), Some(free)) = (t.priority, t.stack_used, t.stack_free) else {
+        let _ = writeln!(o, "{tcb:>10} Corrupted TCB data");
+        return;
+    };
+    if !t.tcb_valid {
+        let _ = writeln!(o, "{tcb:>10} Corrupted TCB data");
+        return;
+    }
+    let base = t.base_priority.map(|b| b.to_string()).unwrap_or_default();
+    let _ = writeln!(
+        o,
+        "{tcb:>10}{:>17}{:>9}{:>17}",
+        t.name.as_deref().unwrap_or(""),
+        format!("{prio}/{base}"),
+        format!("{used}/{free}")
+    );
+}
+
+/// gdb `bt` for one task, with its `Backtrace stopped:` line when gdb would print one.
+fn write_backtrace(o: &mut String, t: &Task) {
+    let mut level = 0usize;
+    for (i, f) in t.frames.iter().enumerate() {
+        for line in frame_lines(f, i) {
+            let _ = writeln!(o, "#{level:<2} {line}");
+            level += 1;
+        }
+    }
+    if let Some(m) = t.stop_reason.gdb_message() {
+        let _ = writeln!(o, "Backtrace stopped: {m}");
+    }
+}
+
+/// The text after `#N  ` for a physical frame and its inline callers (spec §7).
+fn frame_lines(f: &Frame, physical_level: usize) -> Vec<String> {
+    let mut out = Vec::with_capacity(1 + f.inlined.len());
+    let show = physical_level != 0 || f.show_address;
+    let mut s = String::new();
+    if show {
+        let _ = write!(s, "0x{:08x} in ", f.pc);
+    }
+    let _ = write!(s, "{} ()", f.function.as_deref().unwrap_or("??"));
+    if let (Some(file), Some(line)) = (&f.file, f.line) {
+        let _ = write!(s, " at {file}:{line}");
+    }
+    out.push(s);
+    for i in &f.inlined {
+        let mut s = format!("{} ()", i.function.as_deref().unwrap_or("??"));
+        if let (Some(file), Some(line)) = (&i.file, i.line) {
+            let _ = write!(s, " at {file}:{line}");
+        }
+        out.push(s);
+    }
+    out
+}

@@ -1,0 +1,96 @@
+//! What the unwinders share: the [`Unwinder`] trait, physical frames, and the typed reason a
+//! walk ended ([`StopReason`]), which the report turns into gdb's `Backtrace stopped:` lines.
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::dump::Regs;
+use super::memory::Memory;
+use super::symbols::Symbolizer;
+
+/// A physical frame found by an unwinder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RawFrame {
+    /// PC (frame 0) or return address (callers), as gdb prints it.
+    pub pc: u32,
+    /// Stack pointer / CFA of the frame, when known.
+    pub sp: Option<u32>,
+}
+
+/// Why a backtrace ended. Every walk ends with exactly one of these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum StopReason {
+    /// The outermost frame was reached (Xtensa `a0 == 0`, RISC-V `DW_CFA_undefined ra`).
+    Outermost,
+    /// RISC-V: no CFI covers this PC (typically ROM code without a ROM ELF); gdb stops here
+    /// silently after printing the frame.
+    NoUnwindInfo { pc: u32 },
+    /// The unwound return address was 0 (gdb: "frame did not save the PC").
+    PcNotSaved,
+    /// The caller would have the same PC and stack pointer (a loop).
+    SameFrame,
+    /// The caller's stack pointer is below this frame's (gdb: "inner to this frame").
+    InnerFrame,
+    /// Memory the walk needed is not in the dump.
+    MemoryUnavailable { addr: u32 },
+    /// A CFI rule this decoder does not evaluate (DWARF expressions).
+    UnsupportedCfi { pc: u32 },
+    /// The per-task frame limit was reached.
+    MaxFrames { limit: usize },
+    /// The decode deadline passed.
+    Deadline,
+    /// The task has no registers in the dump.
+    NoRegisters,
+}
+
+impl StopReason {
+    /// gdb's `Backtrace stopped: ...` text, or `None` for silent stops.
+    pub fn gdb_message(&self) -> Option<String> {
+        match self {
+            StopReason::Outermost | StopReason::NoUnwindInfo { .. } => None,
+            StopReason::PcNotSaved => Some("frame did not save the PC".into()),
+            StopReason::SameFrame => {
+                Some("previous frame identical to this frame (corrupt stack?)".into())
+            }
+            StopReason::InnerFrame => {
+                Some("previous frame inner to this frame (corrupt stack?)".into())
+            }
+            StopReason::MemoryUnavailable { addr } => {
+                Some(format!("Cannot access memory at address 0x{addr:x}"))
+            }
+            StopReason::UnsupportedCfi { pc } => Some(format!(
+                "unsupported CFI rule at 0x{pc:08x} (crashbox decoder)"
+            )),
+            StopReason::MaxFrames { limit } => {
+                Some(format!("frame limit of {limit} reached (crashbox decoder)"))
+            }
+            StopReason::Deadline => Some("decode deadline exceeded (crashbox decoder)".into()),
+            StopReason::NoRegisters => Some("no registers for this task in the dump".into()),
+        }
+    }
+}
+
+/// Inputs every unwinder gets.
+pub(crate) struct UnwindInput<'a> {
+    pub regs: &'a Regs,
+    pub memory: &'a Memory,
+    pub app: Option<&'a Symbolizer>,
+    pub rom: Option<&'a Symbolizer>,
+    pub max_frames: usize,
+    pub deadline: Option<Instant>,
+}
+
+impl UnwindInput<'_> {
+    pub fn deadline_passed(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+}
+
+/// An architecture's stack walk.
+pub(crate) trait Unwinder {
+    /// Walks the stack from the registers; always returns at least frame 0.
+    fn unwind(&self, input: &UnwindInput<'_>) -> (Vec<RawFrame>, StopReason);
+}

@@ -1,0 +1,167 @@
+//! CI endpoints (`/api/pipeline/*`, pipeline token): firmware upload and the current version,
+//! plus the public `upload.sh` script (upstream-spec §5.4–§5.6, §12).
+//!
+//! The upload body is read with a cap of `Config.max_bundle_bytes`: a larger `Content-Length`
+//! is refused (413) before anything is read, and a body that grows past the cap while
+//! streaming (chunked, or a lying multipart) is cut off with the same 413.
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{HeaderMap, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use crate::firmware::{script, service};
+use crate::fleet;
+use crate::metrics::Metrics;
+use crate::web::auth::PipelineAuth;
+use crate::web::error::{ApiError, ApiResult};
+use crate::web::extract::{self, BodyError};
+use crate::web::state::AppState;
+
+/// Room for multipart boundaries and part headers around the bundle itself.
+const MULTIPART_OVERHEAD: u64 = 64 << 10;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/pipeline/models/{code}/firmware",
+            // The bundle limit is ours (Config.max_bundle_bytes), not the router's 1 MiB.
+            post(upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/api/pipeline/models/{code}/firmware-version",
+            get(firmware_version),
+        )
+        .route("/api/pipeline/upload.sh", get(upload_script))
+}
+
+/// `POST /api/pipeline/models/{code}/firmware`: raw body or multipart field `file`.
+/// 200 `{"id","code","firmware_version","has_elf","warnings"}`.
+pub async fn upload(
+    State(st): State<AppState>,
+    _: PipelineAuth,
+    Path(code): Path<String>,
+    req: Request,
+) -> ApiResult<Json<Value>> {
+    let result = async {
+        let body = read_upload(&st, req).await?;
+        let u = st
+            .blocking(move |st| {
+                service::upload(&st.db, &st.layout, &st.config, &st.jobs, &code, &body)
+            })
+            .await?;
+        Ok::<_, ApiError>(Json(json!({
+            "id": u.id, "code": u.code, "firmware_version": u.firmware_version,
+            "has_elf": u.has_elf, "warnings": u.warnings,
+        })))
+    }
+    .await;
+    let outcome = match &result {
+        Ok(_) => "stored",
+        Err(e) if e.status.is_server_error() => "error",
+        Err(_) => "rejected",
+    };
+    st.metrics
+        .firmware_uploads
+        .get_or_create(&Metrics::outcome(outcome))
+        .inc();
+    result
+}
+
+fn too_large(st: &AppState) -> ApiError {
+    service::too_large(st.config.max_bundle_bytes).into()
+}
+
+/// The uploaded bytes: the multipart field `file` when the body is multipart (no such field
+/// → empty), else the raw body; capped at the bundle limit.
+async fn read_upload(st: &AppState, req: Request) -> ApiResult<bytes::Bytes> {
+    let limit = st.config.max_bundle_bytes;
+    let is_multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        });
+    let declared = extract::content_length(req.headers());
+    let allowed = if is_multipart {
+        limit + MULTIPART_OVERHEAD
+    } else {
+        limit
+    };
+    if declared.is_some_and(|n| n > allowed) {
+        return Err(too_large(st));
+    }
+    if !is_multipart {
+        return match extract::read_capped(
+            req.into_body(),
+            usize::try_from(limit).unwrap_or(usize::MAX),
+        )
+        .await
+        {
+            Ok(b) => Ok(b),
+            Err(BodyError::TooLarge) => Err(too_large(st)),
+            Err(BodyError::Read(e)) => Err(ApiError::validation(format!(
+                "Cannot read request body: {e}"
+            ))),
+        };
+    }
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        ApiError::validation(format!("Invalid multipart body: {}", e.body_text()))
+    };
+    let mut form = Multipart::from_request(req, st)
+        .await
+        .map_err(|e| ApiError::validation(format!("Invalid multipart body: {}", e.body_text())))?;
+    let mut file: Option<bytes::BytesMut> = None;
+    let mut total: u64 = 0;
+    while let Some(mut field) = form.next_field().await.map_err(bad)? {
+        let wanted = field.name() == Some("file") && file.is_none();
+        let mut buf = bytes::BytesMut::new();
+        while let Some(chunk) = field.chunk().await.map_err(bad)? {
+            total += chunk.len() as u64;
+            if total > allowed || (wanted && (buf.len() + chunk.len()) as u64 > limit) {
+                return Err(too_large(st));
+            }
+            if wanted {
+                buf.extend_from_slice(&chunk);
+            }
+        }
+        if wanted {
+            file = Some(buf);
+        }
+    }
+    Ok(file.map(|b| b.freeze()).unwrap_or_default())
+}
+
+/// `GET /api/pipeline/models/{code}/firmware-version` → `{"code", "firmware_version"}`.
+pub async fn firmware_version(
+    State(st): State<AppState>,
+    _: PipelineAuth,
+    Path(code): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let model = st
+        .blocking(move |st| fleet::models::find(&st.db, &code))
+        .await?;
+    Ok(Json(
+        json!({"code": model.code, "firmware_version": model.firmware_version}),
+    ))
+}
+
+/// `GET /api/pipeline/upload.sh` (public): the CI script with this server's URL baked in.
+pub async fn upload_script(headers: HeaderMap) -> impl IntoResponse {
+    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+    let host = h("x-forwarded-host").or_else(|| h("host"));
+    let url = script::safe_backend_url(h("x-forwarded-proto"), host);
+    (
+        [
+            (header::CONTENT_TYPE, "text/x-shellscript; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "inline; filename=upload.sh"),
+        ],
+        Body::from(script::upload_script(&url)),
+    )
+}

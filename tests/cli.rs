@@ -1,0 +1,348 @@
+//! The command line: management commands, `serve` as a real process (first run, concurrent CLI
+//! use, graceful shutdown), configuration errors and backups.
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::cli;
+use serde_json::Value;
+
+fn ok_json(out: std::process::Output) -> Value {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        text.trim().lines().count(),
+        1,
+        "exactly one JSON object: {text}"
+    );
+    serde_json::from_str(text.trim()).unwrap()
+}
+
+#[test]
+fn management_commands_with_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let m = ok_json(cli(
+        &data,
+        &[
+            "model",
+            "add",
+            "tempsensor",
+            "--name",
+            "Temperature",
+            "--json",
+        ],
+        None,
+    ));
+    assert_eq!(m["code"], "tempsensor");
+    let d = ok_json(cli(
+        &data,
+        &["device", "add", "--model", "tempsensor", "--json"],
+        None,
+    ));
+    assert_eq!(d["model"], "tempsensor");
+    let key = d["key"].as_str().unwrap();
+    assert!(
+        key.len() == 8
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b)),
+        "{key}"
+    );
+    assert!(d["token"].as_str().unwrap().len() >= 36);
+    assert!(d["id"].is_i64());
+
+    let list = cli(&data, &["device", "list"], None);
+    assert!(String::from_utf8_lossy(&list.stdout).contains(key));
+    let rotated = ok_json(cli(&data, &["device", "token", key, "--json"], None));
+    assert_ne!(rotated["token"], d["token"]);
+
+    let t = ok_json(cli(
+        &data,
+        &[
+            "token", "create", "--role", "pipeline", "--name", "ci", "--json",
+        ],
+        None,
+    ));
+    assert_eq!(
+        (t["name"].as_str(), t["role"].as_str()),
+        (Some("ci"), Some("pipeline"))
+    );
+    let listed = cli(&data, &["token", "list"], None);
+    let listed = String::from_utf8_lossy(&listed.stdout).to_string();
+    assert!(
+        listed.contains("ci") && !listed.contains(t["token"].as_str().unwrap()),
+        "{listed}"
+    );
+    assert!(
+        cli(&data, &["token", "revoke", &t["id"].to_string()], None)
+            .status
+            .success()
+    );
+    assert!(
+        !cli(&data, &["token", "revoke", "999"], None)
+            .status
+            .success()
+    );
+
+    // Errors are clear and non-zero.
+    let dup = cli(&data, &["model", "add", "tempsensor"], None);
+    assert!(!dup.status.success());
+    assert!(
+        String::from_utf8_lossy(&dup.stderr).contains("DeviceModel for tempsensor already exists")
+    );
+    let busy = cli(&data, &["model", "rm", "tempsensor"], None);
+    assert!(String::from_utf8_lossy(&busy.stderr).contains("associated device(s)"));
+    assert!(cli(&data, &["device", "rm", key], None).status.success());
+    assert!(
+        cli(&data, &["model", "rm", "tempsensor"], None)
+            .status
+            .success()
+    );
+}
+
+#[test]
+fn invalid_configuration_names_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_crashbox"))
+        .args(["--data-dir"])
+        .arg(dir.path())
+        .args(["model", "list"])
+        .env("MAX_COREDUMPS", "lots")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("MAX_COREDUMPS"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_crashbox"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["serve", "--bind", "not-an-address"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CRASHBOX_BIND"));
+    let out = Command::new(env!("CARGO_BIN_EXE_crashbox"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["model", "list"])
+        .env("CRASHBOX_LOG", "info,[[[")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CRASHBOX_LOG"));
+}
+
+/// A `crashbox serve` child process; killed on drop.
+struct Server {
+    child: Child,
+    addr: String,
+    stdout: String,
+    log: std::sync::mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(data: &std::path::Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_crashbox"))
+            .arg("--data-dir")
+            .arg(data)
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            // tower_http's debug line "started processing request" tells the test a request
+            // is in the server's hands.
+            .env("CRASHBOX_LOG", "info,tower_http=debug")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut server = Server {
+            child,
+            addr: String::new(),
+            stdout: String::new(),
+            log: rx,
+        };
+        let line = server.wait_line("listening on ");
+        let addr = line.split("listening on ").nth(1).unwrap_or_default();
+        server.addr = addr
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        server
+    }
+
+    /// Waits (with a deadline) for a log line containing `needle`.
+    fn wait_line(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.log.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no log line with {needle:?}: {e}"),
+            }
+        }
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        if let Some(mut out) = self.child.stdout.take() {
+            let _ = out.read_to_string(&mut self.stdout);
+        }
+        status
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn serve_first_run_cli_alongside_and_graceful_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = Server::start(&data);
+    let pw_file = data.join("initial-admin-password");
+    let password = std::fs::read_to_string(&pw_file).unwrap();
+    assert!(password.trim().len() >= 16);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&pw_file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    // The CLI works on the same data dir while serve runs.
+    ok_json(cli(&data, &["model", "add", "m", "--json"], None));
+    let dev = ok_json(cli(
+        &data,
+        &["device", "add", "--model", "m", "--json"],
+        None,
+    ));
+    let token = dev["token"].as_str().unwrap();
+
+    // An upload in flight when SIGTERM arrives still completes.
+    let mut s = std::net::TcpStream::connect(&server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "POST /api/iot/coredump?chip=esp32&firmware_version=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello"
+    )
+    .unwrap();
+    s.flush().unwrap();
+    // Signal only once the server is processing the request (before that it could still sit
+    // in the listen backlog, which a stopping server resets).
+    server.wait_line("started processing request");
+    let dump_dir = data.join("coredumps");
+    Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    server.wait_line("shutting down");
+    s.write_all(b"world").unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 201"), "{resp}");
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let mut out = String::new();
+    server
+        .child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(
+        out.contains(password.trim()),
+        "first run prints the password once"
+    );
+    let files: Vec<_> = std::fs::read_dir(dump_dir.join(dev["key"].as_str().unwrap()))
+        .unwrap()
+        .collect();
+    assert_eq!(files.len(), 1);
+
+    // Second start: no new password; passwd removes the first-run file.
+    let mut again = Server::start(&data);
+    assert!(
+        cli(
+            &data,
+            &["user", "passwd", "admin"],
+            Some("a-much-better-password\n")
+        )
+        .status
+        .success()
+    );
+    assert!(!pw_file.exists());
+    assert!(again.terminate().success());
+    assert!(!again.stdout.contains("password"), "{}", again.stdout);
+}
+
+#[test]
+fn passwd_rejects_short_passwords() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli(
+        &dir.path().join("d"),
+        &["user", "passwd", "admin"],
+        Some("short\n"),
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 8"));
+}
+
+#[test]
+fn backup_copies_database_and_blobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok_json(cli(&data, &["model", "add", "m", "--json"], None));
+    let dev = ok_json(cli(
+        &data,
+        &["device", "add", "--model", "m", "--json"],
+        None,
+    ));
+    std::fs::create_dir_all(data.join("coredumps/x")).unwrap();
+    std::fs::write(data.join("coredumps/x/coredump_1.dmp"), b"dump").unwrap();
+    let dest = dir.path().join("backup");
+    let out = cli(&data, &["backup", dest.to_str().unwrap()], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conn = rusqlite::Connection::open(dest.join("crashbox.db")).unwrap();
+    let key: String = conn
+        .query_row("SELECT key FROM devices", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(key, dev["key"]);
+    let tar = Command::new("tar")
+        .arg("-tf")
+        .arg(dest.join("blobs.tar"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&tar.stdout).contains("coredumps/x/coredump_1.dmp"));
+}

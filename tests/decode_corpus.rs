@@ -1,0 +1,368 @@
+//! Conformance against esp-coredump + gdb: every case under `../shared/corpus/esp-coredump/`
+//! (dump, firmware ELF, `expected_output`) is decoded and compared section by section.
+//!
+//! Compared, after removing gdb's argument lists: every frame line of every thread (PC,
+//! function, `at file:line`, and whether gdb shows the address). On RISC-V, without a ROM ELF,
+//! only up to and including the first ROM frame (gdb needs the ROM ELF's CFI to go on). ROM
+//! frames that esp-coredump named from its ROM ELF count as matched when the PC matches and the
+//! decoder prints `??` (it has no ROM ELF); they are listed in the `rom-named` column. Also
+//! compared: crashed task / ISR / panic lines, the CURRENT THREAD REGISTERS section (exception
+//! registers included), the task table, `info threads` and ALL MEMORY REGIONS.
+//!
+//! Prints a score table; fails when a case does not match fully. Skips with a message when the
+//! corpus is absent.
+
+use std::path::{Path, PathBuf};
+
+use crashbox::decode::{self, Chip, Options, Symbolizer};
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/esp-coredump")
+}
+
+/// Removes gdb's argument list: `name (a=1, s="x (y)") at f:1` -> `name () at f:1`.
+fn strip_args(line: &str) -> String {
+    let Some(start) = line.find(" (") else {
+        return line.to_string();
+    };
+    let bytes = line.as_bytes();
+    let mut depth = 0i32;
+    let mut in_str = false;
+    let mut i = start + 1;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if in_str {
+            if c == b'\\' {
+                i += 1;
+            } else if c == b'"' {
+                in_str = false;
+            }
+        } else if c == b'"' {
+            in_str = true;
+        } else if c == b'(' {
+            depth += 1;
+        } else if c == b')' {
+            depth -= 1;
+            if depth == 0 {
+                return format!("{} (){}", &line[..start], &line[i + 1..]);
+            }
+        }
+        i += 1;
+    }
+    line.to_string()
+}
+
+/// Lines of a section: from the line after `heading` to the next `=====` heading.
+fn section<'a>(text: &'a str, heading: &str) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for l in text.lines() {
+        if l.contains(heading) && l.starts_with('=') {
+            inside = true;
+            continue;
+        }
+        if inside {
+            if l.starts_with("=====") {
+                break;
+            }
+            out.push(l);
+        }
+    }
+    while out.last().is_some_and(|l| l.is_empty()) {
+        out.pop();
+    }
+    out
+}
+
+/// Per-thread `bt` blocks keyed by thread number.
+fn thread_blocks(text: &str) -> Vec<(usize, Vec<String>)> {
+    let mut out: Vec<(usize, Vec<String>)> = Vec::new();
+    let mut cur: Option<(usize, Vec<String>)> = None;
+    for l in text.lines() {
+        if let Some(rest) = l.strip_prefix("==================== THREAD ") {
+            if let Some(c) = cur.take() {
+                out.push(c);
+            }
+            let n = rest
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            cur = Some((n, Vec::new()));
+            continue;
+        }
+        if l.starts_with("=====") {
+            if let Some(c) = cur.take() {
+                out.push(c);
+            }
+            continue;
+        }
+        if let Some((_, lines)) = cur.as_mut()
+            && (l.starts_with('#') || l.starts_with("Backtrace stopped"))
+        {
+            lines.push(strip_args(l));
+        }
+    }
+    if let Some(c) = cur {
+        out.push(c);
+    }
+    out
+}
+
+/// PC of a frame line (`#N  0x... in`), if shown.
+fn line_pc(l: &str) -> Option<u32> {
+    let rest = l.get(4..)?;
+    let hex = rest.strip_prefix("0x")?.split(' ').next()?;
+    u32::from_str_radix(hex, 16).ok()
+}
+
+/// Function name of a frame line.
+fn line_func(l: &str) -> String {
+    let rest = l.get(4..).unwrap_or("");
+    let rest = rest.split_once(" in ").map(|(_, r)| r).unwrap_or(rest);
+    rest.split(" (").next().unwrap_or("").to_string()
+}
+
+#[derive(Default)]
+struct Score {
+    threads: usize,
+    frames_ok: usize,
+    frames_total: usize,
+    rom_named: usize,
+    not_compared: usize,
+    table: bool,
+    regs: bool,
+    crash: bool,
+    threads_info: bool,
+    regions: bool,
+    mismatches: Vec<String>,
+}
+
+fn compare_case(dir: &Path) -> Result<Score, String> {
+    let elf = std::fs::read(dir.join("app.elf")).map_err(|e| e.to_string())?;
+    let dump = std::fs::read(dir.join("coredump.b64")).map_err(|e| e.to_string())?;
+    let expected =
+        std::fs::read_to_string(dir.join("expected_output")).map_err(|e| e.to_string())?;
+    let sym = Symbolizer::new(elf).map_err(|e| e.to_string())?;
+    let a = decode::decode(&dump, Some(&sym), &Options::default()).map_err(|e| e.to_string())?;
+    let ours = a.report_text();
+    let riscv = a.arch == decode::Arch::Riscv;
+    let chip = a.chip.unwrap_or(Chip::Esp32);
+    let mut s = Score::default();
+
+    let exp_threads = thread_blocks(&expected);
+    let our_threads = thread_blocks(&ours);
+    s.threads = exp_threads.len();
+    for (n, exp) in &exp_threads {
+        let ours = our_threads
+            .iter()
+            .find(|(m, _)| m == n)
+            .map(|(_, l)| l.clone())
+            .unwrap_or_default();
+        let mut rom_seen = false;
+        for (i, e) in exp.iter().enumerate() {
+            if e.starts_with("Backtrace stopped") {
+                if !rom_seen && !ours.contains(e) {
+                    s.mismatches.push(format!("thread {n}: missing '{e}'"));
+                }
+                continue;
+            }
+            if rom_seen && riscv {
+                s.not_compared += 1;
+                continue;
+            }
+            s.frames_total += 1;
+            let o = ours.get(i).cloned().unwrap_or_default();
+            let epc = line_pc(e);
+            let is_rom = epc.is_some_and(|p| chip.is_rom(p));
+            if *e == o {
+                s.frames_ok += 1;
+            } else if is_rom && line_pc(&o) == epc && line_func(&o) == "??" {
+                s.frames_ok += 1;
+                s.rom_named += 1;
+            } else {
+                s.mismatches.push(format!(
+                    "thread {n} frame {i}:\n   expected {e}\n   got      {o}"
+                ));
+            }
+            if is_rom {
+                rom_seen = true;
+            }
+        }
+        if riscv && rom_seen {
+            // Without a ROM ELF the walk must stop at the first ROM frame, like gdb does.
+            let last_exp = exp
+                .iter()
+                .position(|e| line_pc(e).is_some_and(|p| chip.is_rom(p)));
+            if let Some(k) = last_exp
+                && ours.len() != k + 1
+            {
+                s.mismatches.push(format!(
+                    "thread {n}: expected the walk to stop after frame {k}, got {} frames",
+                    ours.len()
+                ));
+            }
+        }
+    }
+
+    let table = |t: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut inside = false;
+        for l in t.lines() {
+            if l.starts_with("---------- ") {
+                inside = true;
+                continue;
+            }
+            if inside {
+                if l.is_empty() {
+                    break;
+                }
+                out.push(l.to_string());
+            }
+        }
+        out
+    };
+    s.table = table(&expected) == table(&ours);
+    if !s.table {
+        s.mismatches.push(format!(
+            "task table:\n{:?}\n{:?}",
+            table(&expected),
+            table(&ours)
+        ));
+    }
+    let regs_e = section(&expected, "CURRENT THREAD REGISTERS");
+    let regs_o = section(&ours, "CURRENT THREAD REGISTERS");
+    s.regs = regs_e == regs_o;
+    if !s.regs {
+        for (e, o) in regs_e.iter().zip(regs_o.iter()).filter(|(e, o)| e != o) {
+            s.mismatches
+                .push(format!("register line:\n   expected {e}\n   got      {o}"));
+        }
+    }
+    let crash = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| {
+                l.starts_with("Crashed task")
+                    || l.starts_with("Panic reason")
+                    || l.starts_with("Crash happened")
+            })
+            .map(str::to_string)
+            .collect()
+    };
+    s.crash = crash(&expected) == crash(&ours);
+    if !s.crash {
+        s.mismatches.push(format!(
+            "crash lines:\n{:?}\n{:?}",
+            crash(&expected),
+            crash(&ours)
+        ));
+    }
+    let info = |t: &str| -> Vec<String> {
+        section(t, "THREADS INFO")
+            .iter()
+            .take_while(|l| !l.is_empty())
+            .map(|l| strip_args(l))
+            .collect()
+    };
+    let (ie, io) = (info(&expected), info(&ours));
+    // ROM frame-0 names differ without a ROM ELF: for ROM PCs compare up to the PC only.
+    let norm = |v: &[String]| -> Vec<String> {
+        v.iter()
+            .map(|l| {
+                let pc = l.split_whitespace().find_map(|w| {
+                    w.strip_prefix("0x")
+                        .and_then(|h| u32::from_str_radix(h, 16).ok())
+                });
+                match (l.find(" in "), pc) {
+                    (Some(p), Some(pc)) if chip.is_rom(pc) => l[..p].to_string(),
+                    _ => l.clone(),
+                }
+            })
+            .collect()
+    };
+    s.threads_info = norm(&ie) == norm(&io);
+    if !s.threads_info {
+        s.mismatches
+            .push(format!("info threads:\n{ie:#?}\n{io:#?}"));
+    }
+    let regions = |t: &str| -> Vec<String> {
+        section(t, "ALL MEMORY REGIONS")
+            .iter()
+            .map(|l| l.to_string())
+            .collect()
+    };
+    s.regions = regions(&expected) == regions(&ours);
+    if !s.regions {
+        s.mismatches.push("memory regions differ".into());
+    }
+    Ok(s)
+}
+
+#[test]
+fn corpus_conformance() {
+    let dir = corpus_dir();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        eprintln!("skipping: corpus not found at {}", dir.display());
+        return;
+    };
+    let mut cases: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("expected_output").exists())
+        .collect();
+    cases.sort();
+    if cases.is_empty() {
+        eprintln!("skipping: corpus not found at {}", dir.display());
+        return;
+    }
+    let mut failed = Vec::new();
+    println!();
+    println!(
+        "{:<14} {:>7} {:>15} {:>9} {:>12} {:>10} {:>5} {:>6} {:>12} {:>7}",
+        "case",
+        "threads",
+        "frames matched",
+        "rom-named",
+        "not-compared",
+        "task-table",
+        "regs",
+        "crash",
+        "info-threads",
+        "regions"
+    );
+    for case in &cases {
+        let name = case
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("?")
+            .to_string();
+        match compare_case(case) {
+            Ok(s) => {
+                let yn = |b: bool| if b { "yes" } else { "NO" };
+                println!(
+                    "{:<14} {:>7} {:>15} {:>9} {:>12} {:>10} {:>5} {:>6} {:>12} {:>7}",
+                    name,
+                    s.threads,
+                    format!("{}/{}", s.frames_ok, s.frames_total),
+                    s.rom_named,
+                    s.not_compared,
+                    yn(s.table),
+                    yn(s.regs),
+                    yn(s.crash),
+                    yn(s.threads_info),
+                    yn(s.regions)
+                );
+                if !s.mismatches.is_empty() {
+                    for m in &s.mismatches {
+                        println!("  {name}: {m}");
+                    }
+                    failed.push(name);
+                }
+            }
+            Err(e) => {
+                println!("{name:<14} ERROR {e}");
+                failed.push(name);
+            }
+        }
+    }
+    assert!(failed.is_empty(), "cases not fully matching: {failed:?}");
+}

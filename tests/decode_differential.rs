@@ -1,0 +1,208 @@
+//! Differential test against Espressif's esp-coredump + gdb on re-wrapped corpus dumps:
+//! each RISC-V corpus dump is rebuilt as an ELF_SHA256_V2_2 image (12-byte header) and as
+//! legacy binary BIN_V2 / BIN_V2_1 images (task records made from the ELF's TCB and stack
+//! segments), then both decoders run and their reports must agree line for line (argument
+//! lists removed; esp-coredump's version banner and ROM-ELF notice ignored).
+//!
+//! Runs only when `ESP_COREDUMP_BIN` (path of the `esp-coredump` script) and `ESP_GDB` (a gdb
+//! for RISC-V, e.g. a wrapper around `gdb-multiarch -iex 'set osabi none'`) are set, and the
+//! corpus is present. Xtensa is not covered: stock gdb-multiarch has no Xtensa support.
+
+mod decode_support;
+
+use std::path::Path;
+use std::process::Command;
+
+use base64::Engine;
+use crashbox::decode::{self, Options, Symbolizer};
+use decode_support::*;
+
+fn strip_args(line: &str) -> String {
+    let Some(start) = line.find(" (") else {
+        return line.to_string();
+    };
+    let b = line.as_bytes();
+    let (mut depth, mut in_str, mut i) = (0i32, false, start + 1);
+    while i < b.len() {
+        match (in_str, b[i]) {
+            (true, b'\\') => i += 1,
+            (true, b'"') => in_str = false,
+            (false, b'"') => in_str = true,
+            (false, b'(') => depth += 1,
+            (false, b')') => {
+                depth -= 1;
+                if depth == 0 {
+                    return format!("{} (){}", &line[..start], &line[i + 1..]);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    line.to_string()
+}
+
+fn u32_at(b: &[u8], o: usize) -> u32 {
+    u32::from_le_bytes(b[o..o + 4].try_into().unwrap())
+}
+
+/// (tcb, stack_start, tcb bytes, stack bytes) per CORE note, from an ELF core body.
+fn tasks_of(body: &[u8]) -> Vec<(u32, u32, Vec<u8>, Vec<u8>)> {
+    let phoff = u32_at(body, 28) as usize;
+    let phnum = u16::from_le_bytes([body[44], body[45]]) as usize;
+    let mut loads = Vec::new();
+    let mut notes = Vec::new();
+    for i in 0..phnum {
+        let p = phoff + 32 * i;
+        let (ty, off, va, sz) = (
+            u32_at(body, p),
+            u32_at(body, p + 4) as usize,
+            u32_at(body, p + 8),
+            u32_at(body, p + 16) as usize,
+        );
+        let data = body[off..off + sz].to_vec();
+        if ty == 1 {
+            loads.push((va, data));
+        } else if ty == 4 {
+            let mut o = 0;
+            while o + 12 <= data.len() {
+                let (nsz, dsz, nty) = (
+                    u32_at(&data, o) as usize,
+                    u32_at(&data, o + 4) as usize,
+                    u32_at(&data, o + 8),
+                );
+                let name = &data[o + 12..o + 12 + nsz];
+                let d = o + 12 + nsz.div_ceil(4) * 4;
+                if name.starts_with(b"CORE") && nty == 1 {
+                    notes.push(data[d..d + dsz].to_vec());
+                }
+                o = d + dsz.div_ceil(4) * 4;
+            }
+        }
+    }
+    notes
+        .iter()
+        .map(|n| {
+            let (pid, sp) = (u32_at(n, 24), u32_at(n, 72 + 8));
+            let ti = loads.iter().position(|(a, _)| *a == pid).unwrap();
+            let st = loads
+                .iter()
+                .find(|(a, d)| *a <= sp && sp < a + d.len() as u32)
+                .cloned()
+                .unwrap_or_else(|| loads[ti + 1].clone());
+            (pid, st.0, loads[ti].1.clone(), st.1)
+        })
+        .collect()
+}
+
+fn report_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| {
+            !l.starts_with("espcoredump.py")
+                && !l.starts_with("The ROM ELF file")
+                && !l.starts_with("WARNING:")
+        })
+        .map(strip_args)
+        .collect()
+}
+
+#[test]
+fn agrees_with_esp_coredump_on_rewrapped_riscv_dumps() {
+    let (Ok(bin), Ok(gdb)) = (std::env::var("ESP_COREDUMP_BIN"), std::env::var("ESP_GDB")) else {
+        eprintln!(
+            "skipping: set ESP_COREDUMP_BIN and ESP_GDB to run the esp-coredump differential test"
+        );
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/esp-coredump");
+    let Ok(entries) = std::fs::read_dir(&root) else {
+        eprintln!("skipping: corpus not found at {}", root.display());
+        return;
+    };
+    let tmp = std::env::temp_dir().join(format!("crashbox-diff-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut compared = 0;
+    for case in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        let Ok(text) = std::fs::read_to_string(case.join("coredump.b64")) else {
+            continue;
+        };
+        let raw: Vec<u8> = text
+            .lines()
+            .filter_map(|l| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(l.trim())
+                    .ok()
+            })
+            .flatten()
+            .collect();
+        let version = u32_at(&raw, 4);
+        let chip = version >> 16;
+        if [0, 2, 9].contains(&chip) || version & 0xFFFF != 0x0102 {
+            continue; // Xtensa (no gdb) or not an ELF_CRC32_V2_1 source
+        }
+        let body = raw[24..raw.len() - 4].to_vec();
+        let mut b22 = body.clone();
+        let at = b22
+            .windows(18)
+            .position(|w| w == b"ESP_CORE_DUMP_INFO")
+            .unwrap()
+            + 20;
+        b22[at..at + 4].copy_from_slice(&((chip << 16) | 0x0104).to_le_bytes());
+        let tasks = tasks_of(&body);
+        let tcb_sz = tasks[0].2.len() as u32;
+        let n = tasks.len() as u32;
+        let recs = binary_body(&tasks, &[]);
+        let variants = [
+            (
+                "v2_2",
+                wrap((chip << 16) | 0x0104, &b22, 0, 0, 0, 3, false),
+                12,
+            ),
+            (
+                "bin_v2",
+                wrap((chip << 16) | 0x0002, &recs, n, tcb_sz, 0, 0, false),
+                20,
+            ),
+            (
+                "bin_v2_1",
+                wrap((chip << 16) | 0x0003, &recs, n, tcb_sz, 0, 3, false),
+                24,
+            ),
+        ];
+        let elf_path = case.join("app.elf");
+        let sym = Symbolizer::new(std::fs::read(&elf_path).unwrap()).unwrap();
+        let name = case.file_name().unwrap().to_string_lossy().to_string();
+        let chip_name = decode::Chip::from_id(chip as u16).unwrap().name();
+        for (v, image, hl) in variants {
+            let path = tmp.join(format!("{name}_{v}.b64"));
+            std::fs::write(&path, uart_text(&image, hl, false, false)).unwrap();
+            let out = Command::new(&bin)
+                .args([
+                    "--chip",
+                    chip_name,
+                    "info_corefile",
+                    "-t",
+                    "b64",
+                    "--gdb",
+                    &gdb,
+                    "-c",
+                ])
+                .arg(&path)
+                .arg(&elf_path)
+                .output()
+                .unwrap();
+            let theirs = String::from_utf8_lossy(&out.stdout).to_string();
+            let ours = decode::decode(&image, Some(&sym), &Options::default())
+                .unwrap()
+                .report_text();
+            assert_eq!(report_lines(&theirs), report_lines(&ours), "{name} {v}");
+            println!("{name} {v}: identical");
+            compared += 1;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    assert!(
+        compared > 0,
+        "no RISC-V ELF_CRC32_V2_1 corpus case to re-wrap"
+    );
+}
