@@ -114,20 +114,6 @@ pub fn list_for_device(conn: &Connection, device: DeviceId) -> Result<Vec<Coredu
     Ok(rows)
 }
 
-/// The newest dumps of all devices with their device key (summaries).
-pub fn list_recent(conn: &Connection, limit: i64) -> Result<Vec<(Coredump, String)>, DbError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT c.id, c.device_id, c.filename, c.chip, c.firmware_version, c.size, c.parse_status, NULL, NULL,
-                c.uploaded_at, c.parsed_at, c.created_at, c.updated_at, d.key
-         FROM coredumps c JOIN devices d ON d.id = c.device_id
-         ORDER BY c.uploaded_at DESC, c.id DESC LIMIT ?1",
-    )?;
-    let rows = stmt
-        .query_map([limit], |r| Ok((from_row(r)?, r.get(13)?)))?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
-}
-
 /// One dump, only if it belongs to `device` (detail).
 pub fn find(
     conn: &Connection,
