@@ -111,6 +111,16 @@ fn app_with_device() -> (TestApp, common::TestDevice) {
     (app, dev)
 }
 
+/// The upload was refused with upstream's size message and nothing was stored.
+fn assert_rejected_as_oversize(app: &TestApp, dev: &common::TestDevice, resp: &str) {
+    assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
+    assert!(
+        resp.contains("Coredump exceeds maximum size of 1MB"),
+        "{resp}"
+    );
+    assert!(app.dump_files(&dev.key).is_empty());
+}
+
 /// Writes a raw HTTP/1.1 request and returns the status line and the whole response.
 fn raw_request(app: &TestApp, head: &str, body_chunks: &[&[u8]]) -> String {
     use std::io::{Read, Write};
@@ -136,12 +146,7 @@ fn oversize_content_length_is_rejected_before_reading() {
     // Announce 100 MiB and send nothing: the answer must come without the body.
     let head = upload_head(&dev.token, "Content-Length: 104857600");
     let resp = raw_request(&app, &head, &[]);
-    assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
-    assert!(
-        resp.contains("Coredump exceeds maximum size of 1MB"),
-        "{resp}"
-    );
-    assert!(app.dump_files(&dev.key).is_empty());
+    assert_rejected_as_oversize(&app, &dev, &resp);
 }
 
 #[test]
@@ -154,12 +159,7 @@ fn oversize_chunked_body_is_cut_while_streaming() {
     framed.extend_from_slice(b"\r\n");
     let chunks: Vec<&[u8]> = std::iter::repeat_n(framed.as_slice(), 17).collect(); // 1.06 MiB
     let resp = raw_request(&app, &head, &chunks);
-    assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
-    assert!(
-        resp.contains("Coredump exceeds maximum size of 1MB"),
-        "{resp}"
-    );
-    assert!(app.dump_files(&dev.key).is_empty());
+    assert_rejected_as_oversize(&app, &dev, &resp);
 }
 
 #[test]
