@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crashbox::app::App;
 use crashbox::config::Config;
-use crashbox::db::{coredumps, devices, format_ts};
+use crashbox::db::{coredumps, devices};
 use crashbox::ids::{DeviceKey, ModelId};
 
 fn main() {
@@ -48,7 +48,7 @@ fn main() {
             device_ids.push(dev.id);
             for i in 0..20i64 {
                 let t = chrono::Utc::now() - chrono::Duration::minutes(d * 20 + i);
-                let ts = format_ts(t);
+                let ts = crashbox::ids::Timestamp::from(t);
                 coredumps::insert(
                     tx,
                     &coredumps::NewCoredump {
@@ -57,7 +57,7 @@ fn main() {
                         chip: "esp32c3",
                         firmware_version: "v1.2.3-4-gabcdef",
                         size: 65_536 + i,
-                        uploaded_at: &ts,
+                        uploaded_at: ts,
                     },
                 )?;
             }

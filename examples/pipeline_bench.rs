@@ -115,7 +115,7 @@ fn throughput(
     crashbox::fleet::models::create(&db, "bench", None)?;
     write_bundle(&config.assets_dir, "bench", "1.0.0", elf)?;
     let dev = crashbox::fleet::devices::create(&db, "bench", None)?;
-    let device = crashbox::fleet::devices::find_by_key(&db, &dev.key)?;
+    let device = crashbox::fleet::devices::find_by_key(&db, dev.key.as_str())?;
     let t = Instant::now();
     let mut ids = Vec::with_capacity(jobs);
     for _ in 0..jobs {

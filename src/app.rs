@@ -30,8 +30,10 @@ impl App {
         layout.create_dirs()?;
         let db = Db::open(&config.db_path)?;
         let initial_password = fleet::users::ensure_admin(&db, &config.data_dir)?;
-        reconcile::run(&db, &layout.coredumps_dir)?;
-        // Firmware files against rows (adopts an upstream ASSETS_DIR); a failure is not fatal.
+        // Stored files against rows. Housekeeping: a failure is logged, the server starts.
+        if let Err(e) = reconcile::run(&db, &layout) {
+            tracing::error!(error = %e, "cannot reconcile coredump files and rows");
+        }
         if let Err(e) = crate::firmware::reconcile::run(&db, &layout) {
             tracing::error!(error = %e, "cannot reconcile firmware files and rows");
         }

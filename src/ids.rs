@@ -5,6 +5,7 @@
 use std::fmt;
 
 use rand::RngExt;
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 macro_rules! int_id {
     ($name:ident) => {
@@ -25,6 +26,36 @@ macro_rules! int_id {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 self.0.fmt(f)
+            }
+        }
+        impl FromSql for $name {
+            fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+                i64::column_result(v).map($name)
+            }
+        }
+        impl ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                self.0.to_sql()
+            }
+        }
+    };
+}
+
+/// `FromSql`/`ToSql` for a validated string type: a stored value that does not pass `parse` is
+/// a column error (the row is refused), never silently accepted.
+macro_rules! sql_string {
+    ($name:ident) => {
+        impl FromSql for $name {
+            fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+                let s = v.as_str()?;
+                $name::parse(s).ok_or_else(|| {
+                    FromSqlError::Other(format!("invalid {} {s:?}", stringify!($name)).into())
+                })
+            }
+        }
+        impl ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.0.as_str()))
             }
         }
     };
@@ -58,7 +89,7 @@ impl ModelCode {
 
 impl fmt::Display for ModelCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -93,7 +124,7 @@ impl DeviceKey {
 
 impl fmt::Display for DeviceKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -119,7 +150,74 @@ impl FirmwareVersion {
 
 impl fmt::Display for FirmwareVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
+    }
+}
+
+sql_string!(ModelCode);
+sql_string!(DeviceKey);
+sql_string!(FirmwareVersion);
+
+/// A point in time as crashbox stores it: UTC, shown and stored as RFC 3339 with microseconds
+/// and `Z` (`2026-11-22T03:11:54.451028Z`), which also sorts correctly as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(chrono::DateTime<chrono::Utc>);
+
+impl Timestamp {
+    /// The current time.
+    pub fn now() -> Timestamp {
+        Timestamp(chrono::Utc::now())
+    }
+
+    /// Parses any RFC 3339 time (the stored form included).
+    pub fn parse(s: &str) -> Option<Timestamp> {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| Timestamp(t.with_timezone(&chrono::Utc)))
+    }
+
+    /// The time as a `chrono` value.
+    pub fn as_datetime(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0
+    }
+}
+
+impl From<chrono::DateTime<chrono::Utc>> for Timestamp {
+    fn from(t: chrono::DateTime<chrono::Utc>) -> Timestamp {
+        Timestamp(t)
+    }
+}
+
+impl std::ops::Sub<chrono::Duration> for Timestamp {
+    type Output = Timestamp;
+    fn sub(self, d: chrono::Duration) -> Timestamp {
+        Timestamp(self.0 - d)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
+    }
+}
+
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl FromSql for Timestamp {
+    fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+        let s = v.as_str()?;
+        Timestamp::parse(s)
+            .ok_or_else(|| FromSqlError::Other(format!("invalid timestamp {s:?}").into()))
+    }
+}
+
+impl ToSql for Timestamp {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.to_string()))
     }
 }
 
@@ -157,6 +255,31 @@ mod tests {
         for bad in ["", ".", "..", "../x", "a/b", "a b", "a\\b", &"x".repeat(32)] {
             assert!(FirmwareVersion::parse(bad).is_none(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn timestamps_round_trip_in_the_stored_form() {
+        let s = "2026-11-22T03:11:54.451028Z";
+        let t = Timestamp::parse(s).unwrap();
+        assert_eq!(t.to_string(), s);
+        assert_eq!(serde_json::to_value(t).unwrap(), serde_json::json!(s));
+        assert!(Timestamp::parse("yesterday").is_none());
+    }
+
+    #[test]
+    fn stored_values_are_checked_when_read() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let read = |v: &str| -> rusqlite::Result<DeviceKey> {
+            conn.query_row("SELECT ?1", [v], |r| r.get(0))
+        };
+        assert_eq!(read("abcdefgh").unwrap().as_str(), "abcdefgh");
+        assert!(read("../etc").is_err());
+        let v: FirmwareVersion = conn
+            .query_row("SELECT ?1", [FirmwareVersion::parse("1.0").unwrap()], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(v.as_str(), "1.0");
     }
 
     #[test]

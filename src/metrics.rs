@@ -128,10 +128,16 @@ impl Metrics {
         }
     }
 
+    /// The label set of one outcome.
     pub fn outcome(outcome: &str) -> OutcomeLabels {
         OutcomeLabels {
             outcome: outcome.to_string(),
         }
+    }
+
+    /// Adds one to `family` under `outcome`.
+    pub fn count(family: &Family<OutcomeLabels, Counter>, outcome: &str) {
+        family.get_or_create(&Metrics::outcome(outcome)).inc();
     }
 
     /// The exposition text.

@@ -6,7 +6,7 @@ mod common;
 
 use common::firmware::{Bundle, corpus_elf, image};
 use common::{TestApp, TestDevice};
-use crashbox::db::coredumps::{self, NewCoredump, ParseStatus};
+use crashbox::db::coredumps::{self, NewCoredump, ParseErrorKind, Verdict};
 use crashbox::ids::{CoredumpId, DeviceId};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -28,11 +28,11 @@ fn seed_dump(
     app: &TestApp,
     device: i64,
     fw: &str,
-    status: ParseStatus,
+    verdict: Verdict,
     output: Option<&str>,
 ) -> CoredumpId {
     let conn = app.state().db.conn().unwrap();
-    let ts = crashbox::db::now();
+    let ts = crashbox::ids::Timestamp::now();
     let id = coredumps::insert(
         &conn,
         &NewCoredump {
@@ -41,13 +41,11 @@ fn seed_dump(
             chip: "esp32c3",
             firmware_version: fw,
             size: 10,
-            uploaded_at: &ts,
+            uploaded_at: ts,
         },
     )
     .unwrap();
-    if status != ParseStatus::Pending {
-        coredumps::set_result(&conn, id, status, output, None).unwrap();
-    }
+    coredumps::set_result(&conn, id, verdict, output, None).unwrap();
     id
 }
 
@@ -302,7 +300,7 @@ impl Direct {
     }
 
     fn dump(&self, device: DeviceId, fw: &str) -> CoredumpId {
-        let ts = crashbox::db::now();
+        let ts = crashbox::ids::Timestamp::now();
         coredumps::insert(
             &self.db.conn().unwrap(),
             &NewCoredump {
@@ -311,7 +309,7 @@ impl Direct {
                 chip: "esp32c3",
                 firmware_version: fw,
                 size: 10,
-                uploaded_at: &ts,
+                uploaded_at: ts,
             },
         )
         .unwrap()
@@ -352,7 +350,7 @@ fn retention_never_prunes_a_version_a_pending_dump_of_that_model_needs() {
     coredumps::set_result(
         &d.db.conn().unwrap(),
         pending,
-        ParseStatus::Parsed,
+        Verdict::Parsed,
         Some("ok"),
         None,
     )
@@ -390,28 +388,28 @@ fn a_bundle_upload_requeues_dumps_that_waited_for_it() {
         &app,
         dev.id,
         "1.0",
-        ParseStatus::Error,
+        Verdict::Failed(ParseErrorKind::FirmwareMissing),
         Some(&missing("1.0")),
     );
     let other_version = seed_dump(
         &app,
         dev.id,
         "0.9",
-        ParseStatus::Error,
+        Verdict::Failed(ParseErrorKind::FirmwareMissing),
         Some(&missing("0.9")),
     );
     let other_error = seed_dump(
         &app,
         dev.id,
         "1.0",
-        ParseStatus::Error,
+        Verdict::Failed(ParseErrorKind::SidecarFailed),
         Some("Unable to parse coredump: sidecar unreachable"),
     );
     let other_model = seed_dump(
         &app,
         other.id,
         "1.0",
-        ParseStatus::Error,
+        Verdict::Failed(ParseErrorKind::FirmwareMissing),
         Some(&missing("1.0")),
     );
 

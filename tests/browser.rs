@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::TestApp;
-use crashbox::db::coredumps::{self, ParseStatus};
+use crashbox::db::coredumps::{self, ParseErrorKind, Verdict};
 use crashbox::ids::CoredumpId;
 
 fn chromium() -> Option<PathBuf> {
@@ -106,7 +106,7 @@ fn dashboard_in_chromium() {
     coredumps::set_result(
         &conn,
         CoredumpId(ids[0]),
-        ParseStatus::Error,
+        Verdict::Failed(ParseErrorKind::DecodeFailed),
         Some("not a core dump"),
         None,
     )
@@ -115,7 +115,7 @@ fn dashboard_in_chromium() {
         coredumps::set_result(
             &conn,
             CoredumpId(*id),
-            ParseStatus::Parsed,
+            Verdict::Parsed,
             Some(REPORT),
             Some(&analysis.to_string()),
         )

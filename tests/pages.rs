@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use common::{Resp, TestApp, TestDevice};
-use crashbox::db::coredumps::{self, ParseStatus};
+use crashbox::db::coredumps::{self, ParseErrorKind, Verdict};
 use crashbox::ids::CoredumpId;
 
 const PASSWORD: &str = "correct horse battery";
@@ -573,7 +573,7 @@ fn dump_page_shows_summary_report_and_reparses() {
     coredumps::set_result(
         &conn,
         CoredumpId(id),
-        ParseStatus::Parsed,
+        Verdict::Parsed,
         Some("==== CRASHED TASK ====\n<report & details>\n"),
         Some(&analysis.to_string()),
     )
@@ -653,7 +653,14 @@ fn home_page_counts_and_recent_dumps() {
     let (dev, id) = device_with_dump(&app);
     app.upload(&dev, "esp32s3", "1.2.5", b"dump two");
     let conn = app.state().db.conn().unwrap();
-    coredumps::set_result(&conn, CoredumpId(id), ParseStatus::Error, Some("bad"), None).unwrap();
+    coredumps::set_result(
+        &conn,
+        CoredumpId(id),
+        Verdict::Failed(ParseErrorKind::DecodeFailed),
+        Some("bad"),
+        None,
+    )
+    .unwrap();
     let b = Browser::new(&app);
     b.login();
     let html = b.get("/").text();

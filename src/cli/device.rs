@@ -48,7 +48,7 @@ pub fn run(config: &Config, cmd: DeviceCmd) -> anyhow::Result<()> {
             }
         }
         DeviceCmd::List { json } => {
-            let list = devices::list(&*db.conn()?, None, i64::MAX, 0)?;
+            let list = devices::search(&*db.conn()?, "", i64::MAX, 0)?.rows;
             if json {
                 print_json(&list)?;
             } else {
@@ -64,7 +64,8 @@ pub fn run(config: &Config, cmd: DeviceCmd) -> anyhow::Result<()> {
                         d.model,
                         d.name,
                         d.coredump_count,
-                        d.last_coredump_at.as_deref().unwrap_or("-")
+                        d.last_coredump_at
+                            .map_or_else(|| "-".to_string(), |t| t.to_string())
                     );
                 }
             }

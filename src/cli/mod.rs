@@ -3,7 +3,6 @@
 //! `--json` and then print exactly one JSON object.
 
 mod backup;
-// Decode pipeline (branch `worker`): `crashbox coredump reparse`.
 mod coredump;
 mod decode;
 mod device;

@@ -49,7 +49,7 @@ pub fn run(config: &Config, cmd: ModelCmd) -> anyhow::Result<()> {
                         m.code,
                         m.name,
                         m.device_count,
-                        m.firmware_version.as_deref().unwrap_or("-")
+                        m.firmware_version.as_ref().map_or("-", |v| v.as_str())
                     );
                 }
             }

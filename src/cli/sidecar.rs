@@ -2,12 +2,12 @@
 //! built-in decoder (see `sidecar::server`).
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 
 use crate::config::Config;
+use crate::decode::Engine;
 use crate::sidecar::server::{SidecarState, router};
 
 #[derive(Debug, Args)]
@@ -27,14 +27,8 @@ pub fn run(config: &Config, args: SidecarArgs) -> anyhow::Result<()> {
         .with_context(|| format!("invalid value {:?} for --bind", args.bind))?;
     std::fs::create_dir_all(&args.xfer_dir)
         .with_context(|| format!("cannot create {}", args.xfer_dir.display()))?;
-    let rom_elfs: Option<Arc<dyn crate::decode::RomElfProvider>> = match &config.rom_elf_dir {
-        Some(dir) => Some(Arc::new(
-            crate::decode::rom_elfs_from_dir(dir)
-                .with_context(|| format!("cannot read {}", dir.display()))?,
-        )),
-        None => None,
-    };
-    let state = SidecarState::new(args.xfer_dir, rom_elfs);
+    let engine = Engine::with_rom_dir(config.rom_elf_dir.as_deref())?;
+    let state = SidecarState::new(args.xfer_dir, engine);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

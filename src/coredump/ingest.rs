@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use super::MAX_COREDUMP_SIZE;
 use crate::db::devices::Device;
-use crate::db::{self, Db, coredumps};
+use crate::db::{Db, coredumps};
 use crate::error::{Error, Result};
-use crate::ids::{CoredumpId, DeviceKey};
+use crate::ids::CoredumpId;
 use crate::store::{self, Layout, atomic};
 
 /// A dump that is now durable on disk and in the database.
@@ -33,11 +33,6 @@ pub fn check_body_len(len: usize) -> Result<()> {
     Ok(())
 }
 
-/// `coredump_<YYYYMMDD>T<HHMMSS>_<micro6>Z.dmp` for the given instant.
-pub fn filename_for(t: chrono::DateTime<chrono::Utc>) -> String {
-    format!("coredump_{}Z.dmp", t.format("%Y%m%dT%H%M%S_%6f"))
-}
-
 /// Writes the dump under a name no other dump has, stepping the timestamp by a microsecond on
 /// a clash. Returns the name and the instant it encodes.
 fn write_unique(
@@ -46,7 +41,7 @@ fn write_unique(
 ) -> io::Result<(String, chrono::DateTime<chrono::Utc>)> {
     let mut t = chrono::Utc::now();
     for _ in 0..1000 {
-        let name = filename_for(t);
+        let name = Layout::coredump_file_name(t);
         let target = dir.join(&name);
         match atomic::write_new(&target, body) {
             Ok(()) => return Ok((name, t)),
@@ -70,9 +65,7 @@ pub fn ingest(
     body: &[u8],
 ) -> Result<Stored> {
     check_body_len(body.len())?;
-    let key = DeviceKey::parse(&device.key)
-        .ok_or_else(|| Error::Validation("Invalid device key format".into()))?;
-    let dir = layout.device_dir(&key);
+    let dir = layout.device_dir(&device.key);
     let (filename, t) = write_unique(&dir, body)?;
     let path = dir.join(&filename);
     match insert_with_retention(
@@ -116,7 +109,6 @@ fn insert_with_retention(
     t: chrono::DateTime<chrono::Utc>,
     max_coredumps: u32,
 ) -> Result<(CoredumpId, Vec<String>)> {
-    let uploaded_at = db::format_ts(t);
     db.write(|tx| {
         let id = coredumps::insert(
             tx,
@@ -126,7 +118,7 @@ fn insert_with_retention(
                 chip,
                 firmware_version,
                 size: size as i64,
-                uploaded_at: &uploaded_at,
+                uploaded_at: t.into(),
             },
         )?;
         let evicted = coredumps::delete_beyond(tx, device.id, max_coredumps)?;
@@ -144,19 +136,6 @@ fn remove_evicted(dir: &std::path::Path, names: &[String]) {
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
-
-    #[test]
-    fn filename_matches_upstream_layout() {
-        let t = chrono::Utc
-            .with_ymd_and_hms(2026, 2, 11, 14, 30, 0)
-            .unwrap()
-            + chrono::Duration::microseconds(123456);
-        assert_eq!(
-            super::filename_for(t),
-            "coredump_20260211T143000_123456Z.dmp"
-        );
-    }
 
     #[test]
     fn body_limits() {

@@ -29,20 +29,15 @@ pub fn delete_all(db: &Db, layout: &Layout, device_id: DeviceId) -> Result<usize
 }
 
 /// Removes the named dump files of a device, best effort.
-pub fn remove_files(layout: &Layout, device_key: &str, names: &[String]) {
-    let Some(key) = DeviceKey::parse(device_key) else {
-        return;
-    };
+pub fn remove_files(layout: &Layout, key: &DeviceKey, names: &[String]) {
     for name in names {
-        if let Some(path) = layout.coredump_path(&key, name) {
+        if let Some(path) = layout.coredump_path(key, name) {
             store::remove_quietly(&path);
         }
     }
 }
 
 /// Removes a device's whole dump folder (after its row is deleted).
-pub fn remove_device_dir(layout: &Layout, device_key: &str) {
-    if let Some(key) = DeviceKey::parse(device_key) {
-        store::remove_dir_quietly(&layout.device_dir(&key));
-    }
+pub fn remove_device_dir(layout: &Layout, key: &DeviceKey) {
+    store::remove_dir_quietly(&layout.device_dir(key));
 }

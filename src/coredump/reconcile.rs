@@ -1,7 +1,8 @@
 //! Startup reconciliation of dump files and rows: files without a row (a crash between the
 //! write and the commit, or between a delete's commit and its unlink) are removed; rows whose
-//! file is gone are removed. If *no* row has its file, the dump folder is probably the wrong one
-//! (a changed `COREDUMPS_DIR`), so nothing is deleted and an error is logged instead.
+//! file is gone are removed. If *no* row has its file (and there are several), the dump folder
+//! is probably the wrong one (a changed `COREDUMPS_DIR`), so neither rows nor dump files are
+//! deleted and an error is logged instead. Temp files of interrupted writes always go.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -9,7 +10,7 @@ use std::path::Path;
 use crate::db::{Db, coredumps, devices};
 use crate::error::Result;
 use crate::ids::CoredumpId;
-use crate::store;
+use crate::store::{self, Layout};
 
 /// What reconciliation did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -19,7 +20,9 @@ pub struct Report {
     pub temp_files_removed: usize,
 }
 
-pub fn run(db: &Db, coredumps_dir: &Path) -> Result<Report> {
+/// Reconciles the dump folder of `layout` with the `coredumps` rows.
+pub fn run(db: &Db, layout: &Layout) -> Result<Report> {
+    let coredumps_dir: &Path = &layout.coredumps_dir;
     let conn = db.conn()?;
     let rows = coredumps::all_files(&conn)?;
     let known: HashSet<(String, String)> = rows
@@ -31,6 +34,7 @@ pub fn run(db: &Db, coredumps_dir: &Path) -> Result<Report> {
 
     // Files without rows.
     let mut present: HashSet<(String, String)> = HashSet::new();
+    let mut orphans = Vec::new();
     if let Ok(entries) = std::fs::read_dir(coredumps_dir) {
         for dir in entries.flatten() {
             let Ok(key) = dir.file_name().into_string() else {
@@ -46,15 +50,13 @@ pub fn run(db: &Db, coredumps_dir: &Path) -> Result<Report> {
                 let Ok(name) = f.file_name().into_string() else {
                     continue;
                 };
-                if name.starts_with(".tmp-") {
+                if Layout::is_temp_file_name(&name) {
                     store::remove_quietly(&f.path());
                     report.temp_files_removed += 1;
                 } else if known.contains(&(key.clone(), name.clone())) {
                     present.insert((key.clone(), name));
-                } else if name.starts_with("coredump_") && name.ends_with(".dmp") {
-                    tracing::warn!(device = %key, file = %name, "removing dump file that has no database row");
-                    store::remove_quietly(&f.path());
-                    report.orphan_files_removed += 1;
+                } else if Layout::is_coredump_file_name(&name) {
+                    orphans.push((key.clone(), name, f.path()));
                 }
             }
             if !device_keys.contains(&key)
@@ -77,9 +79,16 @@ pub fn run(db: &Db, coredumps_dir: &Path) -> Result<Report> {
         tracing::error!(
             rows = rows.len(),
             dir = %coredumps_dir.display(),
-            "none of the stored coredumps has its file: is COREDUMPS_DIR right? keeping the rows"
+            "none of the stored coredumps has its file: is COREDUMPS_DIR right? keeping the rows and files"
         );
-    } else if !missing.is_empty() {
+        return Ok(report);
+    }
+    for (key, name, path) in orphans {
+        tracing::warn!(device = %key, file = %name, "removing dump file that has no database row");
+        store::remove_quietly(&path);
+        report.orphan_files_removed += 1;
+    }
+    if !missing.is_empty() {
         for (id, key, name) in rows.iter().filter(|(id, _, _)| missing.contains(id)) {
             tracing::warn!(id = %id, device = %key, file = %name, "removing coredump row whose file is missing");
         }

@@ -1,21 +1,26 @@
 //! `coredumps`: one row per stored dump. A `PENDING` row is also a parse job.
 
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
 use super::{DbError, now};
-use crate::ids::{CoredumpId, DeviceId};
+use crate::ids::{CoredumpId, DeviceId, FirmwareVersion, ModelId, Timestamp};
 
 /// Where a dump is in its decode: `PENDING → PARSED | ERROR` (and back to `PENDING` on re-parse).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum ParseStatus {
+    /// Waiting for (or in) a parse job.
     Pending,
+    /// Decoded: `parsed_output` holds the report.
     Parsed,
+    /// Not decoded: `parsed_output` says why, `parse_error_kind` classifies it.
     Error,
 }
 
 impl ParseStatus {
+    /// The stored (and API) spelling.
     pub fn as_str(self) -> &'static str {
         match self {
             ParseStatus::Pending => "PENDING",
@@ -23,11 +28,106 @@ impl ParseStatus {
             ParseStatus::Error => "ERROR",
         }
     }
-    fn from_db(s: &str) -> ParseStatus {
+
+    /// Parses the stored spelling; anything else is `None` (never guessed).
+    pub fn parse(s: &str) -> Option<ParseStatus> {
         match s {
-            "PARSED" => ParseStatus::Parsed,
-            "ERROR" => ParseStatus::Error,
-            _ => ParseStatus::Pending,
+            "PENDING" => Some(ParseStatus::Pending),
+            "PARSED" => Some(ParseStatus::Parsed),
+            "ERROR" => Some(ParseStatus::Error),
+            _ => None,
+        }
+    }
+}
+
+/// Why a dump ended in `ERROR` (column `parse_error_kind`). The text in `parsed_output` is for
+/// people; code decides on this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParseErrorKind {
+    /// No firmware bundle (or app ELF) for the dump's model and version yet: the dump waits,
+    /// and is queued again when that version is uploaded.
+    FirmwareMissing,
+    /// The stored `.dmp` file is missing or unreadable.
+    DumpUnreadable,
+    /// The built-in decoder rejected the dump.
+    DecodeFailed,
+    /// The parse sidecar failed on every attempt.
+    SidecarFailed,
+    /// Runs kept dying (panic, process killed) and the dump was given up.
+    Interrupted,
+}
+
+impl ParseErrorKind {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParseErrorKind::FirmwareMissing => "firmware_missing",
+            ParseErrorKind::DumpUnreadable => "dump_unreadable",
+            ParseErrorKind::DecodeFailed => "decode_failed",
+            ParseErrorKind::SidecarFailed => "sidecar_failed",
+            ParseErrorKind::Interrupted => "interrupted",
+        }
+    }
+
+    /// Parses the stored spelling; anything else is `None`.
+    pub fn parse(s: &str) -> Option<ParseErrorKind> {
+        [
+            ParseErrorKind::FirmwareMissing,
+            ParseErrorKind::DumpUnreadable,
+            ParseErrorKind::DecodeFailed,
+            ParseErrorKind::SidecarFailed,
+            ParseErrorKind::Interrupted,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// `FromSql`/`ToSql` through `as_str`/`parse`: an unknown stored value is a column error.
+macro_rules! sql_enum {
+    ($name:ident) => {
+        impl FromSql for $name {
+            fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+                let s = v.as_str()?;
+                $name::parse(s).ok_or_else(|| {
+                    FromSqlError::Other(format!("unknown {} {s:?}", stringify!($name)).into())
+                })
+            }
+        }
+        impl ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.as_str()))
+            }
+        }
+    };
+}
+sql_enum!(ParseStatus);
+sql_enum!(ParseErrorKind);
+
+/// The final outcome of a parse, as recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// `PARSED`.
+    Parsed,
+    /// `ERROR`, of this kind.
+    Failed(ParseErrorKind),
+}
+
+impl Verdict {
+    /// The status it is stored as.
+    pub fn status(self) -> ParseStatus {
+        match self {
+            Verdict::Parsed => ParseStatus::Parsed,
+            Verdict::Failed(_) => ParseStatus::Error,
+        }
+    }
+
+    /// The error kind it is stored with (`None` when parsed).
+    pub fn error_kind(self) -> Option<ParseErrorKind> {
+        match self {
+            Verdict::Parsed => None,
+            Verdict::Failed(k) => Some(k),
         }
     }
 }
@@ -37,43 +137,50 @@ pub struct Coredump {
     pub id: CoredumpId,
     pub device_id: DeviceId,
     pub filename: String,
+    /// As the device reported it (any printable text up to 64 characters).
     pub chip: String,
+    /// As the device reported it (any printable text up to 64 characters; not necessarily a
+    /// stored [`crate::ids::FirmwareVersion`]).
     pub firmware_version: String,
     pub size: i64,
     pub parse_status: ParseStatus,
+    /// Why an `ERROR` row failed; not part of the API (which shows upstream's text).
+    #[serde(skip)]
+    pub parse_error_kind: Option<ParseErrorKind>,
     /// Only filled by the detail finders.
     pub parsed_output: Option<String>,
     /// JSON of the built-in decoder's analysis; only filled by the detail finders.
     pub analysis: Option<String>,
-    pub uploaded_at: String,
-    pub parsed_at: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub uploaded_at: Timestamp,
+    pub parsed_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 /// Columns of a summary; the detail variant adds the two large text columns.
 const SUMMARY: &str =
-    "SELECT id, device_id, filename, chip, firmware_version, size, parse_status, NULL, NULL,
-        uploaded_at, parsed_at, created_at, updated_at FROM coredumps";
+    "SELECT id, device_id, filename, chip, firmware_version, size, parse_status, parse_error_kind,
+        NULL, NULL, uploaded_at, parsed_at, created_at, updated_at FROM coredumps";
 const DETAIL: &str =
-    "SELECT id, device_id, filename, chip, firmware_version, size, parse_status, parsed_output,
-        analysis, uploaded_at, parsed_at, created_at, updated_at FROM coredumps";
+    "SELECT id, device_id, filename, chip, firmware_version, size, parse_status, parse_error_kind,
+        parsed_output, analysis, uploaded_at, parsed_at, created_at, updated_at FROM coredumps";
 
 fn from_row(r: &Row) -> rusqlite::Result<Coredump> {
     Ok(Coredump {
-        id: CoredumpId(r.get(0)?),
-        device_id: DeviceId(r.get(1)?),
+        id: r.get(0)?,
+        device_id: r.get(1)?,
         filename: r.get(2)?,
         chip: r.get(3)?,
         firmware_version: r.get(4)?,
         size: r.get(5)?,
-        parse_status: ParseStatus::from_db(&r.get::<_, String>(6)?),
-        parsed_output: r.get(7)?,
-        analysis: r.get(8)?,
-        uploaded_at: r.get(9)?,
-        parsed_at: r.get(10)?,
-        created_at: r.get(11)?,
-        updated_at: r.get(12)?,
+        parse_status: r.get(6)?,
+        parse_error_kind: r.get(7)?,
+        parsed_output: r.get(8)?,
+        analysis: r.get(9)?,
+        uploaded_at: r.get(10)?,
+        parsed_at: r.get(11)?,
+        created_at: r.get(12)?,
+        updated_at: r.get(13)?,
     })
 }
 
@@ -83,7 +190,7 @@ pub struct NewCoredump<'a> {
     pub chip: &'a str,
     pub firmware_version: &'a str,
     pub size: i64,
-    pub uploaded_at: &'a str,
+    pub uploaded_at: Timestamp,
 }
 
 pub fn insert(conn: &Connection, c: &NewCoredump) -> Result<CoredumpId, DbError> {
@@ -93,7 +200,7 @@ pub fn insert(conn: &Connection, c: &NewCoredump) -> Result<CoredumpId, DbError>
          VALUES (?1, ?2, ?3, ?4, ?5, 'PENDING', ?6, ?6, ?6)",
     )?
     .execute(params![
-        c.device_id.0,
+        c.device_id,
         c.filename,
         c.chip,
         c.firmware_version,
@@ -198,47 +305,52 @@ pub fn delete_by_ids(conn: &Connection, ids: &[CoredumpId]) -> Result<usize, DbE
     Ok(n)
 }
 
-/// Records the final outcome of a parse. `false` when the row no longer exists.
+/// Records the final outcome of a parse outside a job's claim (imports, tests). `false` when the
+/// row no longer exists.
 pub fn set_result(
     conn: &Connection,
     id: CoredumpId,
-    status: ParseStatus,
+    verdict: Verdict,
     parsed_output: Option<&str>,
     analysis: Option<&str>,
 ) -> Result<bool, DbError> {
-    let ts = now();
     Ok(conn.execute(
-        "UPDATE coredumps SET parse_status = ?2, parsed_output = ?3, analysis = ?4, parsed_at = ?5, updated_at = ?5
+        "UPDATE coredumps SET parse_status = ?2, parse_error_kind = ?3, parsed_output = ?4,
+                analysis = ?5, parsed_at = ?6, updated_at = ?6
          WHERE id = ?1",
-        params![id.0, status.as_str(), parsed_output, analysis, ts],
+        params![
+            id,
+            verdict.status(),
+            verdict.error_kind(),
+            parsed_output,
+            analysis,
+            now()
+        ],
     )? > 0)
 }
 
 // --- Firmware hooks (firmware uploads and retention) -------------------------------------
 
-/// Text prefix of the parse error recorded when a dump's firmware bundle/ELF is missing.
-pub const MISSING_FIRMWARE_PREFIX: &str = "Unable to parse coredump: firmware ZIP not found";
-
-/// Puts back in the queue every dump of the model's devices, reported with `version`, whose parse
-/// failed because that version's firmware bundle was missing. Returns their ids (to enqueue
-/// after the commit).
+/// Puts back in the queue every dump of the model's devices, reported with `version`, that is
+/// waiting for that version's firmware ([`ParseErrorKind::FirmwareMissing`]). Returns their ids
+/// (to enqueue after the commit).
 pub fn requeue_missing_firmware(
     conn: &Connection,
-    model: crate::ids::ModelId,
-    version: &str,
+    model: ModelId,
+    version: &FirmwareVersion,
 ) -> Result<Vec<CoredumpId>, DbError> {
     let mut stmt = conn.prepare_cached(
-        "UPDATE coredumps SET parse_status = 'PENDING', parsed_output = NULL, analysis = NULL,
-                parsed_at = NULL, updated_at = ?3
-         WHERE parse_status = 'ERROR' AND parsed_output LIKE ?4 || '%'
+        "UPDATE coredumps SET parse_status = 'PENDING', parse_error_kind = NULL,
+                parsed_output = NULL, analysis = NULL, parsed_at = NULL, updated_at = ?3
+         WHERE parse_status = 'ERROR' AND parse_error_kind = ?4
            AND firmware_version = ?2
            AND device_id IN (SELECT id FROM devices WHERE device_model_id = ?1)
          RETURNING id",
     )?;
     let ids = stmt
         .query_map(
-            params![model.0, version, now(), MISSING_FIRMWARE_PREFIX],
-            |r| Ok(CoredumpId(r.get(0)?)),
+            params![model, version, now(), ParseErrorKind::FirmwareMissing],
+            |r| r.get(0),
         )?
         .collect::<Result<_, _>>()?;
     Ok(ids)
@@ -248,7 +360,7 @@ pub fn requeue_missing_firmware(
 /// versions whose ELF a parse job still needs, which firmware retention must keep.
 pub fn pending_firmware_versions(
     conn: &Connection,
-    model: crate::ids::ModelId,
+    model: ModelId,
 ) -> Result<Vec<String>, DbError> {
     let mut stmt = conn.prepare_cached(
         "SELECT DISTINCT c.firmware_version FROM coredumps c

@@ -3,33 +3,37 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
-use super::{DbError, now};
-use crate::ids::{DeviceId, ModelId};
+use super::coredumps::ParseStatus;
+use super::{DbError, Page, now};
+use crate::ids::{DeviceId, DeviceKey, ModelCode, ModelId, Timestamp};
 
 /// A device with its model code, as the auth layer and services need it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Device {
     pub id: DeviceId,
-    pub key: String,
+    pub key: DeviceKey,
     pub model_id: ModelId,
-    pub model: String,
+    pub model: ModelCode,
     pub name: String,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
-/// A device list row: adds the dump count and the time of the newest dump.
+/// A device list row (API and dashboard): adds the dump count and the newest dump.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeviceSummary {
     pub id: DeviceId,
-    pub key: String,
-    pub model: String,
+    pub key: DeviceKey,
+    pub model: ModelCode,
     pub name: String,
     pub coredump_count: i64,
-    pub last_coredump_at: Option<String>,
+    pub last_coredump_at: Option<Timestamp>,
     /// Firmware version reported with the newest dump.
     pub last_firmware_version: Option<String>,
-    pub created_at: String,
+    /// Parse status of the newest dump (the dashboard's badge; not in the API).
+    #[serde(skip)]
+    pub last_status: Option<ParseStatus>,
+    pub created_at: Timestamp,
 }
 
 const SELECT: &str =
@@ -38,9 +42,9 @@ const SELECT: &str =
 
 fn from_row(r: &Row) -> rusqlite::Result<Device> {
     Ok(Device {
-        id: DeviceId(r.get(0)?),
+        id: r.get(0)?,
         key: r.get(1)?,
-        model_id: ModelId(r.get(2)?),
+        model_id: r.get(2)?,
         model: r.get(3)?,
         name: r.get(4)?,
         created_at: r.get(5)?,
@@ -95,52 +99,76 @@ pub fn find_by_token_hash(
         .optional()?)
 }
 
-fn search_pattern(search: Option<&str>) -> String {
-    let s = search.unwrap_or("").trim().replace(['%', '_', '\\'], "");
-    format!("%{s}%")
+/// `%term%` for `LIKE … ESCAPE '\'`, with the wildcards in `term` escaped.
+fn like_pattern(term: &str) -> String {
+    let mut out = String::with_capacity(term.len() + 2);
+    out.push('%');
+    for c in term.trim().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
 }
 
-/// One page of the device list, newest device first; one query, no N+1.
-pub fn list(
+/// The search condition on `devices d JOIN device_models m`, with the pattern as `?1`.
+const MATCHES: &str = "(?1 = '%%' OR d.key LIKE ?1 ESCAPE '\\' OR d.name LIKE ?1 ESCAPE '\\'
+    OR m.code LIKE ?1 ESCAPE '\\')";
+
+/// One page of the device list (the API's and the dashboard's), ordered by key, filtered by a
+/// case-insensitive search on key, name and model code (`%` and `_` match themselves). One
+/// query: the newest dump of each device is found through `ix_coredumps_device_id`, and the
+/// total rides along as `COUNT(*) OVER ()`.
+pub fn search(
     conn: &Connection,
-    search: Option<&str>,
+    term: &str,
     limit: i64,
     offset: i64,
-) -> Result<Vec<DeviceSummary>, DbError> {
-    let mut stmt = conn.prepare_cached(
+) -> Result<Page<DeviceSummary>, DbError> {
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT d.id, d.key, m.code, d.name,
                 (SELECT COUNT(*) FROM coredumps c WHERE c.device_id = d.id),
-                (SELECT MAX(c.uploaded_at) FROM coredumps c WHERE c.device_id = d.id),
-                (SELECT c.firmware_version FROM coredumps c WHERE c.device_id = d.id
-                   ORDER BY c.uploaded_at DESC, c.id DESC LIMIT 1),
-                d.created_at
-         FROM devices d JOIN device_models m ON m.id = d.device_model_id
-         WHERE d.key LIKE ?1 OR d.name LIKE ?1
-         ORDER BY d.id LIMIT ?2 OFFSET ?3",
-    )?;
+                l.uploaded_at, l.firmware_version, l.parse_status, d.created_at,
+                COUNT(*) OVER ()
+         FROM devices d
+         JOIN device_models m ON m.id = d.device_model_id
+         LEFT JOIN coredumps l ON l.id = (
+             SELECT c.id FROM coredumps c WHERE c.device_id = d.id
+             ORDER BY c.uploaded_at DESC, c.id DESC LIMIT 1)
+         WHERE {MATCHES}
+         ORDER BY d.key LIMIT ?2 OFFSET ?3"
+    ))?;
+    let mut total = 0;
     let rows = stmt
-        .query_map(params![search_pattern(search), limit, offset], |r| {
+        .query_map(params![like_pattern(term), limit, offset], |r| {
+            total = r.get(9)?;
             Ok(DeviceSummary {
-                id: DeviceId(r.get(0)?),
+                id: r.get(0)?,
                 key: r.get(1)?,
                 model: r.get(2)?,
                 name: r.get(3)?,
                 coredump_count: r.get(4)?,
                 last_coredump_at: r.get(5)?,
                 last_firmware_version: r.get(6)?,
-                created_at: r.get(7)?,
+                last_status: r.get(7)?,
+                created_at: r.get(8)?,
             })
         })?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
-}
-
-pub fn count(conn: &Connection, search: Option<&str>) -> Result<i64, DbError> {
-    Ok(conn.query_row(
-        "SELECT COUNT(*) FROM devices d WHERE d.key LIKE ?1 OR d.name LIKE ?1",
-        [search_pattern(search)],
-        |r| r.get(0),
-    )?)
+        .collect::<Result<Vec<_>, _>>()?;
+    if rows.is_empty() && offset > 0 {
+        // Past the last page: the total still counts the matches.
+        total = conn.query_row(
+            &format!(
+                "SELECT COUNT(*) FROM devices d JOIN device_models m ON m.id = d.device_model_id
+                 WHERE {MATCHES}"
+            ),
+            [like_pattern(term)],
+            |r| r.get(0),
+        )?;
+    }
+    Ok(Page { rows, total })
 }
 
 pub fn set_token_hash(conn: &Connection, id: DeviceId, hash: &[u8]) -> Result<bool, DbError> {
@@ -161,4 +189,15 @@ pub fn all_keys(conn: &Connection) -> Result<Vec<String>, DbError> {
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn like_escapes_wildcards() {
+        assert_eq!(like_pattern("a_b%c\\"), "%a\\_b\\%c\\\\%");
+        assert_eq!(like_pattern(" "), "%%");
+    }
 }

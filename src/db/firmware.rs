@@ -5,13 +5,13 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::{DbError, now};
-use crate::ids::ModelId;
+use crate::ids::{FirmwareVersion, ModelId, Timestamp};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FirmwareRow {
     pub id: i64,
     pub model_id: ModelId,
-    pub version: String,
+    pub version: FirmwareVersion,
     /// Hex SHA-256 of the app image (`.bin`): the device download's ETag.
     pub sha256: String,
     /// Bytes of the app image.
@@ -19,7 +19,7 @@ pub struct FirmwareRow {
     /// Bytes of the stored ZIP bundle; `None` for a legacy raw `.bin` upload.
     pub bundle_size: Option<i64>,
     pub has_elf: bool,
-    pub uploaded_at: String,
+    pub uploaded_at: Timestamp,
 }
 
 const SELECT: &str = "SELECT id, device_model_id, version, sha256, size, bundle_size, has_elf,
@@ -28,7 +28,7 @@ const SELECT: &str = "SELECT id, device_model_id, version, sha256, size, bundle_
 fn from_row(r: &Row) -> rusqlite::Result<FirmwareRow> {
     Ok(FirmwareRow {
         id: r.get(0)?,
-        model_id: ModelId(r.get(1)?),
+        model_id: r.get(1)?,
         version: r.get(2)?,
         sha256: r.get(3)?,
         size: r.get(4)?,

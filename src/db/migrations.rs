@@ -16,6 +16,9 @@ const MIGRATIONS: &[&str] = &[
     // 3: decode pipeline: parse job claims on coredumps (claim token and time, interrupted
     //    runs), so a job never runs twice at once and one whose worker died is picked up again.
     include_str!("migrations/003_parse_jobs.sql"),
+    // 4: typed parse outcomes: `parse_error_kind` on ERROR rows (dumps waiting for their
+    //    firmware are found by kind, not by the text of their error).
+    include_str!("migrations/004_parse_error_kind.sql"),
 ];
 
 pub fn apply(conn: &mut Connection) -> Result<(), DbError> {

@@ -9,7 +9,6 @@ pub mod devices;
 pub mod firmware;
 mod migrations;
 pub mod models;
-// Decode pipeline (branch `worker`): parse job claims on the coredumps table.
 pub mod parse_jobs;
 pub mod sessions;
 pub mod tokens;
@@ -37,6 +36,15 @@ pub enum DbError {
         version: usize,
         source: rusqlite::Error,
     },
+}
+
+/// A page of rows and the total number of matching rows.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The rows of this page.
+    pub rows: Vec<T>,
+    /// Matching rows on all pages.
+    pub total: i64,
 }
 
 /// Handle to the database; cheap to clone.

@@ -4,18 +4,18 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::{DbError, now};
-use crate::ids::ModelId;
+use crate::ids::{FirmwareVersion, ModelCode, ModelId, Timestamp};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Model {
     pub id: ModelId,
-    pub code: String,
+    pub code: ModelCode,
     pub name: String,
     /// The current firmware version: the last one uploaded.
-    pub firmware_version: Option<String>,
+    pub firmware_version: Option<FirmwareVersion>,
     pub device_count: i64,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 const SELECT: &str = "SELECT m.id, m.code, m.name, m.firmware_version,
@@ -24,7 +24,7 @@ const SELECT: &str = "SELECT m.id, m.code, m.name, m.firmware_version,
 
 fn from_row(r: &Row) -> rusqlite::Result<Model> {
     Ok(Model {
-        id: ModelId(r.get(0)?),
+        id: r.get(0)?,
         code: r.get(1)?,
         name: r.get(2)?,
         firmware_version: r.get(3)?,

@@ -6,18 +6,20 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::coredumps::ParseStatus;
+use super::coredumps::Verdict;
 use super::{DbError, now};
-use crate::ids::{CoredumpId, DeviceId};
+use crate::ids::{CoredumpId, DeviceId, DeviceKey, ModelCode};
 
 /// What a worker needs to run one job (joined from the dump, its device and its model).
 #[derive(Debug, Clone)]
 pub struct Job {
     pub id: CoredumpId,
-    pub device_key: String,
-    pub model_code: String,
+    pub device_key: DeviceKey,
+    pub model_code: ModelCode,
     pub filename: String,
+    /// As the device reported it.
     pub chip: String,
+    /// As the device reported it (not necessarily a valid stored version).
     pub firmware_version: String,
 }
 
@@ -89,7 +91,7 @@ pub fn job(conn: &Connection, id: CoredumpId) -> Result<Option<Job>, DbError> {
             [id.0],
             |r| {
                 Ok(Job {
-                    id: CoredumpId(r.get(0)?),
+                    id: r.get(0)?,
                     device_key: r.get(1)?,
                     model_code: r.get(2)?,
                     filename: r.get(3)?,
@@ -108,17 +110,25 @@ pub fn finish(
     conn: &Connection,
     id: CoredumpId,
     token: &str,
-    status: ParseStatus,
+    verdict: Verdict,
     parsed_output: Option<&str>,
     analysis: Option<&str>,
 ) -> Result<bool, DbError> {
     let ts = now();
     Ok(conn.execute(
-        "UPDATE coredumps SET parse_status = ?3, parsed_output = ?4, analysis = ?5,
-                parsed_at = ?6, updated_at = ?6, claim_token = NULL, claimed_at = NULL,
-                parse_runs = 0
+        "UPDATE coredumps SET parse_status = ?3, parse_error_kind = ?4, parsed_output = ?5,
+                analysis = ?6, parsed_at = ?7, updated_at = ?7, claim_token = NULL,
+                claimed_at = NULL, parse_runs = 0
          WHERE id = ?1 AND claim_token = ?2 AND parse_status = 'PENDING'",
-        params![id.0, token, status.as_str(), parsed_output, analysis, ts],
+        params![
+            id,
+            token,
+            verdict.status(),
+            verdict.error_kind(),
+            parsed_output,
+            analysis,
+            ts
+        ],
     )? > 0)
 }
 
@@ -139,7 +149,8 @@ pub fn release(
     )? > 0)
 }
 
-const REQUEUE: &str = "UPDATE coredumps SET parse_status = 'PENDING', parsed_output = NULL,
+const REQUEUE: &str = "UPDATE coredumps SET parse_status = 'PENDING', parse_error_kind = NULL,
+        parsed_output = NULL,
         analysis = NULL, parsed_at = NULL, updated_at = ?1, claim_token = NULL,
         claimed_at = NULL, parse_runs = 0";
 
@@ -188,6 +199,7 @@ pub fn count_pending(conn: &Connection) -> Result<i64, DbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::coredumps::{ParseErrorKind, ParseStatus};
     use crate::db::{Db, coredumps, devices, models};
 
     fn setup() -> (tempfile::TempDir, Db, CoredumpId) {
@@ -198,7 +210,7 @@ mod tests {
         let d = devices::insert(&conn, "abcdefgh", m.id, "", b"hash")
             .unwrap()
             .unwrap();
-        let ts = now();
+        let ts = crate::ids::Timestamp::now();
         let id = coredumps::insert(
             &conn,
             &coredumps::NewCoredump {
@@ -207,7 +219,7 @@ mod tests {
                 chip: "esp32c3",
                 firmware_version: "1.0.0",
                 size: 1,
-                uploaded_at: &ts,
+                uploaded_at: ts,
             },
         )
         .unwrap();
@@ -232,8 +244,8 @@ mod tests {
         assert_eq!(claimable_ids(&conn, FUTURE).unwrap(), vec![id]);
         assert_eq!(claim(&conn, id, "b", FUTURE).unwrap(), Some(2));
         // The dead run's result is dropped; the live one's is recorded.
-        assert!(!finish(&conn, id, "a", ParseStatus::Parsed, Some("old"), None).unwrap());
-        assert!(finish(&conn, id, "b", ParseStatus::Parsed, Some("new"), None).unwrap());
+        assert!(!finish(&conn, id, "a", Verdict::Parsed, Some("old"), None).unwrap());
+        assert!(finish(&conn, id, "b", Verdict::Parsed, Some("new"), None).unwrap());
         let c = coredumps::find_by_id(&conn, id).unwrap().unwrap();
         assert_eq!(
             (c.parse_status, c.parsed_output.as_deref()),
@@ -256,9 +268,29 @@ mod tests {
         let device = coredumps::find_by_id(&conn, id).unwrap().unwrap().device_id;
         assert!(requeue(&conn, device, id).unwrap());
         assert!(!holds(&conn, id, "c").unwrap());
-        assert!(!finish(&conn, id, "c", ParseStatus::Error, Some("x"), None).unwrap());
+        assert!(
+            !finish(
+                &conn,
+                id,
+                "c",
+                Verdict::Failed(ParseErrorKind::DecodeFailed),
+                Some("x"),
+                None
+            )
+            .unwrap()
+        );
         assert_eq!(claim(&conn, id, "d", LONG_AGO).unwrap(), Some(1));
-        assert!(finish(&conn, id, "d", ParseStatus::Error, Some("e"), None).unwrap());
+        assert!(
+            finish(
+                &conn,
+                id,
+                "d",
+                Verdict::Failed(ParseErrorKind::DecodeFailed),
+                Some("e"),
+                None
+            )
+            .unwrap()
+        );
         assert_eq!(requeue_errors(&conn).unwrap(), vec![id]);
         let c = coredumps::find_by_id(&conn, id).unwrap().unwrap();
         assert_eq!(c.parse_status, ParseStatus::Pending);

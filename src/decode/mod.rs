@@ -17,15 +17,17 @@
 //! 4. `report.rs` renders the [`Analysis`] like `esp-coredump info_corefile`.
 //!
 //! # Use
+//! Callers go through one [`Engine`] per process: it owns the limits, the time budget, chip
+//! parsing, the symbolizer cache and the ROM ELFs.
 //! ```no_run
-//! use crashbox::decode::{self, Options, SymbolizerCache};
+//! use crashbox::decode::{self, Engine};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let cache = SymbolizerCache::new(256 << 20); // one per process
-//! let elf = std::fs::read("app.elf")?;
-//! let dump = std::fs::read("coredump.b64")?; // any supported container
-//! let symbolizer = cache.get_or_build(&elf)?;
-//! let analysis = decode::decode(&dump, Some(&symbolizer), &Options::default())?;
+//! let engine = Engine::new(); // one per process
+//! let elf = decode::read_elf("app.elf".as_ref())?;
+//! let dump = decode::read_dump("coredump.b64".as_ref())?; // any supported container
+//! let symbolizer = engine.symbolizer(&elf, None)?;
+//! let analysis = engine.decode(&dump, Some(&symbolizer), decode::parse_chip("esp32c3")?)?;
 //! println!("{}", analysis.summary);
 //! print!("{}", analysis.report_text()); // esp-coredump `info_corefile` layout
 //! let json = serde_json::to_string(&analysis)?; // stored as the coredump's `analysis`
@@ -53,6 +55,7 @@ mod chip;
 mod container;
 mod dump;
 mod elf_core;
+mod engine;
 mod error;
 mod frames;
 mod memory;
@@ -77,6 +80,10 @@ pub use analysis::{
 pub use cache::SymbolizerCache;
 pub use chip::{ALL_CHIPS, Arch, Chip, riscv_cause_name, xtensa_cause_name};
 pub use container::{BodyFormat, ChecksumKind, ChecksumStatus, Encoding, HeaderInfo};
+pub use engine::{
+    CACHE_BYTES, DECODE_BUDGET, Engine, MAX_DUMP_BYTES, MAX_ELF_BYTES, ReadError, parse_chip,
+    read_dump, read_elf,
+};
 pub use error::DecodeError;
 pub use rom::{RomElfProvider, RomElfSet, parse_rom_elf_name};
 pub use rom_dir::{RomElfDir, rom_elfs_from_dir};

@@ -16,7 +16,7 @@ use super::{app_image, bundle, service};
 use crate::db::{Db, firmware, models};
 use crate::error::Result;
 use crate::ids::{FirmwareVersion, ModelCode};
-use crate::store::{self, Layout};
+use crate::store::{self, FirmwareFile, Layout};
 
 /// Largest stored file read for adoption.
 const MAX_ADOPT_BYTES: u64 = 256 << 20;
@@ -29,29 +29,27 @@ pub struct Report {
     pub versions_adopted: usize,
 }
 
+/// Reconciles the firmware folder of `layout` with the `firmware_versions` rows.
 pub fn run(db: &Db, layout: &Layout) -> Result<Report> {
     let conn = db.conn()?;
     let mut report = Report::default();
     remove_temp_files(&layout.assets_dir, &mut report);
     for model in models::list(&conn)? {
-        let Some(code) = ModelCode::parse(&model.code) else {
-            continue;
-        };
+        let code = model.code.clone();
         let dir = layout.model_dir(&code);
         remove_temp_files(&dir, &mut report);
         let mut known = HashSet::new();
         for row in firmware::list_for_model(&conn, model.id)? {
-            let present = FirmwareVersion::parse(&row.version).is_some_and(|v| {
-                layout.bundle_path(&code, &v).is_file()
-                    || layout.firmware_bin_path(&code, &v).is_file()
-                    || (model.firmware_version.as_deref() == Some(v.as_str())
-                        && layout.legacy_bin_path(&code).is_file())
-            });
+            let v = &row.version;
+            let present = layout.bundle_path(&code, v).is_file()
+                || layout.firmware_bin_path(&code, v).is_file()
+                || (model.firmware_version.as_ref() == Some(v)
+                    && layout.legacy_bin_path(&code).is_file());
             if present {
-                known.insert(row.version);
+                known.insert(row.version.to_string());
             } else {
                 tracing::warn!(model = %code, version = %row.version, "removing firmware row whose files are missing");
-                firmware::delete(&conn, model.id, &row.version)?;
+                firmware::delete(&conn, model.id, row.version.as_str())?;
                 report.rows_without_files_removed += 1;
             }
         }
@@ -66,9 +64,10 @@ pub fn run(db: &Db, layout: &Layout) -> Result<Report> {
         names.sort_by_key(|n| (!n.ends_with(".zip"), n.clone()));
         let mut adopted: Vec<(String, String)> = Vec::new();
         for name in names {
-            let Some((version, is_zip)) = stored_version(&name) else {
+            let Some((version, file)) = Layout::parse_firmware_file_name(&name) else {
                 continue;
             };
+            let is_zip = file == FirmwareFile::Bundle;
             if known.contains(version.as_str()) {
                 continue;
             }
@@ -107,16 +106,6 @@ pub fn run(db: &Db, layout: &Layout) -> Result<Report> {
         tracing::info!(?report, "reconciled firmware files and rows");
     }
     Ok(report)
-}
-
-/// `firmware-<version>.zip|.bin` → (version, is_zip).
-fn stored_version(name: &str) -> Option<(FirmwareVersion, bool)> {
-    let rest = name.strip_prefix("firmware-")?;
-    let (v, is_zip) = match rest.strip_suffix(".zip") {
-        Some(v) => (v, true),
-        None => (rest.strip_suffix(".bin")?, false),
-    };
-    Some((FirmwareVersion::parse(v)?, is_zip))
 }
 
 struct Facts {
@@ -170,7 +159,7 @@ fn remove_temp_files(dir: &Path, report: &mut Report) {
     };
     for e in entries.flatten() {
         let name = e.file_name();
-        if name.to_string_lossy().starts_with(".tmp-") && e.path().is_file() {
+        if Layout::is_temp_file_name(&name.to_string_lossy()) && e.path().is_file() {
             store::remove_quietly(&e.path());
             report.temp_files_removed += 1;
         }

@@ -28,9 +28,6 @@ use crate::ids::{CoredumpId, FirmwareVersion, ModelCode, ModelId};
 use crate::store::{self, Layout, atomic};
 use crate::worker::Jobs;
 
-/// Largest ELF handed to the decoder.
-pub const MAX_ELF_BYTES: u64 = 256 << 20;
-
 /// The result of an accepted upload.
 #[derive(Debug, Serialize)]
 pub struct Uploaded {
@@ -49,8 +46,7 @@ pub struct Uploaded {
 fn find_model(conn: &rusqlite::Connection, code: &str) -> Result<(models::Model, ModelCode)> {
     let model =
         models::find_by_code(conn, code)?.ok_or_else(|| Error::not_found("DeviceModel", code))?;
-    let code = ModelCode::parse(&model.code)
-        .ok_or_else(|| Error::Internal(format!("stored model code {:?} is invalid", model.code)))?;
+    let code = model.code.clone();
     Ok((model, code))
 }
 
@@ -138,7 +134,7 @@ pub fn upload(
         models::set_firmware_version(tx, model.id, Some(version.as_str()))?;
         let newest_first: Vec<String> = firmware::list_for_model(tx, model.id)?
             .into_iter()
-            .map(|r| r.version)
+            .map(|r| r.version.to_string())
             .collect();
         let pending: HashSet<String> = coredumps::pending_firmware_versions(tx, model.id)?
             .into_iter()
@@ -153,7 +149,7 @@ pub fn upload(
             firmware::delete(tx, model.id, v)?;
         }
         let requeued = if is_bundle {
-            coredumps::requeue_missing_firmware(tx, model.id, version.as_str())?
+            coredumps::requeue_missing_firmware(tx, model.id, &version)?
         } else {
             Vec::new()
         };
@@ -272,11 +268,7 @@ pub fn current_image(db: &Db, layout: &Layout, code: &str) -> Result<OpenFile> {
     let conn = db.conn()?;
     let (model, code) = find_model(&conn, code)?;
     let filename = format!("firmware-{code}.bin");
-    if let Some(version) = model
-        .firmware_version
-        .as_deref()
-        .and_then(FirmwareVersion::parse)
-    {
+    if let Some(version) = model.firmware_version.clone() {
         let row = firmware::find(&conn, model.id, version.as_str())?;
         drop(conn);
         let bin_path = layout.firmware_bin_path(&code, &version);
@@ -351,7 +343,7 @@ pub struct VersionSummary {
     /// Bytes of the stored ZIP bundle; `null` for a raw `.bin` upload.
     pub bundle_size: Option<i64>,
     pub has_elf: bool,
-    pub uploaded_at: String,
+    pub uploaded_at: crate::ids::Timestamp,
     /// Whether this is the model's current version (what devices get).
     pub current: bool,
 }
@@ -360,12 +352,12 @@ pub struct VersionSummary {
 pub fn list(db: &Db, code: &str) -> Result<Vec<VersionSummary>> {
     let conn = db.conn()?;
     let (model, _) = find_model(&conn, code)?;
-    let current = model.firmware_version.as_deref();
+    let current = model.firmware_version.as_ref();
     Ok(firmware::list_for_model(&conn, model.id)?
         .into_iter()
         .map(|r| VersionSummary {
-            current: current == Some(r.version.as_str()),
-            version: r.version,
+            current: current == Some(&r.version),
+            version: r.version.to_string(),
             size: r.size,
             sha256: r.sha256,
             bundle_size: r.bundle_size,
@@ -395,7 +387,7 @@ pub fn open_stored(db: &Db, layout: &Layout, code: &str, version: &str) -> Resul
         });
     }
     let mut candidates = vec![layout.firmware_bin_path(&code, &v)];
-    if model.firmware_version.as_deref() == Some(v.as_str()) {
+    if model.firmware_version.as_ref() == Some(&v) {
         candidates.push(layout.legacy_bin_path(&code));
     }
     for path in candidates {
@@ -419,7 +411,7 @@ pub fn delete_version(db: &Db, layout: &Layout, code: &str, version: &str) -> Re
     let (model, code) = find_model(&*db.conn()?, code)?;
     let missing = || Error::not_found("FirmwareVersion", version);
     let v = FirmwareVersion::parse(version).ok_or_else(missing)?;
-    let is_current = model.firmware_version.as_deref() == Some(v.as_str());
+    let is_current = model.firmware_version.as_ref() == Some(&v);
     if is_current && model.device_count > 0 {
         return Err(Error::InvalidOperation(format!(
             "Cannot delete firmware version {v} because it is the current version of model {code} and {} device(s) use it",
@@ -436,7 +428,7 @@ pub fn delete_version(db: &Db, layout: &Layout, code: &str, version: &str) -> Re
         let next = firmware::list_for_model(tx, model.id)?
             .into_iter()
             .next()
-            .map(|r| r.version);
+            .map(|r| r.version.to_string());
         models::set_firmware_version(tx, model.id, next.as_deref())?;
         Ok(Some(next))
     })?;
@@ -463,7 +455,7 @@ pub fn delete_version(db: &Db, layout: &Layout, code: &str, version: &str) -> Re
 
 /// The `.elf` of a model's stored bundle for `version`, for decoding that version's dumps.
 /// `None` when there is no such bundle, it is unreadable as a ZIP, it has no ELF, or the version
-/// was a raw `.bin` upload. An ELF over [`MAX_ELF_BYTES`] is an error.
+/// was a raw `.bin` upload. An ELF over [`crate::decode::MAX_ELF_BYTES`] is an error.
 pub fn elf_for(
     db: &Db,
     layout: &Layout,
@@ -497,5 +489,9 @@ pub fn elf_for(
             return Ok(None);
         }
     };
-    bundle::read_member(&mut archive, &format!("{code}.elf"), MAX_ELF_BYTES)
+    bundle::read_member(
+        &mut archive,
+        &format!("{code}.elf"),
+        crate::decode::MAX_ELF_BYTES,
+    )
 }

@@ -6,15 +6,15 @@ use crate::auth::tokens;
 use crate::coredump::manage;
 use crate::db::{Db, devices, models};
 use crate::error::{Error, Result};
-use crate::ids::{DeviceId, DeviceKey};
+use crate::ids::{DeviceId, DeviceKey, ModelCode};
 use crate::store::Layout;
 
 /// A device just created or re-keyed, with its token (shown this once).
 #[derive(Debug, Serialize)]
 pub struct DeviceWithToken {
     pub id: DeviceId,
-    pub key: String,
-    pub model: String,
+    pub key: DeviceKey,
+    pub model: ModelCode,
     pub name: String,
     pub token: String,
 }

@@ -38,9 +38,7 @@ pub fn delete(db: &Db, layout: &Layout, code: &str) -> Result<()> {
     }
     let conn = db.conn()?;
     models::delete(&conn, model.id)?;
-    if let Some(code) = ModelCode::parse(&model.code) {
-        store::remove_quietly(&layout.legacy_bin_path(&code));
-        store::remove_dir_quietly(&layout.model_dir(&code));
-    }
+    store::remove_quietly(&layout.legacy_bin_path(&model.code));
+    store::remove_dir_quietly(&layout.model_dir(&model.code));
     Ok(())
 }

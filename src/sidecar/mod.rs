@@ -1,6 +1,12 @@
-//! The parse-sidecar protocol, server side: `crashbox sidecar` answers
-//! `GET /parse-coredump?core=<file>&elf=<file>&chip=<chip>` with `{"output": "<report>"}` using the
-//! built-in decoder, so crashbox can stand in for the gdb sidecar of the original Python system.
-//! (The client side, used by the parse workers, is `worker::sidecar`.)
+//! The parse-sidecar protocol, both ends.
+//!
+//! - [`wire`]: the request and the answers, shared by both ends.
+//! - [`client`]: the parse workers' client of an external sidecar (transfer files, retries).
+//! - [`server`]: `crashbox sidecar`, which answers the protocol with the built-in decoder, so
+//!   crashbox can stand in for the gdb sidecar of the original Python system.
 
+pub mod client;
 pub mod server;
+pub mod wire;
+
+pub use client::Sidecar;

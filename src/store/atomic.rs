@@ -38,7 +38,7 @@ fn commit(
     })?;
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
+        .prefix(super::TEMP_PREFIX)
         .suffix(".tmp")
         .tempfile_in(dir)?;
     fill(tmp.as_file_mut())?;

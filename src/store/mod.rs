@@ -11,14 +11,37 @@ use std::path::{Path, PathBuf};
 
 use crate::ids::{DeviceKey, FirmwareVersion, ModelCode};
 
-/// The on-disk layout (upstream-spec §3).
+/// Prefix of the temp files of atomic writes (removed at start-up when a write was cut short).
+pub const TEMP_PREFIX: &str = ".tmp-";
+
+/// Which file of a firmware version a stored name is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirmwareFile {
+    /// `firmware-<version>.zip`: the uploaded bundle.
+    Bundle,
+    /// `firmware-<version>.bin`: the app image.
+    Image,
+}
+
+/// The on-disk layout, as the original system kept it:
+///
+/// ```text
+/// COREDUMPS_DIR/<device_key>/coredump_<YYYYMMDD>T<HHMMSS>_<micro6>Z.dmp
+/// ASSETS_DIR/<model_code>/firmware-<version>.zip | .bin
+/// ASSETS_DIR/firmware-<model_code>.bin        (legacy flat file of the current version)
+/// ```
+///
+/// Every stored file name is built and parsed here.
 #[derive(Debug, Clone)]
 pub struct Layout {
+    /// Root of the dump folders.
     pub coredumps_dir: PathBuf,
+    /// Root of the firmware folders.
     pub assets_dir: PathBuf,
 }
 
 impl Layout {
+    /// A layout over the two roots.
     pub fn new(coredumps_dir: PathBuf, assets_dir: PathBuf) -> Layout {
         Layout {
             coredumps_dir,
@@ -44,13 +67,48 @@ impl Layout {
 
     /// `ASSETS_DIR/<model_code>/firmware-<version>.zip`
     pub fn bundle_path(&self, code: &ModelCode, version: &FirmwareVersion) -> PathBuf {
-        self.model_dir(code).join(format!("firmware-{version}.zip"))
+        self.model_dir(code)
+            .join(Layout::firmware_file_name(version, FirmwareFile::Bundle))
     }
 
     /// `ASSETS_DIR/<model_code>/firmware-<version>.bin`: the app image of a version, kept next
     /// to its bundle so device downloads stream a plain file (and raw `.bin` uploads keep theirs).
     pub fn firmware_bin_path(&self, code: &ModelCode, version: &FirmwareVersion) -> PathBuf {
-        self.model_dir(code).join(format!("firmware-{version}.bin"))
+        self.model_dir(code)
+            .join(Layout::firmware_file_name(version, FirmwareFile::Image))
+    }
+
+    /// `coredump_<YYYYMMDD>T<HHMMSS>_<micro6>Z.dmp` for the instant a dump was stored.
+    pub fn coredump_file_name(t: chrono::DateTime<chrono::Utc>) -> String {
+        format!("coredump_{}Z.dmp", t.format("%Y%m%dT%H%M%S_%6f"))
+    }
+
+    /// Whether `name` is a dump file name (as [`Layout::coredump_file_name`] makes them).
+    pub fn is_coredump_file_name(name: &str) -> bool {
+        name.starts_with("coredump_") && name.ends_with(".dmp") && is_plain_name(name)
+    }
+
+    /// `firmware-<version>.zip` or `firmware-<version>.bin`.
+    pub fn firmware_file_name(version: &FirmwareVersion, file: FirmwareFile) -> String {
+        match file {
+            FirmwareFile::Bundle => format!("firmware-{version}.zip"),
+            FirmwareFile::Image => format!("firmware-{version}.bin"),
+        }
+    }
+
+    /// The version and kind of a stored firmware file name; `None` for anything else.
+    pub fn parse_firmware_file_name(name: &str) -> Option<(FirmwareVersion, FirmwareFile)> {
+        let rest = name.strip_prefix("firmware-")?;
+        let (v, file) = match rest.strip_suffix(".zip") {
+            Some(v) => (v, FirmwareFile::Bundle),
+            None => (rest.strip_suffix(".bin")?, FirmwareFile::Image),
+        };
+        Some((FirmwareVersion::parse(v)?, file))
+    }
+
+    /// Whether `name` is the temp file of an atomic write.
+    pub fn is_temp_file_name(name: &str) -> bool {
+        name.starts_with(TEMP_PREFIX)
     }
 
     /// `ASSETS_DIR/firmware-<model_code>.bin` (the legacy flat file).
@@ -85,5 +143,38 @@ pub fn remove_dir_quietly(path: &Path) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => tracing::warn!(path = %path.display(), error = %e, "could not remove folder"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn coredump_names_match_the_original_layout() {
+        let t = chrono::Utc
+            .with_ymd_and_hms(2026, 2, 11, 14, 30, 0)
+            .unwrap()
+            + chrono::Duration::microseconds(123456);
+        let name = Layout::coredump_file_name(t);
+        assert_eq!(name, "coredump_20260211T143000_123456Z.dmp");
+        assert!(Layout::is_coredump_file_name(&name));
+        assert!(!Layout::is_coredump_file_name("notes.txt"));
+    }
+
+    #[test]
+    fn firmware_names_round_trip() {
+        let v = FirmwareVersion::parse("1.4.0-rc1").unwrap();
+        for file in [FirmwareFile::Bundle, FirmwareFile::Image] {
+            let name = Layout::firmware_file_name(&v, file);
+            assert_eq!(
+                Layout::parse_firmware_file_name(&name),
+                Some((v.clone(), file))
+            );
+        }
+        assert_eq!(Layout::parse_firmware_file_name("firmware-.zip"), None);
+        assert_eq!(Layout::parse_firmware_file_name("firmware-1.0.elf"), None);
+        assert!(Layout::is_temp_file_name(".tmp-abc.tmp"));
     }
 }

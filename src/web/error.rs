@@ -80,3 +80,13 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The metric outcome of a request that stores something: `stored`, `rejected` (the client's
+/// fault) or `error` (ours).
+pub fn store_outcome<T>(result: &ApiResult<T>) -> &'static str {
+    match result {
+        Ok(_) => "stored",
+        Err(e) if e.status.is_server_error() => "error",
+        Err(_) => "rejected",
+    }
+}

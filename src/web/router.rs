@@ -1,5 +1,7 @@
-//! The whole route table, in the order of the product contract's endpoint list, plus the
-//! request middleware (metrics by matched route, tracing spans).
+//! The route table of the JSON API and the ops endpoints, in the order of the endpoint list in
+//! docs/api.md, plus the request middleware (metrics by matched route, tracing spans). The
+//! dashboard's routes are in `web::pages::routes` (they carry their own body limits, security
+//! headers and static assets) and are merged here.
 
 use std::time::Instant;
 
@@ -10,15 +12,18 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
-use super::api::{coredumps, devices, iot, models, reparse, tokens};
+use super::api::{coredumps, devices, firmware, iot, models, pipeline, reparse, tokens};
 use super::ops;
 use super::state::AppState;
 use crate::metrics::{HttpLabels, RouteLabels};
 
+/// Every route of the server: the JSON API, the ops endpoints and the dashboard.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         // Device
         .route("/api/iot/coredump", post(iot::upload_coredump))
+        .route("/api/iot/firmware", get(firmware::device_download))
+        .route("/api/iot/firmware-version", get(firmware::device_version))
         // Admin: devices and their dumps
         .route("/api/devices", get(devices::list).post(devices::create))
         .route(
@@ -38,7 +43,6 @@ pub fn router(state: AppState) -> Router {
             "/api/devices/{id}/coredumps/{cid}/download",
             get(coredumps::download),
         )
-        // Decode pipeline (branch `worker`): re-parse one dump.
         .route(
             "/api/devices/{id}/coredumps/{cid}/reparse",
             post(reparse::reparse),
@@ -52,8 +56,23 @@ pub fn router(state: AppState) -> Router {
         // Admin: API tokens
         .route("/api/tokens", get(tokens::list).post(tokens::create))
         .route("/api/tokens/{id}", axum::routing::delete(tokens::revoke))
-        // Firmware: device download, admin versions, pipeline upload and script
-        .merge(super::api::firmware::routes())
+        // Admin: firmware versions
+        .route("/api/models/{code}/firmware", get(firmware::list))
+        .route(
+            "/api/models/{code}/firmware/{version}",
+            get(firmware::download).delete(firmware::delete),
+        )
+        // CI pipeline: bundle upload, current version, the upload script
+        .route(
+            "/api/pipeline/models/{code}/firmware",
+            // The bundle limit is ours (Config.max_bundle_bytes), not the router's 1 MiB.
+            post(pipeline::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/api/pipeline/models/{code}/firmware-version",
+            get(pipeline::firmware_version),
+        )
+        .route("/api/pipeline/upload.sh", get(pipeline::upload_script))
         // Ops
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics));

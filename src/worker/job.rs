@@ -1,16 +1,18 @@
-//! One parse job, one outcome (upstream-spec §10 steps 1–7, with §17's fixes).
+//! One parse job, one outcome (the original system's parse steps, with its weaknesses fixed:
+//! claims, typed outcomes, retries that stop on shutdown).
 //!
 //! 1. Claim the `PENDING` row for this run; a row that is gone, finished or held by a live run
 //!    is skipped.
 //! 2. Read the dump. Its row gone meanwhile → a quiet no-op; only the file gone → `ERROR`
 //!    `Unable to parse coredump: .dmp file not found at <path>`.
-//! 3. Find the app ELF of the dump's model and firmware version. None → `ERROR` `Unable to parse
-//!    coredump: firmware ZIP not found for <model> version <version>` (the sidecar is not called;
-//!    the bundle upload re-queues such dumps).
-//! 4. Decode in-process ([`super::native`]); the structured analysis is stored in both modes.
-//! 5. With a sidecar: up to [`MAX_ATTEMPTS`] requests with a short backoff, one log line per
-//!    attempt; then `PARSED` with its output, or `ERROR` with the last attempt's error. Without:
-//!    the built-in report decides.
+//! 3. Find the app ELF of the dump's model and firmware version. None → `ERROR` of kind
+//!    `firmware_missing`, text `Unable to parse coredump: firmware ZIP not found for <model>
+//!    version <version>` (the sidecar is not called; the bundle upload re-queues such dumps by
+//!    their kind).
+//! 4. Decode in-process with the pool's [`Engine`]; the structured analysis is stored in both
+//!    modes.
+//! 5. With a sidecar: [`Sidecar::parse`] (retries inside); then `PARSED` with its output, or
+//!    `ERROR` with the last attempt's error. Without: the built-in report decides.
 //! 6. Record the result while the claim still holds (a re-queued or deleted dump drops it).
 //!
 //! A stop request between attempts gives the job back (`PENDING`), so shutdown waits for at most
@@ -23,25 +25,24 @@ use std::time::{Duration, Instant};
 use rand::RngExt;
 
 use super::Jobs;
-use super::elf_cache::ElfCache;
-use super::native::{Native, NativeOutcome};
+use super::elf_cache::{Elf, ElfCache};
 use super::pool::Stop;
-use super::sidecar::Sidecar;
-use crate::db::coredumps::ParseStatus;
+use crate::db::coredumps::{ParseErrorKind, Verdict};
 use crate::db::{self, Db, parse_jobs};
-use crate::ids::{CoredumpId, DeviceKey};
+use crate::decode::{self, Engine};
+use crate::ids::CoredumpId;
 use crate::metrics::Metrics;
+use crate::sidecar::Sidecar;
+use crate::sidecar::client::{Gate, Parsed};
 use crate::store::Layout;
 
-/// Sidecar requests per job.
-pub const MAX_ATTEMPTS: u32 = 3;
 /// Runs that may be interrupted (worker panicked or process killed) before a dump is given up.
 pub const MAX_RUNS: u32 = 3;
 /// Prefix of every `ERROR` text.
 pub const ERROR_PREFIX: &str = "Unable to parse coredump: ";
 
-/// The `ERROR` text of a dump whose firmware bundle (or its ELF) is missing; the firmware
-/// service matches it to re-queue those dumps when the bundle arrives.
+/// The `ERROR` text of a dump whose firmware bundle (or its ELF) is missing (the original
+/// system's wording; the row's kind is [`ParseErrorKind::FirmwareMissing`]).
 pub fn firmware_missing_message(model_code: &str, version: &str) -> String {
     format!("{ERROR_PREFIX}firmware ZIP not found for {model_code} version {version}")
 }
@@ -51,15 +52,13 @@ pub struct Ctx {
     pub db: Db,
     pub layout: Layout,
     pub sidecar: Option<Sidecar>,
-    pub native: Native,
+    pub engine: Engine,
     pub elves: ElfCache,
     pub metrics: Arc<Metrics>,
     pub jobs: Jobs,
     pub stop: Arc<Stop>,
     /// How long a claim holds before it counts as abandoned.
     pub lease: Duration,
-    /// Pause before attempt 2, 3, ….
-    pub backoff: Vec<Duration>,
 }
 
 /// How a job ended for the worker.
@@ -81,7 +80,7 @@ pub enum Ran {
 
 enum Outcome {
     Done {
-        status: ParseStatus,
+        verdict: Verdict,
         output: String,
         analysis: Option<String>,
     },
@@ -90,9 +89,13 @@ enum Outcome {
 }
 
 impl Outcome {
-    fn error(reason: impl std::fmt::Display, analysis: Option<String>) -> Outcome {
+    fn error(
+        kind: ParseErrorKind,
+        reason: impl std::fmt::Display,
+        analysis: Option<String>,
+    ) -> Outcome {
         Outcome::Done {
-            status: ParseStatus::Error,
+            verdict: Verdict::Failed(kind),
             output: format!("{ERROR_PREFIX}{reason}"),
             analysis,
         }
@@ -138,7 +141,8 @@ fn run_inner(ctx: &Ctx, id: CoredumpId) -> Result<Ran, db::DbError> {
             runs - 1
         );
         tracing::error!(id = %id, "{reason}; giving up");
-        return record(ctx, id, &token, Outcome::error(reason, None), started);
+        let given_up = Outcome::error(ParseErrorKind::Interrupted, reason, None);
+        return record(ctx, id, &token, given_up, started);
     }
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| execute(ctx, id, &token)));
     match outcome {
@@ -170,12 +174,12 @@ fn record(
     outcome: Outcome,
     started: Instant,
 ) -> Result<Ran, db::DbError> {
-    let (status, output, analysis) = match outcome {
+    let (verdict, output, analysis) = match outcome {
         Outcome::Done {
-            status,
+            verdict,
             output,
             analysis,
-        } => (status, output, analysis),
+        } => (verdict, output, analysis),
         Outcome::Gone => {
             tracing::info!(id = %id, "coredump was deleted or re-queued while parsing; nothing recorded");
             count(ctx, "dropped", started);
@@ -189,7 +193,7 @@ fn record(
         }
     };
     let recorded = ctx.db.write(|tx| {
-        parse_jobs::finish(tx, id, token, status, Some(&output), analysis.as_deref())
+        parse_jobs::finish(tx, id, token, verdict, Some(&output), analysis.as_deref())
     })?;
     if !recorded {
         tracing::info!(id = %id, "coredump was deleted or re-queued while parsing; result dropped");
@@ -197,7 +201,7 @@ fn record(
         return Ok(Ran::Dropped);
     }
     let secs = started.elapsed().as_secs_f64();
-    if status == ParseStatus::Parsed {
+    if verdict == Verdict::Parsed {
         tracing::info!(id = %id, "parsed coredump {id} in {secs:.3}s");
         count(ctx, "parsed", started);
         Ok(Ran::Parsed)
@@ -209,8 +213,8 @@ fn record(
 }
 
 fn count(ctx: &Ctx, outcome: &str, started: Instant) {
+    Metrics::count(&ctx.metrics.parses, outcome);
     let labels = Metrics::outcome(outcome);
-    ctx.metrics.parses.get_or_create(&labels).inc();
     ctx.metrics
         .parse_duration
         .get_or_create(&labels)
@@ -227,10 +231,9 @@ fn execute(ctx: &Ctx, id: CoredumpId, token: &str) -> Result<Outcome, db::DbErro
     let holds = || -> Result<bool, db::DbError> { parse_jobs::holds(&*ctx.db.conn()?, id, token) };
 
     // 2. The dump.
-    let path =
-        DeviceKey::parse(&job.device_key).and_then(|k| ctx.layout.coredump_path(&k, &job.filename));
-    let Some(path) = path else {
+    let Some(path) = ctx.layout.coredump_path(&job.device_key, &job.filename) else {
         return Ok(Outcome::error(
+            ParseErrorKind::DumpUnreadable,
             format!("invalid stored file name {:?}", job.filename),
             None,
         ));
@@ -241,12 +244,14 @@ fn execute(ctx: &Ctx, id: CoredumpId, token: &str) -> Result<Outcome, db::DbErro
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let shown = std::path::absolute(&path).unwrap_or(path);
             return Ok(Outcome::error(
+                ParseErrorKind::DumpUnreadable,
                 format!(".dmp file not found at {}", shown.display()),
                 None,
             ));
         }
         Err(e) => {
             return Ok(Outcome::error(
+                ParseErrorKind::DumpUnreadable,
                 format!("cannot read {}: {e}", path.display()),
                 None,
             ));
@@ -254,13 +259,16 @@ fn execute(ctx: &Ctx, id: CoredumpId, token: &str) -> Result<Outcome, db::DbErro
     };
 
     // 3. The app ELF of that version.
-    let elf = match ctx
-        .elves
-        .get(&ctx.db, &ctx.layout, &job.model_code, &job.firmware_version)
-    {
+    let elf = match ctx.elves.get(
+        &ctx.db,
+        &ctx.layout,
+        job.model_code.as_str(),
+        &job.firmware_version,
+    ) {
         Ok(elf) => elf,
         Err(e) => {
             return Ok(Outcome::error(
+                ParseErrorKind::FirmwareMissing,
                 format!("cannot read firmware bundle: {e}"),
                 None,
             ));
@@ -268,13 +276,13 @@ fn execute(ctx: &Ctx, id: CoredumpId, token: &str) -> Result<Outcome, db::DbErro
     };
 
     // 4. The built-in decoder: its analysis is stored in both modes.
-    let NativeOutcome { analysis, report } = ctx.native.decode(&dump, elf.as_ref(), &job.chip);
+    let (analysis, report) = built_in(&ctx.engine, &job, &dump, elf.as_ref());
 
     let Some(elf) = elf else {
         tracing::warn!(id = %id, model = %job.model_code, version = %job.firmware_version, "no firmware ELF for coredump");
         return Ok(Outcome::Done {
-            status: ParseStatus::Error,
-            output: firmware_missing_message(&job.model_code, &job.firmware_version),
+            verdict: Verdict::Failed(ParseErrorKind::FirmwareMissing),
+            output: firmware_missing_message(job.model_code.as_str(), &job.firmware_version),
             analysis,
         });
     };
@@ -283,11 +291,39 @@ fn execute(ctx: &Ctx, id: CoredumpId, token: &str) -> Result<Outcome, db::DbErro
     match (&ctx.sidecar, report) {
         (Some(sidecar), _) => with_sidecar(ctx, sidecar, &job, token, &dump, &elf.bytes, analysis),
         (None, Ok(text)) => Ok(Outcome::Done {
-            status: ParseStatus::Parsed,
+            verdict: Verdict::Parsed,
             output: text,
             analysis,
         }),
-        (None, Err(reason)) => Ok(Outcome::error(reason, analysis)),
+        (None, Err(reason)) => Ok(Outcome::error(
+            ParseErrorKind::DecodeFailed,
+            reason,
+            analysis,
+        )),
+    }
+}
+
+/// The built-in decoder's view of a dump: the analysis as JSON (stored in both modes) and the
+/// text report, or why there is none.
+fn built_in(
+    engine: &Engine,
+    job: &parse_jobs::Job,
+    dump: &[u8],
+    elf: Option<&Elf>,
+) -> (Option<String>, Result<String, String>) {
+    // A device's `chip` is free text: an unknown one is no reason to fail the decode.
+    let chip = decode::parse_chip(&job.chip).unwrap_or_else(|e| {
+        tracing::debug!(id = %job.id, "ignoring the device's chip: {e}");
+        None
+    });
+    let symbolizer = match elf.map(|e| engine.symbolizer(&e.bytes, Some(&e.sha256))) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => return (None, Err(e.to_string())),
+    };
+    match engine.decode(dump, symbolizer.as_deref(), chip) {
+        Ok(a) => (serde_json::to_string(&a).ok(), Ok(a.report_text())),
+        Err(e) => (None, Err(e.to_string())),
     }
 }
 
@@ -308,65 +344,31 @@ fn with_sidecar(
                 "cannot write to the transfer dir {}: {e}",
                 sidecar.xfer_dir().display()
             );
-            return Ok(Outcome::error(reason, analysis));
+            return Ok(Outcome::error(
+                ParseErrorKind::SidecarFailed,
+                reason,
+                analysis,
+            ));
         }
     };
-    let mut last = String::new();
-    for attempt in 1..=MAX_ATTEMPTS {
-        if attempt > 1 {
-            let pause = ctx
-                .backoff
-                .get(attempt as usize - 2)
-                .or(ctx.backoff.last())
-                .copied()
-                .unwrap_or_default();
-            if ctx.stop.sleep(pause) {
-                return Ok(Outcome::Released);
-            }
+    let parsed = sidecar.parse(id, &staged, &job.chip, |pause| {
+        if !pause.is_zero() && ctx.stop.sleep(pause) {
+            return Ok(Gate::Stopping);
         }
         if !parse_jobs::holds(&*ctx.db.conn()?, id, token)? {
-            return Ok(Outcome::Gone);
+            return Ok(Gate::Superseded);
         }
-        tracing::info!(
-            "Parsing coredump {id} (attempt {attempt}/{MAX_ATTEMPTS}): core={}, elf={}, chip={}",
-            staged.core,
-            staged.elf,
-            job.chip
-        );
-        let t = Instant::now();
-        match sidecar.request(&staged, &job.chip) {
-            Ok(output) => {
-                ctx.metrics
-                    .parse_attempts
-                    .get_or_create(&Metrics::outcome("ok"))
-                    .inc();
-                tracing::info!(
-                    "Parsed coredump {id} with the sidecar in {:.3}s",
-                    t.elapsed().as_secs_f64()
-                );
-                return Ok(Outcome::Done {
-                    status: ParseStatus::Parsed,
-                    output,
-                    analysis,
-                });
-            }
-            Err(e) => {
-                ctx.metrics
-                    .parse_attempts
-                    .get_or_create(&Metrics::outcome("failed"))
-                    .inc();
-                tracing::warn!(
-                    "Parsing coredump {id} failed (attempt {attempt}/{MAX_ATTEMPTS}) after {:.3}s: {}",
-                    t.elapsed().as_secs_f64(),
-                    e.message
-                );
-                last = e.message;
-                if !e.retryable {
-                    break;
-                }
-            }
-        }
-    }
+        Ok::<_, db::DbError>(Gate::Go)
+    })?;
     drop(staged);
-    Ok(Outcome::error(last, analysis))
+    Ok(match parsed {
+        Parsed::Output(output) => Outcome::Done {
+            verdict: Verdict::Parsed,
+            output,
+            analysis,
+        },
+        Parsed::Failed(reason) => Outcome::error(ParseErrorKind::SidecarFailed, reason, analysis),
+        Parsed::Stopped(Gate::Stopping) => Outcome::Released,
+        Parsed::Stopped(_) => Outcome::Gone,
+    })
 }

@@ -3,10 +3,9 @@
 //!
 //! - [`pool`]: the `std::thread` workers, the start-up and periodic sweeps of `PENDING` rows, and
 //!   the graceful stop. Never on the async runtime.
-//! - [`job`]: one parse, one outcome: load the row, read the dump, find the ELF, decode
-//!   ([`native`]), call the sidecar ([`sidecar`]), record the result under the job's claim.
-//! - [`sidecar`]: the client end of the parse-sidecar protocol (transfer files, one attempt).
-//! - [`native`]: the built-in decoder step (symbolizer cache, time budget).
+//! - [`job`]: one parse, one outcome: load the row, read the dump, find the ELF, decode with
+//!   the pool's [`crate::decode::Engine`], call the sidecar ([`crate::sidecar::client`]), record
+//!   the result under the job's claim.
 //! - [`elf_cache`]: app ELFs recently taken out of firmware bundles.
 //! - [`reparse`]: putting dumps back in the queue (API and CLI).
 //!
@@ -15,10 +14,8 @@
 
 pub mod elf_cache;
 pub mod job;
-pub mod native;
 pub mod pool;
 pub mod reparse;
-pub mod sidecar;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -17,20 +17,18 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::elf_cache::ElfCache;
-use super::job::{self, Ctx, MAX_ATTEMPTS};
-use super::native::Native;
-use super::sidecar::Sidecar;
+use super::job::{self, Ctx};
 use super::{Jobs, Msg};
 use crate::config::Config;
 use crate::db::{Db, parse_jobs};
+use crate::decode::Engine;
 use crate::error::Result;
 use crate::metrics::Metrics;
+use crate::sidecar::Sidecar;
 use crate::store::Layout;
 
 /// How often the sweeper looks for `PENDING` dumps nobody works on.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
-/// Pauses before the second and third sidecar attempt.
-pub const BACKOFF: [Duration; 2] = [Duration::from_millis(250), Duration::from_millis(750)];
 /// Time the built-in decoder may take, on top of the sidecar's time, before a claim is stale.
 const DECODE_ALLOWANCE: Duration = Duration::from_secs(120);
 
@@ -78,14 +76,20 @@ pub fn start(
     config: &Config,
     metrics: &Arc<Metrics>,
 ) -> Result<(Jobs, Pool)> {
-    let native = Native::new(config);
-    let sidecar = config.sidecar.as_ref().map(Sidecar::new);
-    let timeout = config
+    let engine = Engine::with_rom_dir(config.rom_elf_dir.as_deref()).unwrap_or_else(|e| {
+        // The server stays up: dumps still decode, only ROM frames stay unnamed.
+        tracing::warn!(error = %e, "cannot read the ROM ELF dir; ROM frames stay unnamed");
+        Engine::new()
+    });
+    let sidecar = config
         .sidecar
         .as_ref()
-        .map(|s| s.timeout)
-        .unwrap_or_default();
-    let lease = timeout * MAX_ATTEMPTS + BACKOFF.iter().sum::<Duration>() + DECODE_ALLOWANCE;
+        .map(|c| Sidecar::new(c, metrics.clone()));
+    let lease = sidecar
+        .as_ref()
+        .map(Sidecar::max_duration)
+        .unwrap_or_default()
+        + DECODE_ALLOWANCE;
     if let Some(s) = &sidecar {
         let n = s.sweep_stale_files(lease);
         if n > 0 {
@@ -109,13 +113,12 @@ pub fn start(
         db: db.clone(),
         layout: layout.clone(),
         sidecar,
-        native,
+        engine,
         elves: ElfCache::default(),
         metrics: metrics.clone(),
         jobs: jobs.clone(),
         stop: Arc::new(Stop::default()),
         lease,
-        backoff: BACKOFF.to_vec(),
     });
     let rx = Arc::new(Mutex::new(rx));
     let mut workers = Vec::with_capacity(config.workers);

@@ -11,7 +11,7 @@ use crate::coredump::manage;
 use crate::db::coredumps::{self, Coredump};
 use crate::db::devices;
 use crate::error::Error;
-use crate::ids::{CoredumpId, DeviceId, DeviceKey};
+use crate::ids::{CoredumpId, DeviceId};
 use crate::web::auth::AdminAuth;
 use crate::web::error::ApiResult;
 use crate::web::extract::path_id;
@@ -97,10 +97,9 @@ pub async fn download(
                 .ok_or_else(|| Error::not_found("Device", device_id))?;
             let missing =
                 || Error::NotFound(format!("Coredump file {} was not found", dump.filename));
-            let key = DeviceKey::parse(&device.key).ok_or_else(missing)?;
             let path = st
                 .layout
-                .coredump_path(&key, &dump.filename)
+                .coredump_path(&device.key, &dump.filename)
                 .ok_or_else(missing)?;
             std::fs::read(&path).map_err(|_| missing())
         })

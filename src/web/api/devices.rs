@@ -28,14 +28,13 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
     let offset = q.offset.unwrap_or(0).max(0);
-    let (items, total) = st
+    let page = st
         .blocking(move |st| {
-            let conn = st.db.conn()?;
-            let items = devices::list(&conn, q.search.as_deref(), limit, offset)?;
-            Ok((items, devices::count(&conn, q.search.as_deref())?))
+            let term = q.search.as_deref().unwrap_or("");
+            Ok(devices::search(&*st.db.conn()?, term, limit, offset)?)
         })
         .await?;
-    Ok(Json(json!({"devices": items, "count": total})))
+    Ok(Json(json!({"devices": page.rows, "count": page.total})))
 }
 
 #[derive(Deserialize)]

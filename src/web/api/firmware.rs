@@ -12,12 +12,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use axum::Json;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use http_body::{Frame, SizeHint};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -34,19 +33,6 @@ use crate::web::state::AppState;
 /// Read size of the streamed body: large enough that one blocking read per chunk is cheap.
 const CHUNK: usize = 256 << 10;
 
-/// Every firmware route (device, admin and pipeline), for the route table.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/iot/firmware", get(device_download))
-        .route("/api/iot/firmware-version", get(device_version))
-        .route("/api/models/{code}/firmware", get(list))
-        .route(
-            "/api/models/{code}/firmware/{version}",
-            get(download).delete(delete),
-        )
-        .merge(super::pipeline::routes())
-}
-
 /// `GET /api/iot/firmware`: the current app image of the device's model.
 pub async fn device_download(
     State(st): State<AppState>,
@@ -55,7 +41,7 @@ pub async fn device_download(
 ) -> ApiResult<Response> {
     let code = device.model.clone();
     let image = st
-        .blocking(move |st| service::current_image(&st.db, &st.layout, &code))
+        .blocking(move |st| service::current_image(&st.db, &st.layout, code.as_str()))
         .await;
     let resp = match image {
         Ok(image) => send_file(image, &headers, "attachment").await,
@@ -70,10 +56,7 @@ pub async fn device_download(
         Err(e) if e.status == StatusCode::NOT_FOUND => "not_found",
         Err(_) => "error",
     };
-    st.metrics
-        .firmware_downloads
-        .get_or_create(&Metrics::outcome(outcome))
-        .inc();
+    Metrics::count(&st.metrics.firmware_downloads, outcome);
     resp
 }
 

@@ -10,7 +10,7 @@ use crate::coredump::{MAX_COREDUMP_SIZE, ingest};
 use crate::ids::check_device_field;
 use crate::metrics::Metrics;
 use crate::web::auth::DeviceAuth;
-use crate::web::error::{ApiError, ApiResult};
+use crate::web::error::{ApiError, ApiResult, store_outcome};
 use crate::web::extract::{self, BodyError};
 use crate::web::state::AppState;
 
@@ -24,15 +24,7 @@ pub async fn upload_coredump(
     body: Body,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let result = upload(&st, device, query, &headers, body).await;
-    let outcome = match &result {
-        Ok(_) => "stored",
-        Err(e) if e.status.is_server_error() => "error",
-        Err(_) => "rejected",
-    };
-    st.metrics
-        .uploads
-        .get_or_create(&Metrics::outcome(outcome))
-        .inc();
+    Metrics::count(&st.metrics.uploads, store_outcome(&result));
     result
 }
 

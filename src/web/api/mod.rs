@@ -6,6 +6,5 @@ pub mod firmware;
 pub mod iot;
 pub mod models;
 pub mod pipeline;
-// Decode pipeline (branch `worker`).
 pub mod reparse;
 pub mod tokens;

@@ -5,38 +5,23 @@
 //! is refused (413) before anything is read, and a body that grows past the cap while
 //! streaming (chunked, or a lying multipart) is cut off with the same 413.
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use crate::firmware::{script, service};
 use crate::fleet;
 use crate::metrics::Metrics;
 use crate::web::auth::PipelineAuth;
-use crate::web::error::{ApiError, ApiResult};
+use crate::web::error::{ApiError, ApiResult, store_outcome};
 use crate::web::extract::{self, BodyError};
 use crate::web::state::AppState;
 
 /// Room for multipart boundaries and part headers around the bundle itself.
 const MULTIPART_OVERHEAD: u64 = 64 << 10;
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/pipeline/models/{code}/firmware",
-            // The bundle limit is ours (Config.max_bundle_bytes), not the router's 1 MiB.
-            post(upload).layer(axum::extract::DefaultBodyLimit::disable()),
-        )
-        .route(
-            "/api/pipeline/models/{code}/firmware-version",
-            get(firmware_version),
-        )
-        .route("/api/pipeline/upload.sh", get(upload_script))
-}
 
 /// `POST /api/pipeline/models/{code}/firmware`: raw body or multipart field `file`.
 /// 200 `{"id","code","firmware_version","has_elf","warnings"}`.
@@ -59,15 +44,7 @@ pub async fn upload(
         })))
     }
     .await;
-    let outcome = match &result {
-        Ok(_) => "stored",
-        Err(e) if e.status.is_server_error() => "error",
-        Err(_) => "rejected",
-    };
-    st.metrics
-        .firmware_uploads
-        .get_or_create(&Metrics::outcome(outcome))
-        .inc();
+    Metrics::count(&st.metrics.firmware_uploads, store_outcome(&result));
     result
 }
 

@@ -10,11 +10,12 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use serde_json::Value;
 
+use super::confirm::ConfirmPage;
+use super::confirm::DoneQuery;
 use super::device::{REFRESH_SECS, recently};
-use super::devices::{ConfirmPage, parse_device_id};
+use super::devices::parse_device_id;
 use super::error::{PageError, PageResult};
 use super::guard::{AdminForm, AdminPage, Confirm};
-use super::home::DoneQuery;
 use super::layout::{Chrome, Nav, badge, render, see_other, size, utc};
 use crate::coredump::manage;
 use crate::db::coredumps::ParseStatus;
@@ -161,7 +162,7 @@ pub async fn show(
         .await?;
     let (status, status_class) = badge(dump.parse_status);
     let pending = dump.parse_status == ParseStatus::Pending;
-    let settling = pending && recently(&dump.updated_at);
+    let settling = pending && recently(&dump.updated_at.to_string());
     let summary = dump
         .analysis
         .as_deref()
@@ -174,7 +175,7 @@ pub async fn show(
     render(&CoredumpPage {
         c,
         device_id: device_id.0,
-        device_key,
+        device_key: device_key.to_string(),
         id: id.0,
         chip: dump.chip,
         firmware: dump.firmware_version,
@@ -184,12 +185,9 @@ pub async fn show(
         status_class,
         pending,
         stuck: pending && !settling,
-        uploaded_utc: utc(&dump.uploaded_at),
-        uploaded_at: dump.uploaded_at,
-        parsed_at: dump.parsed_at.map(|t| {
-            let u = utc(&t);
-            (t, u)
-        }),
+        uploaded_utc: utc(dump.uploaded_at),
+        uploaded_at: dump.uploaded_at.to_string(),
+        parsed_at: dump.parsed_at.map(|t| (t.to_string(), utc(t))),
         report: dump.parsed_output.filter(|r| !r.trim().is_empty()),
         filename: dump.filename,
         summary,

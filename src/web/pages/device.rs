@@ -6,7 +6,8 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 
-use super::devices::{ConfirmPage, DeviceTokenPage, parse_device_id};
+use super::confirm::ConfirmPage;
+use super::devices::{DeviceTokenPage, parse_device_id};
 use super::error::PageResult;
 use super::guard::{AdminForm, AdminPage, Confirm};
 use super::layout::{Chrome, Nav, Pager, page_number, render, render_secret, see_other, utc};
@@ -73,7 +74,7 @@ pub async fn show(
     let views: Vec<DumpView> = dumps.rows.iter().map(DumpView::from).collect();
     render(&DevicePage {
         c,
-        created_utc: utc(&device.created_at),
+        created_utc: utc(device.created_at),
         pager: Pager::new(page, PER_PAGE, dumps.total, views.len()),
         dumps: views,
         device,

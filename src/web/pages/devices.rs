@@ -5,13 +5,13 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 
+use super::confirm::ConfirmPage;
 use super::error::{PageError, PageResult};
 use super::guard::{AdminForm, AdminPage, Confirm};
 use super::layout::{
     Chrome, Nav, Pager, badge, page_number, render, render_secret, see_other, utc,
 };
-use crate::db::coredumps::ParseStatus;
-use crate::db::dashboard;
+use crate::db::devices;
 use crate::db::models::{self, Model};
 use crate::fleet;
 use crate::fleet::devices::DeviceWithToken;
@@ -63,7 +63,7 @@ pub async fn list(
         .blocking(move |st| {
             let conn = st.db.conn()?;
             Ok((
-                dashboard::device_page(&conn, &search, PER_PAGE, (page - 1) * PER_PAGE)?,
+                devices::search(&conn, &search, PER_PAGE, (page - 1) * PER_PAGE)?,
                 models::list(&conn)?,
             ))
         })
@@ -73,22 +73,13 @@ pub async fn list(
         .into_iter()
         .map(|d| DeviceView {
             id: d.id.0,
-            key: d.key,
+            key: d.key.to_string(),
             name: d.name,
-            model: d.model,
-            dump_count: d.dump_count,
-            last_dump_at: d.last_dump_at.map(|t| {
-                let u = utc(&t);
-                (t, u)
-            }),
-            last_firmware: d.last_firmware.unwrap_or_default(),
-            last_status: d.last_status.map(|s| {
-                badge(match s.as_str() {
-                    "PARSED" => ParseStatus::Parsed,
-                    "ERROR" => ParseStatus::Error,
-                    _ => ParseStatus::Pending,
-                })
-            }),
+            model: d.model.to_string(),
+            dump_count: d.coredump_count,
+            last_dump_at: d.last_coredump_at.map(|t| (t.to_string(), utc(t))),
+            last_firmware: d.last_firmware_version.unwrap_or_default(),
+            last_status: d.last_status.map(badge),
         })
         .collect();
     render(&DevicesPage {
@@ -134,18 +125,6 @@ pub async fn create(
         device,
         rotated: false,
     })
-}
-
-/// The confirmation page of a destructive action.
-#[derive(Template)]
-#[template(path = "confirm.html")]
-pub struct ConfirmPage {
-    pub c: Chrome,
-    pub heading: String,
-    pub message: String,
-    pub action: String,
-    pub button: &'static str,
-    pub cancel: String,
 }
 
 pub fn parse_device_id(raw: &str) -> Result<DeviceId, PageError> {

@@ -1,9 +1,9 @@
 //! The home page: fleet counts (devices, dumps in the last 24 hours and 7 days, pending
 //! parses, parse errors) and the most recent dumps.
 
+use super::confirm::DoneQuery;
 use askama::Template;
 use axum::extract::{Query, State};
-use serde::Deserialize;
 
 use super::error::PageResult;
 use super::guard::AdminPage;
@@ -12,12 +12,6 @@ use super::views::DumpView;
 use crate::db::dashboard::{self, Counts};
 use crate::db::format_ts;
 use crate::web::state::AppState;
-
-/// `?done=` after a redirect, naming the notice to show.
-#[derive(Deserialize)]
-pub struct DoneQuery {
-    pub done: Option<String>,
-}
 
 #[derive(Template)]
 #[template(path = "home.html")]

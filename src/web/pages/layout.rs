@@ -134,10 +134,11 @@ pub fn size(bytes: i64) -> String {
 
 /// A stored UTC timestamp as shown without JavaScript: `2026-11-22 03:14 UTC`. The template
 /// puts the raw value in `<time datetime>`, and `app.js` rewrites it in the browser's zone.
-pub fn utc(ts: &str) -> String {
+pub fn utc(ts: impl std::fmt::Display) -> String {
+    let ts = ts.to_string();
     match (ts.get(..10), ts.get(11..16)) {
         (Some(date), Some(time)) => format!("{date} {time} UTC"),
-        _ => ts.to_string(),
+        _ => ts,
     }
 }
 

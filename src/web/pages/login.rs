@@ -216,7 +216,7 @@ struct PasswordPage {
 
 pub async fn password_form(
     AdminPage(s): AdminPage,
-    Query(q): Query<super::home::DoneQuery>,
+    Query(q): Query<super::confirm::DoneQuery>,
 ) -> PageResult {
     render(&PasswordPage {
         c: Chrome::new("Change password", &s, Nav::Account).with_flash(q.done.as_deref()),

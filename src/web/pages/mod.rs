@@ -8,6 +8,7 @@
 //! Pages never talk JSON: errors render [`error::PageError`].
 
 pub mod assets;
+pub mod confirm;
 pub mod coredump;
 pub mod device;
 pub mod devices;

@@ -6,12 +6,12 @@ use askama::Template;
 use axum::extract::{Multipart, Path, Query, State};
 use serde::Deserialize;
 
-use super::devices::ConfirmPage;
+use super::confirm::ConfirmPage;
+use super::confirm::DoneQuery;
 use super::error::{PageError, PageResult};
 use super::guard::{AdminForm, AdminPage, Confirm, check_csrf};
-use super::home::DoneQuery;
 use super::layout::{Chrome, Nav, render, see_other, size, utc};
-use crate::db::dashboard;
+use crate::db::firmware;
 use crate::db::models::Model;
 use crate::fleet;
 use crate::ids::{FirmwareVersion, ModelCode};
@@ -63,8 +63,9 @@ pub struct VersionView {
     pub version: String,
     pub current: bool,
     pub size: String,
-    pub has_elf: Option<bool>,
-    pub uploaded: Option<(String, String)>,
+    pub has_elf: bool,
+    /// Raw timestamp and its UTC rendering.
+    pub uploaded: (String, String),
 }
 
 #[derive(Template)]
@@ -73,7 +74,7 @@ struct ModelPage {
     c: Chrome,
     model: Model,
     /// `None` when this build stores no firmware versions.
-    versions: Option<Vec<VersionView>>,
+    versions: Vec<VersionView>,
     max_bundle: String,
 }
 
@@ -92,25 +93,21 @@ pub async fn show(
     let (model, versions) = st
         .blocking(move |st| {
             let model = fleet::models::find(&st.db, code.as_str())?;
-            let versions = dashboard::firmware_versions(&*st.db.conn()?, model.id)?;
+            let versions = firmware::list_for_model(&*st.db.conn()?, model.id)?;
             Ok((model, versions))
         })
         .await?;
     let current = model.firmware_version.clone();
-    let versions = versions.map(|vs| {
-        vs.into_iter()
-            .map(|v| VersionView {
-                current: current.as_deref() == Some(v.version.as_str()),
-                size: v.size.map(size).unwrap_or_default(),
-                has_elf: v.has_elf,
-                uploaded: v.uploaded_at.map(|t| {
-                    let u = utc(&t);
-                    (t, u)
-                }),
-                version: v.version,
-            })
-            .collect()
-    });
+    let versions = versions
+        .into_iter()
+        .map(|v| VersionView {
+            current: current.as_ref() == Some(&v.version),
+            size: size(v.size),
+            has_elf: v.has_elf,
+            uploaded: (v.uploaded_at.to_string(), utc(v.uploaded_at)),
+            version: v.version.to_string(),
+        })
+        .collect();
     render(&ModelPage {
         c: Chrome::new(format!("Model {}", model.code), &s, Nav::Models)
             .with_flash(q.done.as_deref()),

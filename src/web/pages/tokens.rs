@@ -5,10 +5,10 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 
-use super::devices::ConfirmPage;
+use super::confirm::ConfirmPage;
+use super::confirm::DoneQuery;
 use super::error::{PageError, PageResult};
 use super::guard::{AdminForm, AdminPage, Confirm};
-use super::home::DoneQuery;
 use super::layout::{Chrome, Nav, render, render_secret, see_other, utc};
 use crate::db::tokens::Role;
 use crate::fleet;

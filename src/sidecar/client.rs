@@ -1,16 +1,14 @@
-//! The client end of the parse-sidecar protocol (seed brief; upstream-spec §10), kept exactly:
-//! the dump and the app ELF are copied into the transfer dir shared with the sidecar, then
-//!
-//! ```text
-//! GET {PARSE_SIDECAR_URL}/parse-coredump?core=<dump file>&elf=<elf file>&chip=<chip>
-//! → 2xx {"output": "<report text>"}
-//! ```
-//!
-//! with basenames only. Unlike upstream, the transfer files are named per job and run
+//! The client end of the parse-sidecar protocol ([`super::wire`]), as the original Python
+//! system spoke it: the dump and the app ELF are copied into the transfer dir shared with the
+//! sidecar, then `GET {PARSE_SIDECAR_URL}/parse-coredump?core=…&elf=…&chip=…` with basenames
+//! only. Unlike the original, the transfer files are named per job and run
 //! (`crashbox-<id>-<nonce>.dmp` / `.elf`, so two versions of one model never share an ELF), are
 //! removed on every path (a drop guard), and the answer is read with a size cap.
 //!
-//! This module does one attempt; retries, backoff and logging are the job's (`job.rs`).
+//! [`Sidecar::parse`] makes up to [`MAX_ATTEMPTS`] requests with a short backoff, one log line
+//! and one `crashbox_parse_attempts_total` count per attempt. A 4xx other than 408/429 is not
+//! retried (the sidecar rejected the request itself). Before each attempt the caller's gate
+//! may stop the loop (shutting down, or the job was superseded).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -18,22 +16,53 @@ use std::time::{Duration, SystemTime};
 
 use rand::RngExt;
 
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::wire;
 use crate::config::SidecarConfig;
 use crate::ids::CoredumpId;
+use crate::metrics::Metrics;
 use crate::store;
 
 /// Largest sidecar answer accepted.
 pub const MAX_RESPONSE_BYTES: u64 = 8 << 20;
 /// Prefix of every transfer file crashbox writes.
 pub const XFER_PREFIX: &str = "crashbox-";
+/// Requests per job.
+pub const MAX_ATTEMPTS: u32 = 3;
+/// Pauses before the second and third attempt.
+pub const BACKOFF: [Duration; 2] = [Duration::from_millis(250), Duration::from_millis(750)];
+
+/// What the caller's gate says before an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// Make the attempt.
+    Go,
+    /// Shutting down: give the job back.
+    Stopping,
+    /// The job was deleted or re-queued meanwhile: drop it.
+    Superseded,
+}
+
+/// How [`Sidecar::parse`] ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    /// A 2xx answer's report text.
+    Output(String),
+    /// Every attempt failed (or one could not be retried); the last attempt's reason.
+    Failed(String),
+    /// The gate stopped the loop.
+    Stopped(Gate),
+}
 
 /// Why one attempt failed; `message` is what ends up after `Unable to parse coredump: `.
 #[derive(Debug, Clone)]
-pub struct AttemptError {
-    pub message: String,
+struct AttemptError {
+    message: String,
     /// `false` when another attempt cannot help (the sidecar rejected the request itself with a
     /// 4xx other than 408/429).
-    pub retryable: bool,
+    retryable: bool,
 }
 
 impl AttemptError {
@@ -48,7 +77,9 @@ impl AttemptError {
 /// The dump and ELF of one job in the transfer dir; both files are removed when this drops.
 #[derive(Debug)]
 pub struct Staged {
+    /// The dump's file name in the transfer dir.
     pub core: String,
+    /// The ELF's file name in the transfer dir.
     pub elf: String,
     dir: PathBuf,
 }
@@ -66,10 +97,12 @@ pub struct Sidecar {
     url: String,
     xfer_dir: PathBuf,
     timeout: Duration,
+    metrics: Arc<Metrics>,
 }
 
 impl Sidecar {
-    pub fn new(config: &SidecarConfig) -> Sidecar {
+    /// A client for the configured sidecar; attempts are counted in `metrics`.
+    pub fn new(config: &SidecarConfig, metrics: Arc<Metrics>) -> Sidecar {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(config.timeout))
@@ -83,13 +116,16 @@ impl Sidecar {
             url: config.url.trim_end_matches('/').to_string(),
             xfer_dir: config.xfer_dir.clone(),
             timeout: config.timeout,
+            metrics,
         }
     }
 
+    /// The sidecar's base URL.
     pub fn url(&self) -> &str {
         &self.url
     }
 
+    /// The transfer folder shared with the sidecar.
     pub fn xfer_dir(&self) -> &Path {
         &self.xfer_dir
     }
@@ -109,15 +145,74 @@ impl Sidecar {
         Ok(staged)
     }
 
+    /// The most time [`Sidecar::parse`] can take: every attempt timing out, plus the pauses.
+    pub fn max_duration(&self) -> Duration {
+        self.timeout * MAX_ATTEMPTS + BACKOFF.iter().sum::<Duration>()
+    }
+
+    /// Asks the sidecar for the report of a staged dump: up to [`MAX_ATTEMPTS`] requests.
+    /// `gate` is asked before each attempt with the pause to take first (zero before the
+    /// first); it may sleep and may end the loop. Its error ends the loop too.
+    pub fn parse<E>(
+        &self,
+        id: CoredumpId,
+        staged: &Staged,
+        chip: &str,
+        mut gate: impl FnMut(Duration) -> Result<Gate, E>,
+    ) -> Result<Parsed, E> {
+        let mut last = String::new();
+        for attempt in 1..=MAX_ATTEMPTS {
+            let pause = match attempt {
+                1 => Duration::ZERO,
+                n => BACKOFF
+                    .get(n as usize - 2)
+                    .or(BACKOFF.last())
+                    .copied()
+                    .unwrap_or_default(),
+            };
+            match gate(pause)? {
+                Gate::Go => {}
+                stopped => return Ok(Parsed::Stopped(stopped)),
+            }
+            tracing::info!(
+                "Parsing coredump {id} (attempt {attempt}/{MAX_ATTEMPTS}): core={}, elf={}, chip={chip}",
+                staged.core,
+                staged.elf,
+            );
+            let t = Instant::now();
+            let result = self.request(staged, chip);
+            let outcome = if result.is_ok() { "ok" } else { "failed" };
+            Metrics::count(&self.metrics.parse_attempts, outcome);
+            let secs = t.elapsed().as_secs_f64();
+            match result {
+                Ok(output) => {
+                    tracing::info!("Parsed coredump {id} with the sidecar in {secs:.3}s");
+                    return Ok(Parsed::Output(output));
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        "Parsing coredump {id} failed (attempt {attempt}/{MAX_ATTEMPTS}) after {secs:.3}s: {}",
+                        e.message
+                    );
+                    last = e.message;
+                    if !e.retryable {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(Parsed::Failed(last))
+    }
+
     /// One request. `Ok` is the report text of a 2xx JSON object answer.
-    pub fn request(&self, staged: &Staged, chip: &str) -> Result<String, AttemptError> {
-        let endpoint = format!("{}/parse-coredump", self.url);
+    fn request(&self, staged: &Staged, chip: &str) -> Result<String, AttemptError> {
+        let endpoint = format!("{}{}", self.url, wire::PARSE_PATH);
         let mut resp = self
             .agent
             .get(&endpoint)
-            .query("core", &staged.core)
-            .query("elf", &staged.elf)
-            .query("chip", chip)
+            .query(wire::CORE_PARAM, &staged.core)
+            .query(wire::ELF_PARAM, &staged.elf)
+            .query(wire::CHIP_PARAM, chip)
             .call()
             .map_err(|e| AttemptError::transient(self.describe(&e)))?;
         let status = resp.status();
@@ -130,7 +225,7 @@ impl Sidecar {
         if !status.is_success() {
             let code = status.as_u16();
             let mut message = format!("sidecar answered HTTP {status} for {endpoint}");
-            if let Some(detail) = error_detail(&body) {
+            if let Some(detail) = wire::error_detail(&body) {
                 message.push_str(": ");
                 message.push_str(&detail);
             }
@@ -139,7 +234,7 @@ impl Sidecar {
                 retryable: !(400..500).contains(&code) || code == 408 || code == 429,
             });
         }
-        output_of(&body).map_err(AttemptError::transient)
+        wire::output_of(&body).map_err(AttemptError::transient)
     }
 
     fn describe(&self, e: &ureq::Error) -> String {
@@ -197,83 +292,4 @@ fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .open(path)?;
     f.write_all(bytes)?;
     f.flush()
-}
-
-/// The `output` of a success answer: the body must be a JSON object; a missing `output` is an
-/// empty report (as upstream), a non-string one is an error.
-fn output_of(body: &[u8]) -> Result<String, String> {
-    let v: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| format!("sidecar answer is not JSON: {e}"))?;
-    let obj = v
-        .as_object()
-        .ok_or_else(|| format!("sidecar answer is not a JSON object: {}", kind(&v)))?;
-    match obj.get("output") {
-        None | Some(serde_json::Value::Null) => Ok(String::new()),
-        Some(serde_json::Value::String(s)) => Ok(s.clone()),
-        Some(other) => Err(format!(
-            "sidecar answer has a non-string output: {}",
-            kind(other)
-        )),
-    }
-}
-
-fn kind(v: &serde_json::Value) -> &'static str {
-    match v {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
-    }
-}
-
-/// A short reason from a failed answer: its JSON `error`, else the start of its text.
-fn error_detail(body: &[u8]) -> Option<String> {
-    const MAX: usize = 300;
-    let text = match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(v) => match v.get("error").and_then(|e| e.as_str()) {
-            Some(e) => e.to_string(),
-            None => return None,
-        },
-        Err(_) => String::from_utf8_lossy(body).into_owned(),
-    };
-    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if text.is_empty() {
-        return None;
-    }
-    Some(match text.char_indices().nth(MAX) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn output_rules() {
-        assert_eq!(output_of(br#"{"output":"x"}"#).unwrap(), "x");
-        assert_eq!(output_of(br#"{}"#).unwrap(), "");
-        assert!(
-            output_of(br#"["x"]"#)
-                .unwrap_err()
-                .contains("not a JSON object")
-        );
-        assert!(output_of(b"hello").unwrap_err().contains("not JSON"));
-        assert!(output_of(br#"{"output":3}"#).is_err());
-    }
-
-    #[test]
-    fn error_detail_prefers_json_error() {
-        assert_eq!(
-            error_detail(br#"{"error":"no  gdb\nfor esp32"}"#).as_deref(),
-            Some("no gdb for esp32")
-        );
-        assert_eq!(error_detail(br#"{"x":1}"#), None);
-        assert_eq!(error_detail(b"").as_deref(), None);
-        let long = "a".repeat(1000);
-        assert!(error_detail(long.as_bytes()).unwrap().chars().count() <= 301);
-    }
 }

@@ -1,0 +1,232 @@
+//! [`Engine`]: the one front door to the decoder for every caller — the parse workers, the
+//! `crashbox sidecar` server and `crashbox decode`. It owns what they must agree on: the size
+//! limits of dumps and ELFs, the time budget of one decode, how a chip name is read, the
+//! symbolizer cache and the ROM ELF set.
+//!
+//! This file also reads dump and ELF files with those limits (the decoder itself never touches
+//! the file system).
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{
+    Analysis, Chip, DecodeError, Options, RomElfProvider, Symbolizer, SymbolizerCache,
+    rom_elfs_from_dir,
+};
+
+/// Largest core dump read: full flash partitions of the biggest chips fit.
+pub const MAX_DUMP_BYTES: u64 = 64 << 20;
+/// Largest app ELF read (from a file or out of a firmware bundle).
+pub const MAX_ELF_BYTES: u64 = 256 << 20;
+/// Time one decode may take before its backtraces are cut short (the result is then partial,
+/// with a warning).
+pub const DECODE_BUDGET: Duration = Duration::from_secs(30);
+/// Memory the cached symbolizers may take together.
+pub const CACHE_BYTES: usize = 128 << 20;
+
+/// Why a file could not be read for decoding.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file does not exist.
+    #[error("cannot open {path}: {source}")]
+    NotFound {
+        /// The file asked for.
+        path: String,
+        /// The system's error.
+        source: std::io::Error,
+    },
+    /// Opening or reading failed otherwise.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file asked for.
+        path: String,
+        /// The system's error.
+        source: std::io::Error,
+    },
+    /// The file is larger than the limit.
+    #[error("{path} is larger than {limit} bytes")]
+    TooLarge {
+        /// The file asked for.
+        path: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+}
+
+/// Reads at most `limit` bytes from `r`; more is [`ReadError::TooLarge`].
+fn read_limited(r: impl Read, limit: u64, path: &str) -> Result<Vec<u8>, ReadError> {
+    let mut buf = Vec::new();
+    r.take(limit.saturating_add(1))
+        .read_to_end(&mut buf)
+        .map_err(|source| ReadError::Io {
+            path: path.to_string(),
+            source,
+        })?;
+    if buf.len() as u64 > limit {
+        return Err(ReadError::TooLarge {
+            path: path.to_string(),
+            limit,
+        });
+    }
+    Ok(buf)
+}
+
+fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let shown = path.display().to_string();
+    let f = std::fs::File::open(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            ReadError::NotFound {
+                path: shown.clone(),
+                source,
+            }
+        } else {
+            ReadError::Io {
+                path: shown.clone(),
+                source,
+            }
+        }
+    })?;
+    read_limited(f, limit, &shown)
+}
+
+/// Reads a core dump file (any container) up to [`MAX_DUMP_BYTES`]; `-` is standard input.
+pub fn read_dump(path: &Path) -> Result<Vec<u8>, ReadError> {
+    if path.as_os_str() == "-" {
+        return read_limited(std::io::stdin().lock(), MAX_DUMP_BYTES, "standard input");
+    }
+    read_file(path, MAX_DUMP_BYTES)
+}
+
+/// Reads an app ELF file up to [`MAX_ELF_BYTES`].
+pub fn read_elf(path: &Path) -> Result<Vec<u8>, ReadError> {
+    read_file(path, MAX_ELF_BYTES)
+}
+
+/// Reads a chip name given by a person or a device (`esp32c3`, `ESP32-C3`): empty means "not
+/// given" (`Ok(None)`), an unknown name is an error listing the known ones. What to do with the
+/// error is the caller's: a command line or a sidecar request rejects it; the parse workers log
+/// it and decode without the hint (a device's `chip` is free text, and the dump usually records
+/// its chip anyway).
+pub fn parse_chip(name: &str) -> Result<Option<Chip>, String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Ok(None);
+    }
+    name.parse::<Chip>().map(Some)
+}
+
+/// The decoder with its limits, symbolizer cache and ROM ELFs; one per process, shared by
+/// reference (it is `Sync`).
+pub struct Engine {
+    cache: SymbolizerCache,
+    rom_elfs: Option<Arc<dyn RomElfProvider>>,
+    budget: Duration,
+}
+
+impl Engine {
+    /// An engine without ROM ELFs (ROM frames stay unnamed; RISC-V walks stop at ROM).
+    pub fn new() -> Engine {
+        Engine {
+            cache: SymbolizerCache::new(CACHE_BYTES),
+            rom_elfs: None,
+            budget: DECODE_BUDGET,
+        }
+    }
+
+    /// An engine with the ROM ELFs of `dir` (esp-coredump's `<chip>_rev<n>_rom.elf` names),
+    /// or none when `dir` is `None`. An unreadable folder is an error.
+    pub fn with_rom_dir(dir: Option<&Path>) -> Result<Engine, ReadError> {
+        let mut engine = Engine::new();
+        if let Some(dir) = dir {
+            let roms = rom_elfs_from_dir(dir).map_err(|source| ReadError::Io {
+                path: dir.display().to_string(),
+                source,
+            })?;
+            engine.rom_elfs = Some(Arc::new(roms));
+        }
+        Ok(engine)
+    }
+
+    /// The symbolizer of an app ELF, from the cache or built (and cached). `sha256` is the
+    /// ELF's SHA-256 when the caller already knows it, which spares hashing it again.
+    pub fn symbolizer(
+        &self,
+        elf: &[u8],
+        sha256: Option<&[u8; 32]>,
+    ) -> Result<Arc<Symbolizer>, DecodeError> {
+        if let Some(s) = sha256.and_then(|h| self.cache.get(h)) {
+            return Ok(s);
+        }
+        self.cache.get_or_build(elf)
+    }
+
+    /// Decodes one dump within the time budget. `chip` is the hint for dumps that do not
+    /// record their chip.
+    pub fn decode(
+        &self,
+        dump: &[u8],
+        symbolizer: Option<&Symbolizer>,
+        chip: Option<Chip>,
+    ) -> Result<Analysis, DecodeError> {
+        let opts = Options {
+            chip,
+            rom_elfs: self.rom_elfs.clone(),
+            deadline: Some(Instant::now() + self.budget),
+            ..Options::default()
+        };
+        super::decode(dump, symbolizer, &opts)
+    }
+
+    /// Symbolizers cached now.
+    pub fn cached_symbolizers(&self) -> usize {
+        self.cache.len()
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chip_names() {
+        assert_eq!(parse_chip("").unwrap(), None);
+        assert_eq!(parse_chip(" ESP32-C3 ").unwrap(), Some(Chip::Esp32c3));
+        let err = parse_chip("esp8266").unwrap_err();
+        assert!(
+            err.contains("unknown chip") && err.contains("esp32c3"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn reads_are_capped() {
+        let dir = tempfile::tempdir().unwrap();
+        let small = dir.path().join("small");
+        std::fs::write(&small, b"abc").unwrap();
+        assert_eq!(read_file(&small, 3).unwrap(), b"abc");
+        assert!(matches!(
+            read_file(&small, 2),
+            Err(ReadError::TooLarge { limit: 2, .. })
+        ));
+        assert!(matches!(
+            read_elf(&dir.path().join("missing")),
+            Err(ReadError::NotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn garbage_is_a_decode_error_not_a_panic() {
+        let engine = Engine::new();
+        assert!(engine.decode(b"not a core dump", None, None).is_err());
+        assert!(engine.symbolizer(b"not an elf", None).is_err());
+        assert_eq!(engine.cached_symbolizers(), 0);
+    }
+}
