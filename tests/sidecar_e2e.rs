@@ -4,7 +4,8 @@
 //!
 //! Needs `.ci/install-sidecar.sh` (gdb-multiarch, esp-coredump in a venv; the venv's python in
 //! `CRASHBOX_SIDECAR_PYTHON`, or the default `target/sidecar-venv`) and `../shared/corpus`.
-//! Without them the test prints why it skips and passes.
+//! Without them the test says why it skips on stderr (see `tests/support`), and fails under
+//! `CI=true`.
 mod common;
 
 use std::io::{BufRead, BufReader};
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{TestApp, corpus_device_upload, corpus_dir};
+use common::{TestApp, corpus_device_upload, corpus_dir, skip};
 use crashbox::config::SidecarConfig;
 
 /// The reference sidecar as a child process, killed (by its pid) on drop.
@@ -82,16 +83,6 @@ fn start_sidecar() -> Result<RealSidecar, String> {
         .unwrap_or_else(|| panic!("unexpected sidecar output: {line:?}"))
         .to_string();
     Ok(RealSidecar { child, url, xfer })
-}
-
-/// Says why the test does not run, on stderr directly (not through the captured `eprintln!`), so
-/// the line shows in a normal `cargo test` run.
-fn skip(why: &str) {
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED real_sidecar_decodes_the_esp32c3_corpus_dump: {why}"
-    );
 }
 
 #[test]

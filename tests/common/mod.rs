@@ -17,6 +17,12 @@ use serde_json::Value;
 
 pub mod firmware;
 
+// Skipping, `../shared` and the corpus: shared with the tests that do not start an app.
+#[path = "../support/mod.rs"]
+pub mod support;
+
+pub use support::{corpus_dir, skip};
+
 pub struct TestApp {
     pub dir: tempfile::TempDir,
     pub config: Config,
@@ -343,12 +349,6 @@ pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
     panic!("timed out after {timeout:?} waiting for {what}");
-}
-
-/// `../shared/corpus/esp-coredump` if present.
-pub fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/esp-coredump");
-    dir.is_dir().then_some(dir)
 }
 
 /// A corpus dump as the device client sends it: base64 decoded line by line, then the
