@@ -14,10 +14,8 @@
 mod decode_support;
 mod support;
 
-use std::path::Path;
 use std::process::Command;
 
-use base64::Engine;
 use crashbox::decode::{self, Options, Symbolizer};
 use decode_support::*;
 
@@ -110,19 +108,6 @@ fn report_lines(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The partition image of a corpus case: `coredump.b64` decoded line by line.
-fn raw_dump(case: &Path) -> Vec<u8> {
-    let text = std::fs::read_to_string(case.join("coredump.b64")).unwrap();
-    text.lines()
-        .filter_map(|l| {
-            base64::engine::general_purpose::STANDARD
-                .decode(l.trim())
-                .ok()
-        })
-        .flatten()
-        .collect()
-}
-
 /// The chip ID of a dump this test can re-wrap: RISC-V, ELF_CRC32_V2_1.
 fn rewrappable(raw: &[u8]) -> Option<u32> {
     let version = u32_at(raw, 4);
@@ -141,7 +126,7 @@ fn rewrapped(case: &str) {
     let Some(dir) = support::corpus_case(case) else {
         return;
     };
-    let raw = raw_dump(&dir);
+    let raw = support::corpus_image(&dir).unwrap();
     let chip =
         rewrappable(&raw).unwrap_or_else(|| panic!("{case} is not a RISC-V ELF_CRC32_V2_1 dump"));
     let tmp = tempfile::tempdir().unwrap();
@@ -212,6 +197,6 @@ support::corpus_cases!(rewrapped: esp32c3, esp32c3_bin);
 #[test]
 fn every_rewrappable_corpus_case_has_a_test() {
     support::assert_corpus_cases_listed(rewrapped::CASES, |dir| {
-        rewrappable(&raw_dump(dir)).is_some()
+        support::corpus_image(dir).is_some_and(|raw| rewrappable(&raw).is_some())
     });
 }

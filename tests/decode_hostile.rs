@@ -13,7 +13,6 @@ mod support;
 
 use std::path::Path;
 
-use base64::Engine;
 use crashbox::decode::{self, Analysis, DecodeError, Options, StopReason, Symbolizer};
 use decode_support::*;
 
@@ -267,15 +266,7 @@ fn mutated_corpus_dump(case: &str) {
         .unwrap() as u64;
     let sym = Symbolizer::new(std::fs::read(dir.join("app.elf")).unwrap()).unwrap();
     let text = std::fs::read(dir.join("coredump.b64")).unwrap();
-    let raw: Vec<u8> = String::from_utf8_lossy(&text)
-        .lines()
-        .filter_map(|l| {
-            base64::engine::general_purpose::STANDARD
-                .decode(l.trim())
-                .ok()
-        })
-        .flatten()
-        .collect();
+    let raw = support::corpus_image(&dir).unwrap();
     let mut total = Tally::default();
     total.add(run(&format!("{case} raw"), 77 + i, &raw, Some(&sym)));
     total.add(run(&format!("{case} text"), 99 + i, &text, Some(&sym)));

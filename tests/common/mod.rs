@@ -21,6 +21,7 @@ pub mod firmware;
 #[path = "../support/mod.rs"]
 pub mod support;
 
+#[allow(unused_imports)] // not every test file skips
 pub use support::{corpus_dir, skip};
 
 pub struct TestApp {
@@ -355,16 +356,7 @@ pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
 /// 24-byte partition header and the trailing checksum (32 bytes for SHA-256 dumps, version
 /// byte 3; else 4) stripped, leaving the bare ELF core.
 pub fn corpus_device_upload(case: &str) -> Option<Vec<u8>> {
-    use base64::Engine;
-    let text = std::fs::read_to_string(corpus_dir()?.join(case).join("coredump.b64")).ok()?;
-    let mut raw = Vec::new();
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        raw.extend(
-            base64::engine::general_purpose::STANDARD
-                .decode(line)
-                .ok()?,
-        );
-    }
+    let raw = support::corpus_image(&corpus_dir()?.join(case))?;
     let version = u32::from_le_bytes(raw.get(4..8)?.try_into().ok()?);
     let checksum = if version & 0xff == 3 { 32 } else { 4 };
     let body = raw.get(24..raw.len().checked_sub(checksum)?)?.to_vec();

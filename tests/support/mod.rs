@@ -73,6 +73,21 @@ pub fn corpus_case(case: &str) -> Option<PathBuf> {
     }
 }
 
+/// The partition image of a corpus case: its `coredump.b64` decoded line by line (each line is
+/// its own base64 chunk), or `None` when the file is absent. A line that is not base64 fails.
+pub fn corpus_image(case_dir: &Path) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let text = std::fs::read_to_string(case_dir.join("coredump.b64")).ok()?;
+    let mut raw = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let chunk = base64::engine::general_purpose::STANDARD
+            .decode(line)
+            .unwrap_or_else(|e| panic!("{}: {e}: {line:?}", case_dir.display()));
+        raw.extend(chunk);
+    }
+    Some(raw)
+}
+
 /// The case folders present in the corpus (those with a `coredump.b64`), sorted.
 pub fn corpus_case_names() -> Vec<String> {
     let Some(dir) = corpus_dir() else {
