@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{TestApp, corpus_device_upload, corpus_dir, skip};
+use common::{TestApp, corpus_case, corpus_device_upload, skip};
 use crashbox::config::SidecarConfig;
 
 /// The reference sidecar as a child process, killed (by its pid) on drop.
@@ -87,14 +87,15 @@ fn start_sidecar() -> Result<RealSidecar, String> {
 
 #[test]
 fn real_sidecar_decodes_the_esp32c3_corpus_dump() {
-    let (Some(corpus), Some(dump)) = (corpus_dir(), corpus_device_upload("esp32c3")) else {
-        return skip("../shared/corpus/esp-coredump/esp32c3 is absent");
+    let Some(case) = corpus_case("esp32c3") else {
+        return;
     };
+    let dump = corpus_device_upload("esp32c3").expect("corpus esp32c3 dump");
     let sidecar = match start_sidecar() {
         Ok(s) => s,
         Err(why) => return skip(&why),
     };
-    let elf = std::fs::read(corpus.join("esp32c3/app.elf")).expect("corpus app.elf");
+    let elf = std::fs::read(case.join("app.elf")).expect("corpus app.elf");
     let app = TestApp::start_with(|c| {
         c.sidecar = Some(SidecarConfig {
             url: sidecar.url.clone(),

@@ -22,7 +22,7 @@ pub mod firmware;
 pub mod support;
 
 #[allow(unused_imports)] // not every test file skips
-pub use support::{corpus_dir, skip};
+pub use support::{corpus_case, corpus_dir, corpus_or_skip, skip};
 
 pub struct TestApp {
     pub dir: tempfile::TempDir,

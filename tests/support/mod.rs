@@ -61,6 +61,16 @@ pub fn corpus_dir() -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
+/// The corpus folder, or a [`skip`] (and `None`) when it is absent.
+#[track_caller]
+pub fn corpus_or_skip() -> Option<PathBuf> {
+    let dir = corpus_dir();
+    if dir.is_none() {
+        skip(&format!("{} is absent", corpus_path().display()));
+    }
+    dir
+}
+
 /// The folder of one corpus case, or a [`skip`] (and `None`) when it is absent.
 #[track_caller]
 pub fn corpus_case(case: &str) -> Option<PathBuf> {
@@ -130,8 +140,8 @@ pub(crate) use corpus_cases;
 /// `corpus_cases!` list (`listed`), so a new case cannot go untested.
 #[track_caller]
 pub fn assert_corpus_cases_listed(listed: &[&str], applies: impl Fn(&Path) -> bool) {
-    let Some(dir) = corpus_dir() else {
-        return skip(&format!("{} is absent", corpus_path().display()));
+    let Some(dir) = corpus_or_skip() else {
+        return;
     };
     let missing: Vec<String> = corpus_case_names()
         .into_iter()
