@@ -691,8 +691,7 @@ fn upload_script_falls_back_to_python_without_zip() {
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
     let Some(python) = python else {
-        eprintln!("python3 not available: skipping the fallback test");
-        return;
+        return common::skip("python3 is not installed");
     };
     let bin_dir = tempfile::tempdir().unwrap();
     for tool in [

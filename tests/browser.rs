@@ -4,13 +4,14 @@
 //! checks that pages fit 375 px, and writes screenshots to `target/screenshots/`.
 //!
 //! Needs `chromium` (or `$CHROMIUM`), `node` and `npm ci --prefix tests/browser`. Without them
-//! the test is skipped with a message, except under `CI=true`, where it fails.
+//! the test is skipped with a message on stderr (see `tests/support`), except under `CI=true`,
+//! where it fails.
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::TestApp;
+use common::{TestApp, skip};
 use crashbox::db::coredumps::{self, ParseErrorKind, Verdict};
 use crashbox::ids::CoredumpId;
 
@@ -26,13 +27,6 @@ fn chromium() -> Option<PathBuf> {
     .iter()
     .map(PathBuf::from)
     .find(|p| p.exists())
-}
-
-fn missing(what: &str) {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("browser test cannot run in CI: {what}");
-    }
-    eprintln!("SKIPPED browser test: {what}");
 }
 
 const REPORT: &str = "================== CURRENT THREAD REGISTERS ===================
@@ -55,17 +49,17 @@ pc             0x400d2c1e   0x400d2c1e <read_sensor+22>
 #[test]
 fn dashboard_in_chromium() {
     let Some(chrome) = chromium() else {
-        return missing(
+        return skip(
             "no Chromium found (apt-get install chromium chromium-driver, or set CHROMIUM)",
         );
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let script_dir = root.join("tests/browser");
     if !script_dir.join("node_modules/playwright-core").is_dir() {
-        return missing("playwright-core is not installed (npm ci --prefix tests/browser)");
+        return skip("playwright-core is not installed (npm ci --prefix tests/browser)");
     }
     if Command::new("node").arg("--version").output().is_err() {
-        return missing("node is not installed");
+        return skip("node is not installed");
     }
 
     let app = TestApp::start();

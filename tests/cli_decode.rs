@@ -91,14 +91,13 @@ fn decode_errors_are_clear() {
 
 #[test]
 fn decode_matches_the_corpus_backtrace() {
-    let Some(corpus) = common::corpus_dir() else {
-        eprintln!("skipping: ../shared/corpus not found");
+    let Some(case) = common::corpus_case("esp32c3") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let core = dir.path().join("core.elf");
     std::fs::write(&core, common::corpus_device_upload("esp32c3").unwrap()).unwrap();
-    let elf = corpus.join("esp32c3/app.elf");
+    let elf = case.join("app.elf");
     let out = crashbox(
         &[
             "decode",
@@ -116,7 +115,7 @@ fn decode_matches_the_corpus_backtrace() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    let expected = std::fs::read_to_string(corpus.join("esp32c3/expected_output")).unwrap();
+    let expected = std::fs::read_to_string(case.join("expected_output")).unwrap();
     // The crashed task's first frame line of the reference (argument lists removed).
     // (gdb prints frame #0 without an address: `#0  panic_abort (details=...) at file:line`.)
     let first = expected.lines().find(|l| l.starts_with("#0 ")).unwrap();

@@ -9,16 +9,15 @@
 //! compared: crashed task / ISR / panic lines, the CURRENT THREAD REGISTERS section (exception
 //! registers included), the task table, `info threads` and ALL MEMORY REGIONS.
 //!
-//! Prints a score table; fails when a case does not match fully. Skips with a message when the
-//! corpus is absent.
+//! One test per case (`conformance::esp32`, ...), each printing its score row; a case fails
+//! when it does not match fully. A missing corpus or case is a skip through `support::skip`
+//! (a failure under `CI=true`).
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 
 use crashbox::decode::{self, Chip, Options, Symbolizer};
-
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/esp-coredump")
-}
 
 /// Removes gdb's argument list: `name (a=1, s="x (y)") at f:1` -> `name () at f:1`.
 fn strip_args(line: &str) -> String {
@@ -298,24 +297,13 @@ fn compare_case(dir: &Path) -> Result<Score, String> {
     Ok(s)
 }
 
-#[test]
-fn corpus_conformance() {
-    let dir = corpus_dir();
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        eprintln!("skipping: corpus not found at {}", dir.display());
+/// Decodes one corpus case and compares it with esp-coredump's output; prints its score row.
+fn conformance(case: &str) {
+    let Some(dir) = support::corpus_case(case) else {
         return;
     };
-    let mut cases: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("expected_output").exists())
-        .collect();
-    cases.sort();
-    if cases.is_empty() {
-        eprintln!("skipping: corpus not found at {}", dir.display());
-        return;
-    }
-    let mut failed = Vec::new();
-    println!();
+    let s = compare_case(&dir).unwrap_or_else(|e| panic!("{case}: {e}"));
+    let yn = |b: bool| if b { "yes" } else { "NO" };
     println!(
         "{:<14} {:>7} {:>15} {:>9} {:>12} {:>10} {:>5} {:>6} {:>12} {:>7}",
         "case",
@@ -329,40 +317,29 @@ fn corpus_conformance() {
         "info-threads",
         "regions"
     );
-    for case in &cases {
-        let name = case
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("?")
-            .to_string();
-        match compare_case(case) {
-            Ok(s) => {
-                let yn = |b: bool| if b { "yes" } else { "NO" };
-                println!(
-                    "{:<14} {:>7} {:>15} {:>9} {:>12} {:>10} {:>5} {:>6} {:>12} {:>7}",
-                    name,
-                    s.threads,
-                    format!("{}/{}", s.frames_ok, s.frames_total),
-                    s.rom_named,
-                    s.not_compared,
-                    yn(s.table),
-                    yn(s.regs),
-                    yn(s.crash),
-                    yn(s.threads_info),
-                    yn(s.regions)
-                );
-                if !s.mismatches.is_empty() {
-                    for m in &s.mismatches {
-                        println!("  {name}: {m}");
-                    }
-                    failed.push(name);
-                }
-            }
-            Err(e) => {
-                println!("{name:<14} ERROR {e}");
-                failed.push(name);
-            }
-        }
-    }
-    assert!(failed.is_empty(), "cases not fully matching: {failed:?}");
+    println!(
+        "{:<14} {:>7} {:>15} {:>9} {:>12} {:>10} {:>5} {:>6} {:>12} {:>7}",
+        case,
+        s.threads,
+        format!("{}/{}", s.frames_ok, s.frames_total),
+        s.rom_named,
+        s.not_compared,
+        yn(s.table),
+        yn(s.regs),
+        yn(s.crash),
+        yn(s.threads_info),
+        yn(s.regions)
+    );
+    assert!(
+        s.mismatches.is_empty(),
+        "{case} does not match esp-coredump fully:\n{}",
+        s.mismatches.join("\n")
+    );
+}
+
+support::corpus_cases!(conformance: esp32, esp32c3, esp32c3_bin);
+
+#[test]
+fn every_corpus_case_has_a_conformance_test() {
+    support::assert_corpus_cases_listed(conformance::CASES, |_| true);
 }

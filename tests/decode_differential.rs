@@ -6,14 +6,16 @@
 //!
 //! Runs only when `ESP_COREDUMP_BIN` (path of the `esp-coredump` script) and `ESP_GDB` (a gdb
 //! for RISC-V, e.g. a wrapper around `gdb-multiarch -iex 'set osabi none'`) are set, and the
-//! corpus is present. Xtensa is not covered: stock gdb-multiarch has no Xtensa support.
+//! corpus is present; otherwise each test skips through `support::skip` (a failure under
+//! `CI=true`). One test per case (`rewrapped::esp32c3`, ...); a further test checks that every
+//! re-wrappable corpus case is listed. Xtensa is not covered: stock gdb-multiarch has no Xtensa
+//! support.
 
 mod decode_support;
+mod support;
 
-use std::path::Path;
 use std::process::Command;
 
-use base64::Engine;
 use crashbox::decode::{self, Options, Symbolizer};
 use decode_support::*;
 
@@ -106,103 +108,95 @@ fn report_lines(text: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn agrees_with_esp_coredump_on_rewrapped_riscv_dumps() {
+/// The chip ID of a dump this test can re-wrap: RISC-V, ELF_CRC32_V2_1.
+fn rewrappable(raw: &[u8]) -> Option<u32> {
+    let version = u32_at(raw, 4);
+    let chip = version >> 16;
+    // Xtensa (no gdb) or not an ELF_CRC32_V2_1 source.
+    (![0, 2, 9].contains(&chip) && version & 0xFFFF == 0x0102).then_some(chip)
+}
+
+/// Re-wraps one corpus case three ways and compares both decoders' reports on each.
+fn rewrapped(case: &str) {
     let (Ok(bin), Ok(gdb)) = (std::env::var("ESP_COREDUMP_BIN"), std::env::var("ESP_GDB")) else {
-        eprintln!(
-            "skipping: set ESP_COREDUMP_BIN and ESP_GDB to run the esp-coredump differential test"
+        return support::skip(
+            "ESP_COREDUMP_BIN and ESP_GDB are not set (see .ci/install-sidecar.sh)",
         );
+    };
+    let Some(dir) = support::corpus_case(case) else {
         return;
     };
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/esp-coredump");
-    let Ok(entries) = std::fs::read_dir(&root) else {
-        eprintln!("skipping: corpus not found at {}", root.display());
-        return;
-    };
-    let tmp = std::env::temp_dir().join(format!("crashbox-diff-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).unwrap();
+    let raw = support::corpus_image(&dir).unwrap();
+    let chip =
+        rewrappable(&raw).unwrap_or_else(|| panic!("{case} is not a RISC-V ELF_CRC32_V2_1 dump"));
+    let tmp = tempfile::tempdir().unwrap();
+    let body = raw[24..raw.len() - 4].to_vec();
+    let mut b22 = body.clone();
+    let at = b22
+        .windows(18)
+        .position(|w| w == b"ESP_CORE_DUMP_INFO")
+        .unwrap()
+        + 20;
+    b22[at..at + 4].copy_from_slice(&((chip << 16) | 0x0104).to_le_bytes());
+    let tasks = tasks_of(&body);
+    let tcb_sz = tasks[0].2.len() as u32;
+    let n = tasks.len() as u32;
+    let recs = binary_body(&tasks, &[]);
+    let variants = [
+        (
+            "v2_2",
+            wrap((chip << 16) | 0x0104, &b22, 0, 0, 0, 3, false),
+            12,
+        ),
+        (
+            "bin_v2",
+            wrap((chip << 16) | 0x0002, &recs, n, tcb_sz, 0, 0, false),
+            20,
+        ),
+        (
+            "bin_v2_1",
+            wrap((chip << 16) | 0x0003, &recs, n, tcb_sz, 0, 3, false),
+            24,
+        ),
+    ];
+    let elf_path = dir.join("app.elf");
+    let sym = Symbolizer::new(std::fs::read(&elf_path).unwrap()).unwrap();
+    let chip_name = decode::Chip::from_id(chip as u16).unwrap().name();
     let mut compared = 0;
-    for case in entries.filter_map(|e| e.ok().map(|e| e.path())) {
-        let Ok(text) = std::fs::read_to_string(case.join("coredump.b64")) else {
-            continue;
-        };
-        let raw: Vec<u8> = text
-            .lines()
-            .filter_map(|l| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(l.trim())
-                    .ok()
-            })
-            .flatten()
-            .collect();
-        let version = u32_at(&raw, 4);
-        let chip = version >> 16;
-        if [0, 2, 9].contains(&chip) || version & 0xFFFF != 0x0102 {
-            continue; // Xtensa (no gdb) or not an ELF_CRC32_V2_1 source
-        }
-        let body = raw[24..raw.len() - 4].to_vec();
-        let mut b22 = body.clone();
-        let at = b22
-            .windows(18)
-            .position(|w| w == b"ESP_CORE_DUMP_INFO")
+    for (v, image, hl) in variants {
+        let path = tmp.path().join(format!("{case}_{v}.b64"));
+        std::fs::write(&path, uart_text(&image, hl, false, false)).unwrap();
+        let out = Command::new(&bin)
+            .args([
+                "--chip",
+                chip_name,
+                "info_corefile",
+                "-t",
+                "b64",
+                "--gdb",
+                &gdb,
+                "-c",
+            ])
+            .arg(&path)
+            .arg(&elf_path)
+            .output()
+            .unwrap();
+        let theirs = String::from_utf8_lossy(&out.stdout).to_string();
+        let ours = decode::decode(&image, Some(&sym), &Options::default())
             .unwrap()
-            + 20;
-        b22[at..at + 4].copy_from_slice(&((chip << 16) | 0x0104).to_le_bytes());
-        let tasks = tasks_of(&body);
-        let tcb_sz = tasks[0].2.len() as u32;
-        let n = tasks.len() as u32;
-        let recs = binary_body(&tasks, &[]);
-        let variants = [
-            (
-                "v2_2",
-                wrap((chip << 16) | 0x0104, &b22, 0, 0, 0, 3, false),
-                12,
-            ),
-            (
-                "bin_v2",
-                wrap((chip << 16) | 0x0002, &recs, n, tcb_sz, 0, 0, false),
-                20,
-            ),
-            (
-                "bin_v2_1",
-                wrap((chip << 16) | 0x0003, &recs, n, tcb_sz, 0, 3, false),
-                24,
-            ),
-        ];
-        let elf_path = case.join("app.elf");
-        let sym = Symbolizer::new(std::fs::read(&elf_path).unwrap()).unwrap();
-        let name = case.file_name().unwrap().to_string_lossy().to_string();
-        let chip_name = decode::Chip::from_id(chip as u16).unwrap().name();
-        for (v, image, hl) in variants {
-            let path = tmp.join(format!("{name}_{v}.b64"));
-            std::fs::write(&path, uart_text(&image, hl, false, false)).unwrap();
-            let out = Command::new(&bin)
-                .args([
-                    "--chip",
-                    chip_name,
-                    "info_corefile",
-                    "-t",
-                    "b64",
-                    "--gdb",
-                    &gdb,
-                    "-c",
-                ])
-                .arg(&path)
-                .arg(&elf_path)
-                .output()
-                .unwrap();
-            let theirs = String::from_utf8_lossy(&out.stdout).to_string();
-            let ours = decode::decode(&image, Some(&sym), &Options::default())
-                .unwrap()
-                .report_text();
-            assert_eq!(report_lines(&theirs), report_lines(&ours), "{name} {v}");
-            println!("{name} {v}: identical");
-            compared += 1;
-        }
+            .report_text();
+        assert_eq!(report_lines(&theirs), report_lines(&ours), "{case} {v}");
+        println!("{case} {v}: identical");
+        compared += 1;
     }
-    let _ = std::fs::remove_dir_all(&tmp);
-    assert!(
-        compared > 0,
-        "no RISC-V ELF_CRC32_V2_1 corpus case to re-wrap"
-    );
+    assert_eq!(compared, 3, "{case}: every re-wrapped variant is compared");
+}
+
+support::corpus_cases!(rewrapped: esp32c3, esp32c3_bin);
+
+#[test]
+fn every_rewrappable_corpus_case_has_a_test() {
+    support::assert_corpus_cases_listed(rewrapped::CASES, |dir| {
+        support::corpus_image(dir).is_some_and(|raw| rewrappable(&raw).is_some())
+    });
 }

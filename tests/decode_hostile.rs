@@ -1,17 +1,19 @@
 //! Hostile input on stable Rust: the decoder runs over many mutated and truncated versions of
 //! synthetic dumps and (when present) the corpus dumps, and over mutated firmware ELFs, with a
-//! fixed-seed PRNG. It must never panic and never take long. The `fuzz/` targets do the same
-//! with coverage guidance under `cargo +nightly fuzz`.
+//! fixed-seed PRNG. It must never panic, every mutant must give either an analysis or a
+//! decode error (the tallies are asserted), and the work stays within the decoder's own bounds
+//! (`Options::max_tasks`, `Options::max_frames`, with `StopReason::MaxFrames` when a walk hits
+//! the limit). No wall-clock assertions: timing belongs in `cargo bench --bench decode`. The
+//! `fuzz/` targets do the same with coverage guidance under `cargo +nightly fuzz`.
 //!
 //! `DECODE_HOSTILE_ITERS` raises the iteration count (default 1500 per input).
 
 mod decode_support;
+mod support;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
-use base64::Engine;
-use crashbox::decode::{self, Options, Symbolizer};
+use crashbox::decode::{self, Analysis, DecodeError, Options, StopReason, Symbolizer};
 use decode_support::*;
 
 /// xorshift64*: deterministic, no dependency.
@@ -101,37 +103,99 @@ fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
     v
 }
 
+/// Mutants per input: 1500, or more with `DECODE_HOSTILE_ITERS`. Never fewer: the PRNG is
+/// seeded, so more iterations only add mutants, and the tallies asserted for 1500 still hold.
 fn iters() -> usize {
     std::env::var("DECODE_HOSTILE_ITERS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1500)
+        .unwrap_or(0)
+        .max(1500)
 }
 
-fn run(name: &str, seed: u64, input: &[u8], sym: Option<&Symbolizer>) {
-    let mut rng = Rng(seed);
-    let mut ok = 0usize;
-    let mut slowest = Duration::ZERO;
-    for _ in 0..iters() {
-        let m = mutate(&mut rng, input);
-        let t = Instant::now();
-        let r = decode::decode(&m, sym, &Options::default());
-        let dt = t.elapsed();
-        slowest = slowest.max(dt);
+/// The work of one decode stays within the limits it was given: at most `max_tasks` tasks, at
+/// most `max_frames` frames per walk, and a walk that reports `MaxFrames` stopped exactly there.
+fn assert_bounded(name: &str, a: &Analysis, opts: &Options) {
+    assert!(
+        a.tasks.len() <= opts.max_tasks,
+        "{name}: {} tasks, limit {}",
+        a.tasks.len(),
+        opts.max_tasks
+    );
+    let walks = a.tasks.iter().flat_map(|t| {
+        std::iter::once((t.thread, &t.frames, &t.stop_reason)).chain(
+            t.interrupted
+                .iter()
+                .map(move |c| (t.thread, &c.frames, &c.stop_reason)),
+        )
+    });
+    for (thread, frames, stop) in walks {
         assert!(
-            dt < Duration::from_secs(2),
-            "{name}: one decode took {dt:?}"
+            frames.len() <= opts.max_frames,
+            "{name}: thread {thread} has {} frames, limit {}",
+            frames.len(),
+            opts.max_frames
         );
-        if let Ok(a) = r {
-            ok += 1;
-            // Rendering must not panic either.
-            let _ = a.report_text();
+        if let StopReason::MaxFrames { limit } = stop {
+            assert_eq!(
+                (*limit, frames.len()),
+                (opts.max_frames, opts.max_frames),
+                "{name}: thread {thread} stopped at the frame limit"
+            );
         }
     }
+}
+
+/// What a batch of decodes gave: every one is either an analysis or a decode error.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Tally {
+    tried: usize,
+    decoded: usize,
+    rejected: usize,
+}
+
+impl Tally {
+    /// Counts one decode result; an analysis must be bounded and must render.
+    fn count(&mut self, name: &str, r: Result<Analysis, DecodeError>, opts: &Options) {
+        self.tried += 1;
+        match r {
+            Ok(a) => {
+                assert_bounded(name, &a, opts);
+                // Rendering must not panic either.
+                let _ = a.report_text();
+                self.decoded += 1;
+            }
+            Err(_) => self.rejected += 1,
+        }
+    }
+
+    fn add(&mut self, other: Tally) {
+        self.tried += other.tried;
+        self.decoded += other.decoded;
+        self.rejected += other.rejected;
+    }
+}
+
+/// Decodes `iters()` mutants of `input` and checks the tally: every mutant was tried and gave
+/// exactly one outcome, and both outcomes occur (a batch the decoder rejects entirely, or
+/// accepts entirely, would not test what this file claims to test).
+fn run(name: &str, seed: u64, input: &[u8], sym: Option<&Symbolizer>) -> Tally {
+    let opts = Options::default();
+    let mut rng = Rng(seed);
+    let mut tally = Tally::default();
+    for _ in 0..iters() {
+        let m = mutate(&mut rng, input);
+        tally.count(name, decode::decode(&m, sym, &opts), &opts);
+    }
     println!(
-        "{name}: {} mutants, {ok} decoded (partial or full), slowest {slowest:?}",
-        iters()
+        "{name}: {} mutants, {} decoded (partial or full), {} rejected",
+        tally.tried, tally.decoded, tally.rejected
     );
+    assert_eq!(tally.tried, iters(), "{name}: every mutant was decoded");
+    assert_eq!(tally.decoded + tally.rejected, tally.tried, "{name}");
+    assert!(tally.decoded > 0, "{name}: no mutant decoded: {tally:?}");
+    assert!(tally.rejected > 0, "{name}: no mutant rejected: {tally:?}");
+    tally
 }
 
 fn images() -> Vec<(String, Vec<u8>, Vec<u8>)> {
@@ -173,71 +237,83 @@ fn images() -> Vec<(String, Vec<u8>, Vec<u8>)> {
 
 #[test]
 fn mutated_synthetic_dumps_never_panic() {
-    for (i, (name, app, img)) in images().into_iter().enumerate() {
-        let sym = Symbolizer::new(app).unwrap();
-        run(&name, 0x9E37_79B9_7F4A_7C15 ^ i as u64, &img, Some(&sym));
-        run(
+    let images = images();
+    let mut total = Tally::default();
+    for (i, (name, app, img)) in images.iter().enumerate() {
+        let sym = Symbolizer::new(app.clone()).unwrap();
+        total.add(run(name, 0x9E37_79B9_7F4A_7C15 ^ i as u64, img, Some(&sym)));
+        total.add(run(
             &format!("{name} (no ELF)"),
             0x1234_5678 ^ i as u64,
-            &img,
+            img,
             None,
-        );
+        ));
     }
+    // Five images, each with and without its ELF.
+    assert_eq!(images.len(), 5);
+    assert_eq!(total.tried, 2 * images.len() * iters());
 }
 
-#[test]
-fn mutated_corpus_dumps_never_panic() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/esp-coredump");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        eprintln!("skipping: corpus not found at {}", dir.display());
+/// One corpus case: its partition image, its base64 text and its bare ELF core, mutated.
+fn mutated_corpus_dump(case: &str) {
+    let Some(dir) = support::corpus_case(case) else {
         return;
     };
-    let mut cases: Vec<_> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("app.elf").exists())
-        .collect();
-    cases.sort();
-    for (i, case) in cases.iter().enumerate() {
-        let name = case.file_name().unwrap().to_string_lossy().to_string();
-        let sym = Symbolizer::new(std::fs::read(case.join("app.elf")).unwrap()).unwrap();
-        let text = std::fs::read(case.join("coredump.b64")).unwrap();
-        let raw: Vec<u8> = String::from_utf8_lossy(&text)
-            .lines()
-            .filter_map(|l| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(l.trim())
-                    .ok()
-            })
-            .flatten()
-            .collect();
-        run(&format!("{name} raw"), 77 + i as u64, &raw, Some(&sym));
-        run(&format!("{name} text"), 99 + i as u64, &text, Some(&sym));
-        // the bare ELF body, as the device uploader sends it
-        let hl = decode_support::header_len(u32::from_le_bytes(raw[4..8].try_into().unwrap()));
-        run(
-            &format!("{name} bare"),
-            555 + i as u64,
-            &raw[hl..raw.len() - 4],
-            Some(&sym),
-        );
-    }
+    // The seeds of the former single loop over the sorted cases.
+    let i = mutated_corpus_dump::CASES
+        .iter()
+        .position(|c| *c == case)
+        .unwrap() as u64;
+    let sym = Symbolizer::new(std::fs::read(dir.join("app.elf")).unwrap()).unwrap();
+    let text = std::fs::read(dir.join("coredump.b64")).unwrap();
+    let raw = support::corpus_image(&dir).unwrap();
+    let mut total = Tally::default();
+    total.add(run(&format!("{case} raw"), 77 + i, &raw, Some(&sym)));
+    total.add(run(&format!("{case} text"), 99 + i, &text, Some(&sym)));
+    // the bare ELF body, as the device uploader sends it
+    let hl = decode_support::header_len(u32::from_le_bytes(raw[4..8].try_into().unwrap()));
+    total.add(run(
+        &format!("{case} bare"),
+        555 + i,
+        &raw[hl..raw.len() - 4],
+        Some(&sym),
+    ));
+    assert_eq!(total.tried, 3 * iters());
+}
+
+support::corpus_cases!(mutated_corpus_dump: esp32, esp32c3, esp32c3_bin);
+
+#[test]
+fn every_corpus_case_is_mutated() {
+    support::assert_corpus_cases_listed(mutated_corpus_dump::CASES, |_| true);
 }
 
 #[test]
 fn mutated_firmware_elfs_never_panic() {
+    let opts = Options::default();
     let mut rng = Rng(42);
     let dumps = images();
+    let (mut elfs_tried, mut elfs_refused) = (0, 0);
+    let mut decodes = Tally::default();
     for (name, app, img) in &dumps {
         for _ in 0..iters() / 3 {
             let m = mutate(&mut rng, app);
-            if let Ok(sym) = Symbolizer::new(m) {
-                let t = Instant::now();
-                let _ =
-                    decode::decode(img, Some(&sym), &Options::default()).map(|a| a.report_text());
-                assert!(t.elapsed() < Duration::from_secs(2), "{name}");
+            elfs_tried += 1;
+            match Symbolizer::new(m) {
+                Ok(sym) => decodes.count(name, decode::decode(img, Some(&sym), &opts), &opts),
+                Err(_) => elfs_refused += 1,
             }
         }
     }
+    println!(
+        "{elfs_tried} mutated ELFs: {elfs_refused} refused, {} decodes ({} decoded, {} rejected)",
+        decodes.tried, decodes.decoded, decodes.rejected
+    );
+    assert_eq!(elfs_tried, dumps.len() * (iters() / 3));
+    // Every mutated ELF was either refused or used for exactly one decode.
+    assert_eq!(elfs_refused + decodes.tried, elfs_tried);
+    assert_eq!(decodes.decoded + decodes.rejected, decodes.tried);
+    assert!(decodes.tried > 0, "every mutated ELF was refused");
 }
 
 /// Regression: inputs that once crashed or misbehaved stay fixed.
@@ -276,14 +352,29 @@ fn regressions() {
         loads.push((base, region));
     }
     let core = elf_core(XTENSA, &notes, &loads, &[]);
-    let t = Instant::now();
-    let a = decode::decode(&core, None, &Options::default()).unwrap();
+    let opts = Options::default();
+    let a = decode::decode(&core, None, &opts).unwrap();
+    assert_bounded("600 tasks", &a, &opts);
+    // Only the first `max_tasks` tasks are walked, and each walk (it could climb through all
+    // 6000 segments) stops at `max_frames`.
+    assert_eq!(a.tasks.len(), opts.max_tasks);
+    let limit_note = format!("only the first {} are decoded", opts.max_tasks);
     assert!(
-        t.elapsed() < Duration::from_secs(2),
-        "took {:?}",
-        t.elapsed()
+        a.warnings.iter().any(|w| w.ends_with(&limit_note)),
+        "{:?}",
+        a.warnings
     );
-    assert!(a.tasks.len() <= 256);
+    for t in &a.tasks {
+        assert_eq!(t.frames.len(), opts.max_frames, "thread {}", t.thread);
+        assert_eq!(
+            t.stop_reason,
+            StopReason::MaxFrames {
+                limit: opts.max_frames
+            },
+            "thread {}",
+            t.thread
+        );
+    }
     // A header whose data_len is smaller than header + checksum.
     let tiny = le(&[8, 0x0102, 0, 0, 0, 0]);
     assert!(decode::decode(&tiny, None, &Options::default()).is_err());

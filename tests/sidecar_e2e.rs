@@ -4,7 +4,8 @@
 //!
 //! Needs `.ci/install-sidecar.sh` (gdb-multiarch, esp-coredump in a venv; the venv's python in
 //! `CRASHBOX_SIDECAR_PYTHON`, or the default `target/sidecar-venv`) and `../shared/corpus`.
-//! Without them the test prints why it skips and passes.
+//! Without them the test says why it skips on stderr (see `tests/support`), and fails under
+//! `CI=true`.
 mod common;
 
 use std::io::{BufRead, BufReader};
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{TestApp, corpus_device_upload, corpus_dir};
+use common::{TestApp, corpus_case, corpus_device_upload, skip};
 use crashbox::config::SidecarConfig;
 
 /// The reference sidecar as a child process, killed (by its pid) on drop.
@@ -84,26 +85,17 @@ fn start_sidecar() -> Result<RealSidecar, String> {
     Ok(RealSidecar { child, url, xfer })
 }
 
-/// Says why the test does not run, on stderr directly (not through the captured `eprintln!`), so
-/// the line shows in a normal `cargo test` run.
-fn skip(why: &str) {
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED real_sidecar_decodes_the_esp32c3_corpus_dump: {why}"
-    );
-}
-
 #[test]
 fn real_sidecar_decodes_the_esp32c3_corpus_dump() {
-    let (Some(corpus), Some(dump)) = (corpus_dir(), corpus_device_upload("esp32c3")) else {
-        return skip("../shared/corpus/esp-coredump/esp32c3 is absent");
+    let Some(case) = corpus_case("esp32c3") else {
+        return;
     };
+    let dump = corpus_device_upload("esp32c3").expect("corpus esp32c3 dump");
     let sidecar = match start_sidecar() {
         Ok(s) => s,
         Err(why) => return skip(&why),
     };
-    let elf = std::fs::read(corpus.join("esp32c3/app.elf")).expect("corpus app.elf");
+    let elf = std::fs::read(case.join("app.elf")).expect("corpus app.elf");
     let app = TestApp::start_with(|c| {
         c.sidecar = Some(SidecarConfig {
             url: sidecar.url.clone(),

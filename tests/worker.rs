@@ -525,13 +525,11 @@ fn without_sidecar_the_builtin_decoder_decides() {
     assert_eq!(d["parse_status"], "ERROR", "{d}");
     let out = d["parsed_output"].as_str().unwrap();
     assert!(out.starts_with("Unable to parse coredump: "), "{out}");
-    let (Some(corpus), Some(dump)) = (
-        common::corpus_dir(),
-        common::corpus_device_upload("esp32c3"),
-    ) else {
+    let Some(case) = common::corpus_case("esp32c3") else {
         return;
     };
-    let elf = std::fs::read(corpus.join("esp32c3/app.elf")).unwrap();
+    let dump = common::corpus_device_upload("esp32c3").unwrap();
+    let elf = std::fs::read(case.join("app.elf")).unwrap();
     app.install_bundle("m", "3.0.0", &elf);
     let id = upload(&app, &dev, "3.0.0", &dump);
     let d = app.wait_parsed(dev.id, id, WAIT);

@@ -17,6 +17,13 @@ use serde_json::Value;
 
 pub mod firmware;
 
+// Skipping, `../shared` and the corpus: shared with the tests that do not start an app.
+#[path = "../support/mod.rs"]
+pub mod support;
+
+#[allow(unused_imports)] // not every test file skips
+pub use support::{corpus_case, corpus_dir, corpus_or_skip, skip};
+
 pub struct TestApp {
     pub dir: tempfile::TempDir,
     pub config: Config,
@@ -345,26 +352,11 @@ pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
     panic!("timed out after {timeout:?} waiting for {what}");
 }
 
-/// `../shared/corpus/esp-coredump` if present.
-pub fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/esp-coredump");
-    dir.is_dir().then_some(dir)
-}
-
 /// A corpus dump as the device client sends it: base64 decoded line by line, then the
 /// 24-byte partition header and the trailing checksum (32 bytes for SHA-256 dumps, version
 /// byte 3; else 4) stripped, leaving the bare ELF core.
 pub fn corpus_device_upload(case: &str) -> Option<Vec<u8>> {
-    use base64::Engine;
-    let text = std::fs::read_to_string(corpus_dir()?.join(case).join("coredump.b64")).ok()?;
-    let mut raw = Vec::new();
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        raw.extend(
-            base64::engine::general_purpose::STANDARD
-                .decode(line)
-                .ok()?,
-        );
-    }
+    let raw = support::corpus_image(&corpus_dir()?.join(case))?;
     let version = u32::from_le_bytes(raw.get(4..8)?.try_into().ok()?);
     let checksum = if version & 0xff == 3 { 32 } else { 4 };
     let body = raw.get(24..raw.len().checked_sub(checksum)?)?.to_vec();
