@@ -42,10 +42,9 @@ fn bearer(parts: &Parts) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// The value of a cookie in the request.
-pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
+/// The value of a cookie in the request's headers.
+pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -126,7 +125,7 @@ impl FromRequestParts<AppState> for PipelineAuth {
 
 /// The dashboard session named by the request's cookie, if valid.
 pub async fn session(parts: &Parts, st: &AppState) -> Result<Option<Session>, ApiError> {
-    let Some(value) = cookie(parts, SESSION_COOKIE).map(str::to_string) else {
+    let Some(value) = cookie(&parts.headers, SESSION_COOKIE).map(str::to_string) else {
         return Ok(None);
     };
     Ok(st

@@ -38,14 +38,7 @@ pub struct NextQuery {
 }
 
 fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
+    crate::web::auth::cookie(headers, name).map(str::to_string)
 }
 
 fn set_cookie(resp: &mut Response, value: String) {
