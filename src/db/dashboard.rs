@@ -7,7 +7,7 @@ use rusqlite::{Connection, Row, params};
 
 use super::coredumps::{Coredump, ParseStatus};
 use super::{DbError, Page};
-use crate::ids::{CoredumpId, DeviceId, DeviceKey};
+use crate::ids::{CoredumpId, DeviceId, DeviceKey, Timestamp};
 
 /// The numbers on the home page.
 #[derive(Debug, Clone, Default)]
@@ -56,7 +56,7 @@ pub struct DumpRow {
     pub firmware_version: String,
     pub size: i64,
     pub status: ParseStatus,
-    pub uploaded_at: String,
+    pub uploaded_at: Timestamp,
 }
 
 fn dump_row(r: &Row) -> rusqlite::Result<DumpRow> {

@@ -107,11 +107,3 @@ pub fn delete(conn: &Connection, model: ModelId, version: &str) -> Result<bool, 
         params![model.0, version],
     )? > 0)
 }
-
-pub fn count_for_model(conn: &Connection, model: ModelId) -> Result<i64, DbError> {
-    Ok(conn.query_row(
-        "SELECT COUNT(*) FROM firmware_versions WHERE device_model_id = ?1",
-        [model.0],
-        |r| r.get(0),
-    )?)
-}

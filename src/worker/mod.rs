@@ -65,11 +65,6 @@ impl Jobs {
         }
     }
 
-    /// Whether workers are behind this queue.
-    pub fn enabled(&self) -> bool {
-        self.tx.is_some()
-    }
-
     /// Queues a committed `PENDING` dump for parsing (a no-op if it is already queued; the
     /// worker's claim decides whether it really runs).
     pub fn enqueue(&self, id: CoredumpId) {

@@ -162,7 +162,7 @@ pub async fn show(
         .await?;
     let (status, status_class) = badge(dump.parse_status);
     let pending = dump.parse_status == ParseStatus::Pending;
-    let settling = pending && recently(&dump.updated_at.to_string());
+    let settling = pending && recently(dump.updated_at);
     let summary = dump
         .analysis
         .as_deref()

@@ -42,10 +42,9 @@ pub struct PageQuery {
     done: Option<String>,
 }
 
-/// Whether a dump uploaded at `uploaded_at` may still settle soon.
-pub fn recently(uploaded_at: &str) -> bool {
-    chrono::DateTime::parse_from_rfc3339(uploaded_at)
-        .is_ok_and(|t| chrono::Utc::now().signed_duration_since(t) < REFRESH_WINDOW)
+/// Whether a dump last changed at `t` may still settle soon.
+pub fn recently(t: crate::ids::Timestamp) -> bool {
+    chrono::Utc::now().signed_duration_since(t.as_datetime()) < REFRESH_WINDOW
 }
 
 pub async fn show(
@@ -65,9 +64,10 @@ pub async fn show(
             Ok((device, dumps))
         })
         .await?;
-    let settling = dumps.rows.iter().any(|d| {
-        d.status == crate::db::coredumps::ParseStatus::Pending && recently(&d.uploaded_at)
-    });
+    let settling = dumps
+        .rows
+        .iter()
+        .any(|d| d.status == crate::db::coredumps::ParseStatus::Pending && recently(d.uploaded_at));
     let mut c = Chrome::new(format!("Device {}", device.key), &s, Nav::Devices)
         .with_flash(q.done.as_deref());
     c.refresh = settling.then_some(REFRESH_SECS);

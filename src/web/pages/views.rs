@@ -30,8 +30,8 @@ impl From<&DumpRow> for DumpView {
             size: size(r.size),
             status,
             status_class,
-            uploaded_at: r.uploaded_at.clone(),
-            uploaded_utc: utc(&r.uploaded_at),
+            uploaded_at: r.uploaded_at.to_string(),
+            uploaded_utc: utc(r.uploaded_at),
         }
     }
 }
