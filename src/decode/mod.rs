@@ -63,6 +63,7 @@ mod rom;
 mod rom_dir;
 mod summary;
 mod symbols;
+mod tasks;
 mod tcb;
 mod unwind;
 mod xtensa;

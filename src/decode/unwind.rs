@@ -5,9 +5,12 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use super::chip::Arch;
 use super::dump::Regs;
 use super::memory::Memory;
+use super::riscv::RiscvUnwinder;
 use super::symbols::Symbolizer;
+use super::xtensa::XtensaUnwinder;
 
 /// A physical frame found by an unwinder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,4 +96,12 @@ impl UnwindInput<'_> {
 pub(crate) trait Unwinder {
     /// Walks the stack from the registers; always returns at least frame 0.
     fn unwind(&self, input: &UnwindInput<'_>) -> (Vec<RawFrame>, StopReason);
+}
+
+/// Walks the stack with the unwinder of `arch`: the one place that picks it.
+pub(crate) fn unwind(arch: Arch, input: &UnwindInput<'_>) -> (Vec<RawFrame>, StopReason) {
+    match arch {
+        Arch::Xtensa => XtensaUnwinder.unwind(input),
+        Arch::Riscv => RiscvUnwinder.unwind(input),
+    }
 }
