@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::chip::{Arch, Chip};
 use super::container::{BodyFormat, ChecksumStatus, Encoding, HeaderInfo};
 use super::unwind::StopReason;
+use super::warning::Warning;
 
 /// Everything decoded from one core dump.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,8 +42,8 @@ pub struct Analysis {
     /// One line for lists and notifications: panic reason or exception cause, task, and the
     /// first frame with a function name.
     pub summary: String,
-    /// Non-fatal problems, loudest first.
-    pub warnings: Vec<String>,
+    /// Non-fatal problems, loudest first (each stored and shown as its text).
+    pub warnings: Vec<Warning>,
 }
 
 /// Container facts.

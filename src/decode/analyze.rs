@@ -15,6 +15,7 @@ use super::frames::Ctx;
 use super::rom::RomElfProvider;
 use super::symbols::Symbolizer;
 use super::tasks::{DecodedTasks, Walker, decode_tasks};
+use super::warning::Warning;
 
 /// The dump's facts and the caller's symbols, turned into the typed result.
 pub(crate) fn analyze(
@@ -93,38 +94,38 @@ pub(crate) fn analyze(
 /// What one step has to report: `loud` warnings head the list, `notes` follow them all.
 #[derive(Default)]
 struct Findings {
-    loud: Vec<String>,
-    notes: Vec<String>,
+    loud: Vec<Warning>,
+    notes: Vec<Warning>,
 }
 
 /// The warnings in report order: a wrong firmware ELF first, then the other loud ones, then
 /// the notes (the container's and parser's first).
 fn warnings_in_order(
-    parser_notes: Vec<String>,
+    parser_notes: Vec<Warning>,
     chip: Findings,
     firmware: Findings,
     tasks: &DecodedTasks,
     checksum_bad: bool,
-) -> Vec<String> {
+) -> Vec<Warning> {
     let mut out = firmware.loud;
     out.extend(chip.loud);
     if tasks.deadline_hit {
-        out.push("decode deadline exceeded: some backtraces are incomplete".into());
+        out.push(Warning::DeadlineExceeded);
     }
     if checksum_bad {
-        out.push("checksum mismatch: the dump is damaged, results are untrusted".into());
+        out.push(Warning::ChecksumMismatch);
     }
     out.extend(parser_notes);
     out.extend(chip.notes);
     out.extend(firmware.notes);
-    if let Some(n) = tasks.capped_from {
-        out.push(format!(
-            "{n} tasks in the dump; only the first {} are decoded",
-            tasks.tasks.len()
-        ));
+    if let Some(count) = tasks.capped_from {
+        out.push(Warning::TasksCapped {
+            count,
+            limit: tasks.tasks.len(),
+        });
     }
     if tasks.tasks.is_empty() {
-        out.push("the dump holds no tasks".into());
+        out.push(Warning::NoTasks);
     }
     out
 }
@@ -147,23 +148,24 @@ fn resolve_chip(header: Option<&HeaderInfo>, dump: &Dump, hint: Option<Chip>) ->
     if let (Some(h), Some(i)) = (header_chip, info_chip)
         && h != i
     {
-        findings.notes.push(format!(
-            "container header says {h} but ESP_CORE_DUMP_INFO says {i}"
-        ));
+        findings
+            .notes
+            .push(Warning::ChipRecordsDisagree { header: h, info: i });
     }
     if let (Some(h), Some(iv)) = (header, dump.info_version)
         && h.version != iv
     {
-        findings.notes.push(format!(
-            "ESP_CORE_DUMP_INFO version 0x{iv:08x} differs from the header's 0x{:08x}",
-            h.version
-        ));
+        findings.notes.push(Warning::VersionsDisagree {
+            header: h.version,
+            info: iv,
+        });
     }
     let chip = match (header_chip.or(info_chip), hint) {
         (Some(r), Some(o)) if r != o => {
-            findings.loud.push(format!(
-                "chip given as {o}, but the dump was made on {r}; using {r}"
-            ));
+            findings.loud.push(Warning::ChipOptionOverridden {
+                given: o,
+                recorded: r,
+            });
             Some(r)
         }
         (r, o) => r.or(o),
@@ -171,11 +173,10 @@ fn resolve_chip(header: Option<&HeaderInfo>, dump: &Dump, hint: Option<Chip>) ->
     if let Some(c) = chip
         && c.arch() != dump.arch
     {
-        findings.loud.push(format!(
-            "chip {c} is {:?} but the dump's ELF machine is {:?}",
-            c.arch(),
-            dump.arch
-        ));
+        findings.loud.push(Warning::ChipArchMismatch {
+            chip: c,
+            dump_arch: dump.arch,
+        });
     }
     ChipFacts {
         chip,
@@ -205,25 +206,23 @@ fn check_firmware<'a>(symbolizer: Option<&'a Symbolizer>, dump: &Dump) -> Firmwa
         let full = elf_sha256.as_deref().unwrap_or("");
         let p = prefix.unwrap_or("");
         let shown = full.get(..p.len().min(64)).unwrap_or(full);
-        findings.loud.push(format!(
-            "WRONG FIRMWARE ELF: core dump SHA256({p}) != app SHA256({shown}); symbols and frames below are unreliable"
-        ));
+        findings.loud.push(Warning::WrongFirmwareElf {
+            dump_sha: p.to_string(),
+            elf_sha: shown.to_string(),
+        });
     }
     let mut app = symbolizer;
     if let Some(s) = symbolizer
         && s.arch() != Some(dump.arch)
     {
-        findings.loud.push(format!(
-            "firmware ELF is for {:?}, but the dump is {:?}: the ELF was not used",
-            s.arch(),
-            dump.arch
-        ));
+        findings.loud.push(Warning::ElfArchMismatch {
+            elf: s.arch(),
+            dump: dump.arch,
+        });
         app = None;
     }
     if app.is_some_and(|s| !s.has_dwarf()) {
-        findings
-            .notes
-            .push("firmware ELF has no DWARF: no file:line, and RISC-V CFI may be missing".into());
+        findings.notes.push(Warning::ElfWithoutDwarf);
     }
     FirmwareCheck {
         app,

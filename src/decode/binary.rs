@@ -11,6 +11,7 @@ use super::dump::{
 };
 use super::error::DecodeError;
 use super::memory::Region;
+use super::warning::Warning;
 
 /// Largest task stack the device writes (`COREDUMP_MAX_TASK_STACK_SIZE`, 64 KiB) with room
 /// for ISR stacks; anything larger is treated as a corrupt record.
@@ -40,9 +41,10 @@ pub(crate) fn parse(
     }
     let task_num = hdr.task_num as usize;
     if task_num > MAX_TASKS {
-        dump.warnings.push(format!(
-            "binary header claims {task_num} tasks; only {MAX_TASKS} are read"
-        ));
+        dump.warnings.push(Warning::TaskRecordsCapped {
+            task_num,
+            limit: MAX_TASKS,
+        });
     }
     let mut off = 0usize;
     for i in 0..task_num.min(MAX_TASKS) {
@@ -52,9 +54,10 @@ pub(crate) fn parse(
             u32_at(body, off + 4),
             u32_at(body, off + 8),
         ) else {
-            dump.warnings.push(format!(
-                "task record {i} of {task_num} is missing: dump truncated"
-            ));
+            dump.warnings.push(Warning::TaskRecordMissing {
+                index: i,
+                count: task_num,
+            });
             break;
         };
         off += 12;
@@ -62,9 +65,11 @@ pub(crate) fn parse(
         let (lo, hi) = (s0.min(s1), s0.max(s1));
         let stack_len = hi - lo;
         if stack_len > MAX_STACK {
-            dump.warnings.push(format!(
-                "task record {i} (TCB 0x{tcb_addr:08x}) has a {stack_len}-byte stack; stopped reading tasks"
-            ));
+            dump.warnings.push(Warning::ImplausibleTaskStack {
+                index: i,
+                tcb: tcb_addr,
+                stack_len,
+            });
             break;
         }
         let stack_len_padded = (stack_len as usize + 3) & !3;
@@ -74,9 +79,10 @@ pub(crate) fn parse(
         let stack_avail = body.len().saturating_sub(off).min(stack_len_padded);
         let stack = slice_at(body, off, stack_avail).unwrap_or_default();
         if stack_avail < stack_len_padded || tcb.is_none() {
-            dump.warnings.push(format!(
-                "task record {i} (TCB 0x{tcb_addr:08x}) is truncated"
-            ));
+            dump.warnings.push(Warning::TaskRecordTruncated {
+                index: i,
+                tcb: tcb_addr,
+            });
         }
         push_region(&mut dump, lo, stack, stack_len);
         off = off.saturating_add(stack_len_padded);
@@ -122,16 +128,19 @@ pub(crate) fn parse(
     for i in 0..segs.min(MAX_SEGMENTS) {
         // core_dump_mem_seg_header_t: start, size
         let (Some(start), Some(size)) = (u32_at(body, off), u32_at(body, off + 4)) else {
-            dump.warnings.push(format!(
-                "memory segment {i} of {segs} is missing: dump truncated"
-            ));
+            dump.warnings.push(Warning::MemSegmentMissing {
+                index: i,
+                count: segs,
+            });
             break;
         };
         off += 8;
         if size > MAX_MEM_SEG {
-            dump.warnings.push(format!(
-                "memory segment {i} at 0x{start:08x} claims {size} bytes; stopped"
-            ));
+            dump.warnings.push(Warning::ImplausibleMemSegment {
+                index: i,
+                addr: start,
+                size,
+            });
             break;
         }
         let padded = (size as usize + 3) & !3;

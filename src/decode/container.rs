@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::bytes::u32_at;
 use super::error::DecodeError;
+use super::warning::Warning;
 
 /// How the dump bytes were encoded on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,7 +98,7 @@ pub(crate) struct Unwrapped {
     pub binary: Option<BinaryHeader>,
     pub checksum: ChecksumStatus,
     pub body: Vec<u8>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 /// Format facts per `version & 0xFFFF` (spec §1.3 table).
@@ -194,7 +195,7 @@ fn unwrap_binary(data: &[u8], encoding: Encoding) -> Result<Option<Unwrapped>, D
         return Ok(Some(bare_elf(
             body,
             encoding,
-            vec!["ELF core started 12 bytes into its header (V2_2 dump uploaded with a 24-byte header strip); the 12 constant bytes were restored".into()],
+            vec![Warning::ShiftedElfRestored],
         )));
     }
     let (Some(data_len), Some(version)) = (u32_at(data, 0), u32_at(data, 4)) else {
@@ -215,7 +216,7 @@ fn unwrap_binary(data: &[u8], encoding: Encoding) -> Result<Option<Unwrapped>, D
     partition_image(data, data_len, version, &info, encoding).map(Some)
 }
 
-fn bare_elf(body: Vec<u8>, encoding: Encoding, warnings: Vec<String>) -> Unwrapped {
+fn bare_elf(body: Vec<u8>, encoding: Encoding, warnings: Vec<Warning>) -> Unwrapped {
     Unwrapped {
         encoding,
         body_format: BodyFormat::Elf,
@@ -268,10 +269,10 @@ fn partition_image(
         if data.len() > declared {
             let extra = data.get(declared..).unwrap_or_default();
             if !extra.iter().all(|&b| b == 0xFF || b == 0) {
-                warnings.push(format!(
-                    "{} bytes after the image's data_len ({declared}) were ignored",
-                    extra.len()
-                ));
+                warnings.push(Warning::TrailingBytesIgnored {
+                    count: extra.len(),
+                    data_len: declared,
+                });
             }
         }
         let body_end = declared - cs_len;
@@ -279,10 +280,10 @@ fn partition_image(
         let stored = data.get(body_end..declared).unwrap_or_default();
         (body_end, verify(info.checksum, covered, stored))
     } else {
-        warnings.push(format!(
-            "image is truncated: header data_len is {declared} bytes but only {} arrived; decoding what is present",
-            data.len()
-        ));
+        warnings.push(Warning::ImageTruncated {
+            data_len: declared,
+            received: data.len(),
+        });
         (
             data.len(),
             ChecksumStatus::Truncated {
@@ -294,9 +295,10 @@ fn partition_image(
         stored, computed, ..
     } = &checksum
     {
-        warnings.push(format!(
-            "invalid core dump checksum {stored}, should be {computed}: the dump is damaged, results are untrusted"
-        ));
+        warnings.push(Warning::InvalidChecksum {
+            stored: stored.clone(),
+            computed: computed.clone(),
+        });
     }
     let body = data
         .get(info.header_len..body_end)
@@ -374,7 +376,7 @@ const END_MARKER: &str = "CORE DUMP END";
 
 /// Decodes base64 text line by line (§1.2). Lines between the START/END markers are used when
 /// the markers are present, every line otherwise; lines that do not decode are skipped.
-fn decode_base64_lines(text: &[u8]) -> (Vec<u8>, Vec<String>) {
+fn decode_base64_lines(text: &[u8]) -> (Vec<u8>, Vec<Warning>) {
     let text = String::from_utf8_lossy(text);
     let has_start = text.contains(START_MARKER);
     let mut inside = !has_start;
@@ -406,14 +408,10 @@ fn decode_base64_lines(text: &[u8]) -> (Vec<u8>, Vec<String>) {
     }
     let mut notes = Vec::new();
     if skipped > 0 {
-        notes.push(format!(
-            "{skipped} text line(s) that are not base64 were skipped"
-        ));
+        notes.push(Warning::NonBase64LinesSkipped { count: skipped });
     }
     if blocks > 1 {
-        notes.push(format!(
-            "{blocks} CORE DUMP START markers found; the last dump was decoded"
-        ));
+        notes.push(Warning::SeveralDumpsInText { count: blocks });
     }
     (out, notes)
 }

@@ -4,6 +4,7 @@
 
 use super::chip::Arch;
 use super::memory::Memory;
+use super::warning::Warning;
 
 /// Xtensa registers of a task as gdb sees them (prstatus layout, spec §2.5).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -92,7 +93,7 @@ pub(crate) struct Dump {
     pub info_version: Option<u32>,
     /// `ESP_CHIP_REV` note of esp-coredump-saved ELFs.
     pub chip_rev_note: Option<u32>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 impl Dump {

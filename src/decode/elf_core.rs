@@ -13,6 +13,7 @@ use super::dump::{
 };
 use super::error::DecodeError;
 use super::memory::Region;
+use super::warning::Warning;
 
 const PT_LOAD: u32 = 1;
 const PT_NOTE: u32 = 4;
@@ -61,8 +62,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Dump, DecodeError> {
     })?;
     let mut dump = Dump::new(arch);
     if e_type != 4 {
-        dump.warnings
-            .push(format!("ELF e_type is {e_type}, expected 4 (ET_CORE)"));
+        dump.warnings.push(Warning::NotEtCore { e_type });
     }
     let e_phoff = u32_at(body, 28).ok_or_else(|| malformed_hdr(body))? as usize;
     let e_phentsize = u16_at(body, 42).ok_or_else(|| malformed_hdr(body))? as usize;
@@ -73,9 +73,10 @@ pub(crate) fn parse(body: &[u8]) -> Result<Dump, DecodeError> {
         )));
     }
     if e_phnum > MAX_SEGMENTS {
-        dump.warnings.push(format!(
-            "ELF core has {e_phnum} program headers; only the first {MAX_SEGMENTS} are read"
-        ));
+        dump.warnings.push(Warning::ProgramHeadersCapped {
+            count: e_phnum,
+            limit: MAX_SEGMENTS,
+        });
     }
     let mut notes_seen = 0usize;
     for i in 0..e_phnum.min(MAX_SEGMENTS) {
@@ -84,10 +85,11 @@ pub(crate) fn parse(body: &[u8]) -> Result<Dump, DecodeError> {
             .and_then(|o| o.checked_add(e_phoff))
             .and_then(|o| slice_at(body, o, 32))
         else {
-            dump.warnings.push(format!(
-                "program header {i} of {e_phnum} lies past the end of the dump ({} bytes): dump truncated",
-                body.len()
-            ));
+            dump.warnings.push(Warning::ProgramHeaderPastEnd {
+                index: i,
+                count: e_phnum,
+                body_len: body.len(),
+            });
             break;
         };
         let p_type = u32_at(ph, 0).unwrap_or(0);
@@ -102,9 +104,12 @@ pub(crate) fn parse(body: &[u8]) -> Result<Dump, DecodeError> {
             &[]
         };
         if avail < p_filesz {
-            dump.warnings.push(format!(
-                "segment {i} at 0x{p_vaddr:08x} is truncated: {avail} of {p_filesz} bytes present"
-            ));
+            dump.warnings.push(Warning::SegmentTruncated {
+                index: i,
+                addr: p_vaddr,
+                present: avail,
+                declared: p_filesz,
+            });
         }
         match p_type {
             PT_LOAD => {
@@ -117,9 +122,10 @@ pub(crate) fn parse(body: &[u8]) -> Result<Dump, DecodeError> {
                     });
                 }
                 if u64::from(p_vaddr) + data.len() as u64 > 1 << 32 {
-                    dump.warnings.push(format!(
-                        "segment {i} at 0x{p_vaddr:08x} wraps the address space; ignored"
-                    ));
+                    dump.warnings.push(Warning::SegmentWraps {
+                        index: i,
+                        addr: p_vaddr,
+                    });
                     continue;
                 }
                 dump.memory.push(Region {
@@ -136,8 +142,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Dump, DecodeError> {
         }
     }
     if notes_seen == 0 {
-        dump.warnings
-            .push("ELF core has no PT_NOTE segment: no tasks or crash info".into());
+        dump.warnings.push(Warning::NoNoteSegment);
     }
     dump.memory.finish();
     attach_stacks(&mut dump);
@@ -158,8 +163,7 @@ fn parse_notes(seg: &[u8], dump: &mut Dump) {
     while off < seg.len() {
         count += 1;
         if count > MAX_TASKS * 2 + 64 {
-            dump.warnings
-                .push("too many notes in one PT_NOTE segment; the rest were ignored".into());
+            dump.warnings.push(Warning::TooManyNotes);
             return;
         }
         let (Some(namesz), Some(descsz), Some(ntype)) =
@@ -167,15 +171,17 @@ fn parse_notes(seg: &[u8], dump: &mut Dump) {
         else {
             if seg.len() - off >= 4 && seg.get(off..).is_some_and(|r| r.iter().any(|&b| b != 0)) {
                 dump.warnings
-                    .push(format!("truncated note header at offset {off}"));
+                    .push(Warning::NoteHeaderTruncated { offset: off });
             }
             return;
         };
         let (namesz, descsz) = (namesz as usize, descsz as usize);
         if namesz > 256 || descsz > MAX_NOTE_DESC {
-            dump.warnings.push(format!(
-                "note at offset {off} has implausible sizes (namesz {namesz}, descsz {descsz}); stopped reading notes"
-            ));
+            dump.warnings.push(Warning::ImplausibleNoteSizes {
+                offset: off,
+                namesz,
+                descsz,
+            });
             return;
         }
         let name_off = off + 12;
@@ -189,9 +195,11 @@ fn parse_notes(seg: &[u8], dump: &mut Dump) {
         let name_bytes = slice_at(seg, name_off, namesz).unwrap_or_default();
         let name = c_string(name_bytes);
         let Some(desc) = slice_at(seg, desc_off, descsz) else {
-            dump.warnings.push(format!(
-                "note '{name}' (type {ntype}) is truncated: needs {descsz} bytes"
-            ));
+            dump.warnings.push(Warning::NoteTruncated {
+                name,
+                note_type: ntype,
+                descsz,
+            });
             return;
         };
         handle_note(&name, ntype, desc, dump);
@@ -204,20 +212,19 @@ fn handle_note(name: &str, ntype: u32, desc: &[u8], dump: &mut Dump) {
         ("CORE", NT_PRSTATUS) => {
             if dump.tasks.len() >= MAX_TASKS {
                 if dump.tasks.len() == MAX_TASKS {
-                    dump.warnings.push(format!(
-                        "more than {MAX_TASKS} tasks; the rest were ignored"
-                    ));
+                    dump.warnings
+                        .push(Warning::TaskNotesCapped { limit: MAX_TASKS });
                 }
                 return;
             }
             let tcb = u32_at(desc, PRSTATUS_PID).unwrap_or(0);
             let regs = prstatus_regs(dump.arch, desc);
             if regs.is_none() {
-                dump.warnings.push(format!(
-                    "prstatus of task 0x{tcb:08x} is {} bytes, too short for {:?} registers",
-                    desc.len(),
-                    dump.arch
-                ));
+                dump.warnings.push(Warning::PrstatusTooShort {
+                    tcb,
+                    len: desc.len(),
+                    arch: dump.arch,
+                });
             }
             dump.tasks.push(TaskRecord {
                 tcb_addr: tcb,

@@ -66,6 +66,7 @@ mod symbols;
 mod tasks;
 mod tcb;
 mod unwind;
+mod warning;
 mod xtensa;
 
 use std::sync::Arc;
@@ -83,6 +84,7 @@ pub use rom::{RomElfProvider, RomElfSet, parse_rom_elf_name};
 pub use rom_dir::{RomElfDir, rom_elfs_from_dir};
 pub use symbols::Symbolizer;
 pub use unwind::StopReason;
+pub use warning::Warning;
 
 /// Decoder options. `Options::default()` is what the CLI and the worker use.
 #[derive(Clone)]
