@@ -8,14 +8,26 @@ use super::Options;
 use super::analysis::{
     Analysis, ContainerInfo, CrashedTask, ElfMatch, ExceptionInfo, NamedValue, Task,
 };
-use super::chip::{Arch, Chip, riscv_cause_name, xtensa_cause_name};
+use super::chip::{Arch, Chip, chip_of_version, riscv_cause_name, xtensa_cause_name};
 use super::container::{ChecksumStatus, HeaderInfo, Unwrapped};
 use super::dump::{CURR_TASK_MARKER, Dump, Regs};
+use super::exc_frame::{RV_STK_MCAUSE, RV_STK_MSTATUS, RV_STK_MTVAL, RV_STK_MTVEC};
 use super::frames::Ctx;
+use super::riscv::SP;
 use super::rom::RomElfProvider;
 use super::symbols::Symbolizer;
 use super::tasks::{DecodedTasks, Walker, decode_tasks};
 use super::warning::Warning;
+
+/// Hex digits of a SHA-256 (the most of the ELF's hash a mismatch warning shows).
+const SHA256_HEX_LEN: usize = 64;
+
+/// esp-coredump's message (`get_rom_elf_path`) when no ROM ELF matches the chip revision.
+const ROM_ELF_NOT_FOUND: &str =
+    "The ROM ELF file won't load automatically since it was not found for the provided chip type.";
+/// The message when the dump records no chip revision, so no ROM ELF can be chosen.
+const ROM_ELF_NO_CHIP_REV: &str =
+    "The ROM ELF file won't load automatically since the dump has no chip revision.";
 
 /// The dump's facts and the caller's symbols, turned into the typed result.
 pub(crate) fn analyze(
@@ -141,10 +153,8 @@ struct ChipFacts {
 /// recorded in the dump wins). The revision: the header, then an `ESP_CHIP_REV` note.
 fn resolve_chip(header: Option<&HeaderInfo>, dump: &Dump, hint: Option<Chip>) -> ChipFacts {
     let mut findings = Findings::default();
-    let header_chip = header.and_then(|h| Chip::from_id((h.version >> 16) as u16));
-    let info_chip = dump
-        .info_version
-        .and_then(|v| Chip::from_id((v >> 16) as u16));
+    let header_chip = header.and_then(|h| chip_of_version(h.version));
+    let info_chip = dump.info_version.and_then(chip_of_version);
     if let (Some(h), Some(i)) = (header_chip, info_chip)
         && h != i
     {
@@ -205,7 +215,7 @@ fn check_firmware<'a>(symbolizer: Option<&'a Symbolizer>, dump: &Dump) -> Firmwa
     if elf_match == ElfMatch::Mismatch {
         let full = elf_sha256.as_deref().unwrap_or("");
         let p = prefix.unwrap_or("");
-        let shown = full.get(..p.len().min(64)).unwrap_or(full);
+        let shown = full.get(..p.len().min(SHA256_HEX_LEN)).unwrap_or(full);
         findings.loud.push(Warning::WrongFirmwareElf {
             dump_sha: p.to_string(),
             elf_sha: shown.to_string(),
@@ -266,17 +276,9 @@ fn pick_rom_elf(
     let (elf, note) = match rev {
         Some(rev) => match provider.rom_elf(chip, rev) {
             Some(elf) => (Some(elf), None),
-            None => (
-                None,
-                Some(
-                    "The ROM ELF file won't load automatically since it was not found for the provided chip type.",
-                ),
-            ),
+            None => (None, Some(ROM_ELF_NOT_FOUND)),
         },
-        None => (
-            None,
-            Some("The ROM ELF file won't load automatically since the dump has no chip revision."),
-        ),
+        None => (None, Some(ROM_ELF_NO_CHIP_REV)),
     };
     RomPick {
         elf: elf.filter(|r| r.arch() == Some(arch)),
@@ -320,23 +322,22 @@ fn exception_info(dump: &Dump, regs: Option<&Regs>) -> Option<ExceptionInfo> {
         }
         Arch::Riscv => {
             let Regs::Riscv(r) = regs? else { return None };
-            let sp = r.x[2];
-            let seg = dump.memory.region_of(sp)?;
-            // RvExcFrame: mepc at +0, mstatus +128, mtvec +132, mcause +136, mtval +140
-            let frame = seg.addr;
+            // The RvExcFrame starts the segment holding sp; its first word, mepc, must be the
+            // task's PC (x[0] of the prstatus).
+            let frame = dump.memory.region_of(r.x[SP])?.addr;
             if dump.memory.read_u32(frame)? != r.x[0] {
                 return None;
             }
             let rd = |o: u32| dump.memory.read_u32(frame.checked_add(o)?);
-            let mcause = rd(136)?;
+            let mcause = rd(RV_STK_MCAUSE)?;
             Some(ExceptionInfo {
                 cause: Some(mcause),
                 cause_name: riscv_cause_name(mcause).map(str::to_string),
                 registers: vec![
-                    nv("mstatus".into(), rd(128)?),
-                    nv("mtvec".into(), rd(132)?),
+                    nv("mstatus".into(), rd(RV_STK_MSTATUS)?),
+                    nv("mtvec".into(), rd(RV_STK_MTVEC)?),
                     nv("mcause".into(), mcause),
-                    nv("mtval".into(), rd(140)?),
+                    nv("mtval".into(), rd(RV_STK_MTVAL)?),
                 ],
             })
         }

@@ -2,15 +2,16 @@
 //! of the exception frames saved at the start of each task stack (spec §4), which the
 //! binary format needs because it has no prstatus notes.
 
-use super::bytes::{slice_at, u32_at};
-use super::chip::Arch;
+use super::bytes::{align4, slice_at, u32_at};
+use super::chip::{Arch, XT_INVALID_CAUSE, xtensa_cause_name};
 use super::container::BinaryHeader;
 use super::dump::{
-    Dump, MAX_SEGMENTS, MAX_TASKS, Regs, RiscvRegs, SegmentInfo, TaskRecord, XtensaExceptionRegs,
-    XtensaRegs,
+    DUMPED_SEGMENT_FLAGS, Dump, MAX_SEGMENTS, MAX_TASKS, SegmentInfo, TASK_STATUS_STACK_CORRUPTED,
+    TaskRecord, XT_EPC_LEVELS, XT_EPS_LEVELS, XtensaExceptionRegs,
 };
 use super::error::DecodeError;
-use super::memory::Region;
+use super::exc_frame::{XT_STK_EXCVADDR, frame_regs};
+use super::memory::{Region, fits_address_space};
 use super::warning::Warning;
 
 /// Largest task stack the device writes (`COREDUMP_MAX_TASK_STACK_SIZE`, 64 KiB) with room
@@ -20,6 +21,19 @@ const MAX_STACK: u32 = 256 * 1024;
 const MAX_TCB: u32 = 4096;
 /// Largest memory segment accepted.
 const MAX_MEM_SEG: u32 = 16 << 20;
+
+/// Bytes of `core_dump_task_header_t` (ESP-IDF `esp_core_dump_types.h`): `tcb_addr`,
+/// `stack_start`, `stack_end`, each a u32. The TCB and the stack bytes follow it.
+const TASK_HEADER_LEN: usize = 12;
+/// Offset of `stack_start` in `core_dump_task_header_t`.
+const TASK_HEADER_STACK_START: usize = 4;
+/// Offset of `stack_end` in `core_dump_task_header_t`.
+const TASK_HEADER_STACK_END: usize = 8;
+/// Bytes of `core_dump_mem_seg_header_t` (ESP-IDF `esp_core_dump_types.h`): `start`, `size`.
+/// The segment's bytes follow it.
+const MEM_SEG_HEADER_LEN: usize = 8;
+/// Offset of `size` in `core_dump_mem_seg_header_t`.
+const MEM_SEG_HEADER_SIZE: usize = 4;
 
 /// Parses a binary body. `arch` comes from the chip ID in the header version word.
 ///
@@ -48,11 +62,10 @@ pub(crate) fn parse(
     }
     let mut off = 0usize;
     for i in 0..task_num.min(MAX_TASKS) {
-        // task header: tcb_addr, stack_start, stack_end (core_dump_task_header_t)
         let (Some(tcb_addr), Some(s0), Some(s1)) = (
             u32_at(body, off),
-            u32_at(body, off + 4),
-            u32_at(body, off + 8),
+            u32_at(body, off + TASK_HEADER_STACK_START),
+            u32_at(body, off + TASK_HEADER_STACK_END),
         ) else {
             dump.warnings.push(Warning::TaskRecordMissing {
                 index: i,
@@ -60,7 +73,7 @@ pub(crate) fn parse(
             });
             break;
         };
-        off += 12;
+        off += TASK_HEADER_LEN;
         let tcb_len = hdr.tcb_sz as usize;
         let (lo, hi) = (s0.min(s1), s0.max(s1));
         let stack_len = hi - lo;
@@ -72,7 +85,7 @@ pub(crate) fn parse(
             });
             break;
         }
-        let stack_len_padded = (stack_len as usize + 3) & !3;
+        let stack_len_padded = align4(stack_len as usize).unwrap_or(usize::MAX);
         let tcb = slice_at(body, off, tcb_len);
         push_region(&mut dump, tcb_addr, tcb.unwrap_or_default(), hdr.tcb_sz);
         off = off.saturating_add(tcb_len);
@@ -94,31 +107,33 @@ pub(crate) fn parse(
             flags: None,
         };
         if regs.is_none() {
-            t.flags = Some(2);
+            t.flags = Some(TASK_STATUS_STACK_CORRUPTED);
         }
         if i == 0 {
-            // The first record is the crashed task (§3). The converter's EXTRA_INFO carries
-            // exccause from frame word 20 and zeroed EPC1..7/EPS2..7.
+            // The first record is the crashed task (the writer puts it first). esp-coredump's
+            // converter gives it an EXTRA_INFO note with the frame's exccause and zeroed
+            // EPC1..7/EPS2..7; do the same.
             dump.crashed_tcb = Some(tcb_addr);
             dump.has_extra_info = true;
             if arch == Arch::Xtensa {
-                // esp-coredump get_registers_from_stack(): interrupt frames give word 20,
-                // solicited frames leave it 0, unknown causes become INVALID_CAUSE_VALUE.
+                // esp-coredump get_registers_from_stack(): interrupt frames give their
+                // exccause, solicited frames leave it 0, unknown causes become
+                // INVALID_CAUSE_VALUE.
                 let cause = match &regs {
                     Some((_, Some(c))) => *c,
                     Some((_, None)) => 0,
-                    None => 0xFFFF,
+                    None => XT_INVALID_CAUSE,
                 };
-                let cause = if super::chip::xtensa_cause_name(cause).is_some() {
+                let cause = if xtensa_cause_name(cause).is_some() {
                     cause
                 } else {
-                    0xFFFF
+                    XT_INVALID_CAUSE
                 };
                 dump.xtensa_exc = Some(XtensaExceptionRegs {
                     exccause: cause,
-                    excvaddr: u32_at(stack, 21 * 4).unwrap_or(0),
-                    epc: (1..=7).map(|n| (n, 0)).collect(),
-                    eps: (2..=7).map(|n| (n, 0)).collect(),
+                    excvaddr: u32_at(stack, XT_STK_EXCVADDR * 4).unwrap_or(0),
+                    epc: XT_EPC_LEVELS.map(|n| (n, 0)).collect(),
+                    eps: XT_EPS_LEVELS.map(|n| (n, 0)).collect(),
                 });
             }
         }
@@ -126,15 +141,16 @@ pub(crate) fn parse(
     }
     let segs = hdr.mem_segs_num as usize;
     for i in 0..segs.min(MAX_SEGMENTS) {
-        // core_dump_mem_seg_header_t: start, size
-        let (Some(start), Some(size)) = (u32_at(body, off), u32_at(body, off + 4)) else {
+        let (Some(start), Some(size)) =
+            (u32_at(body, off), u32_at(body, off + MEM_SEG_HEADER_SIZE))
+        else {
             dump.warnings.push(Warning::MemSegmentMissing {
                 index: i,
                 count: segs,
             });
             break;
         };
-        off += 8;
+        off += MEM_SEG_HEADER_LEN;
         if size > MAX_MEM_SEG {
             dump.warnings.push(Warning::ImplausibleMemSegment {
                 index: i,
@@ -143,7 +159,7 @@ pub(crate) fn parse(
             });
             break;
         }
-        let padded = (size as usize + 3) & !3;
+        let padded = align4(size as usize).unwrap_or(usize::MAX);
         let avail = body.len().saturating_sub(off).min(padded);
         let seg_count = dump.segments.len();
         push_region(
@@ -165,77 +181,13 @@ fn push_region(dump: &mut Dump, addr: u32, data: &[u8], declared: u32) {
     dump.segments.push(SegmentInfo {
         addr,
         size: declared,
-        flags: 6,
+        flags: DUMPED_SEGMENT_FLAGS,
     });
-    if u64::from(addr) + data.len() as u64 <= 1 << 32 {
+    if fits_address_space(addr, data.len()) {
         dump.memory.push(Region {
             addr,
             data: data.to_vec(),
             declared_len: declared,
         });
-    }
-}
-
-/// Registers from the frame at the start of a task stack (spec §4.1, §4.2), plus the Xtensa
-/// EXCCAUSE word of interrupt frames.
-pub(crate) fn frame_regs(arch: Arch, stack: &[u8], frame_addr: u32) -> Option<(Regs, Option<u32>)> {
-    let w = |i: usize| u32_at(stack, i * 4);
-    match arch {
-        Arch::Xtensa => {
-            let exit = w(0)?;
-            if exit != 0 {
-                // XtExcFrame: exit, pc, ps, a0..a15, sar, exccause, excvaddr, lbeg, lend, lcount
-                let mut a = [0u32; 16];
-                for (n, slot) in a.iter_mut().enumerate() {
-                    *slot = w(3 + n)?;
-                }
-                let mut ps = w(2)?;
-                // PS.UM set -> clear PS.EXCM: gdb treats EXCM=1 as "not windowed" (§4.1)
-                if ps & 0x20 != 0 {
-                    ps &= !0x10;
-                }
-                Some((
-                    Regs::Xtensa(XtensaRegs {
-                        pc: w(1)?,
-                        ps,
-                        lbeg: w(22).unwrap_or(0),
-                        lend: w(23).unwrap_or(0),
-                        lcount: w(24).unwrap_or(0),
-                        sar: w(19).unwrap_or(0),
-                        a,
-                    }),
-                    w(20),
-                ))
-            } else {
-                // XtSolFrame: exit = 0, pc, ps, next, a0..a3 (made by vPortYield)
-                let mut a = [0u32; 16];
-                for (n, slot) in a.iter_mut().take(4).enumerate() {
-                    *slot = w(4 + n)?;
-                }
-                if a[1] == 0 {
-                    a[1] = frame_addr.wrapping_add(32);
-                }
-                // The raw a0 of vPortYield carries window bits: restore the code region bits
-                // like esp_cpu_process_stack_pc().
-                let pc = (w(1)? & 0x3FFF_FFFF) | 0x4000_0000;
-                Some((
-                    Regs::Xtensa(XtensaRegs {
-                        pc,
-                        ps: w(2)?,
-                        a,
-                        ..Default::default()
-                    }),
-                    None,
-                ))
-            }
-        }
-        Arch::Riscv => {
-            // RvExcFrame: mepc, x1..x31, mstatus, mtvec, mcause, mtval, mhartid
-            let mut x = [0u32; 32];
-            for (n, slot) in x.iter_mut().enumerate() {
-                *slot = w(n)?;
-            }
-            Some((Regs::Riscv(RiscvRegs { x }), None))
-        }
     }
 }

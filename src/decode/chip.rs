@@ -17,24 +17,54 @@ pub enum Arch {
     Riscv,
 }
 
+/// ELF `e_machine` of Xtensa, 94 = 0x5E (`EM_XTENSA`, ELF gABI; `COREDUMP_EM_XTENSA` in
+/// ESP-IDF `port/xtensa/core_dump_port.c`).
+const EM_XTENSA: u16 = object::elf::EM_XTENSA.0;
+/// ELF `e_machine` of RISC-V, 243 = 0xF3 (`EM_RISCV`, ELF gABI).
+const EM_RISCV: u16 = object::elf::EM_RISCV.0;
+
 impl Arch {
     /// ELF `e_machine` of this architecture (Xtensa 0x5E, RISC-V 0xF3).
     pub fn e_machine(self) -> u16 {
         match self {
-            Arch::Xtensa => 0x5E,
-            Arch::Riscv => 0xF3,
+            Arch::Xtensa => EM_XTENSA,
+            Arch::Riscv => EM_RISCV,
         }
     }
 
     /// The architecture of an ELF `e_machine`, if it is one of ours.
     pub fn from_e_machine(m: u16) -> Option<Arch> {
         match m {
-            0x5E => Some(Arch::Xtensa),
-            0xF3 => Some(Arch::Riscv),
+            EM_XTENSA => Some(Arch::Xtensa),
+            EM_RISCV => Some(Arch::Riscv),
             _ => None,
         }
     }
 }
+
+/// Bit position of the chip ID in a core dump version word: `COREDUMP_VERSION_MAKE` puts
+/// `COREDUMP_VERSION_CHIP` (`CONFIG_IDF_FIRMWARE_CHIP_ID`) in bits 31..16 (ESP-IDF
+/// `esp_core_dump_types.h`).
+const VERSION_CHIP_SHIFT: u32 = 16;
+
+/// The chip ID of a core dump version word (header `version` or `ESP_CORE_DUMP_INFO`).
+pub(crate) fn chip_id_of_version(version: u32) -> u16 {
+    (version >> VERSION_CHIP_SHIFT) as u16
+}
+
+/// The chip of a core dump version word, if its chip ID is known.
+pub(crate) fn chip_of_version(version: u32) -> Option<Chip> {
+    Chip::from_id(chip_id_of_version(version))
+}
+
+/// Xtensa EXCCAUSE value for "no valid cause": the task was broken and skipped, or the frame
+/// had no cause (`COREDUMP_INVALID_CAUSE_VALUE` in ESP-IDF `port/xtensa/core_dump_port.c`,
+/// `INVALID_CAUSE_VALUE` in esp-coredump `corefile/xtensa.py`).
+pub(crate) const XT_INVALID_CAUSE: u32 = 0xFFFF;
+
+/// `mcause` bit XLEN-1: the trap was an interrupt, not an exception (RISC-V privileged spec,
+/// "Machine Cause Register").
+const MCAUSE_INTERRUPT: u32 = 1 << 31;
 
 /// An Espressif chip (target), as named by ESP-IDF's `CONFIG_IDF_TARGET`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -239,15 +269,14 @@ pub fn xtensa_cause_name(cause: u32) -> Option<&'static str> {
         69 => "InterruptWDTTimoutCPU0",
         70 => "InterruptWDTTimoutCPU1",
         71 => "CacheError",
-        // INVALID_CAUSE_VALUE: the task was broken and skipped, or the converter found no cause
-        0xFFFF => "InvalidCauseRegister",
+        XT_INVALID_CAUSE => "InvalidCauseRegister",
         _ => return None,
     })
 }
 
 /// Name of a RISC-V `mcause` value (bit 31 set = interrupt).
 pub fn riscv_cause_name(mcause: u32) -> Option<&'static str> {
-    if mcause & 0x8000_0000 != 0 {
+    if mcause & MCAUSE_INTERRUPT != 0 {
         return Some("Interrupt");
     }
     Some(match mcause {

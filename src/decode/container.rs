@@ -14,7 +14,8 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::bytes::u32_at;
+use super::bytes::{u16_at, u32_at};
+use super::chip::{Arch, chip_of_version};
 use super::error::DecodeError;
 use super::warning::Warning;
 
@@ -101,7 +102,79 @@ pub(crate) struct Unwrapped {
     pub warnings: Vec<Warning>,
 }
 
-/// Format facts per `version & 0xFFFF` (spec §1.3 table).
+/// The bits of a version word that give the format: major (0 binary, 1 ELF) in 15..8, minor
+/// in 7..0 (`COREDUMP_VERSION_MAKE`, ESP-IDF `esp_core_dump_types.h`).
+const VERSION_FORMAT_MASK: u32 = 0xFFFF;
+
+/// The format part of a version word.
+pub(crate) fn format_of_version(version: u32) -> u32 {
+    version & VERSION_FORMAT_MASK
+}
+
+// The formats esp-coredump knows (`EspCoreDumpLoader.BIN_V1` ... `ELF_SHA256_V2_2`,
+// esp-coredump `corefile/loader.py`); any other is rejected, as esp-coredump does.
+
+/// Legacy binary dump of IDF before v4.1.
+const BIN_V1: u32 = 0x0001;
+/// Binary dump with memory segments.
+const BIN_V2: u32 = 0x0002;
+/// Binary dump with memory segments and chip revision.
+pub(crate) const BIN_V2_1: u32 = 0x0003;
+/// ELF dump, CRC32 (IDF v4.x).
+const ELF_CRC32_V2: u32 = 0x0100;
+/// ELF dump, SHA-256 (IDF v4.x).
+const ELF_SHA256_V2: u32 = 0x0101;
+/// ELF dump, CRC32, with chip revision (IDF v5.x).
+const ELF_CRC32_V2_1: u32 = 0x0102;
+/// ELF dump, SHA-256, with chip revision (IDF v5.x).
+const ELF_SHA256_V2_1: u32 = 0x0103;
+/// ELF dump, SHA-256, short header (IDF v6.0).
+const ELF_SHA256_V2_2: u32 = 0x0104;
+
+// `core_dump_header_t` (ESP-IDF `esp_core_dump_types.h`): u32 fields `data_len`, `version`,
+// `tasks_num`, `tcb_sz`, `mem_segs_num`, `chip_rev`, as far as the version has them; the
+// V2_2 header keeps `data_len`, `version`, `chip_rev` only.
+
+/// Offset of `data_len`: the image length including header, padding and checksum.
+const HDR_DATA_LEN: usize = 0;
+/// Offset of `version`.
+const HDR_VERSION: usize = 4;
+/// Offset of `tasks_num`.
+const HDR_TASKS_NUM: usize = 8;
+/// Offset of `tcb_sz`.
+const HDR_TCB_SZ: usize = 12;
+/// Offset of `mem_segs_num` (V2 and later).
+const HDR_MEM_SEGS_NUM: usize = 16;
+/// Offset of `chip_rev` in V2_1 headers.
+const HDR_CHIP_REV: usize = 20;
+/// Offset of `chip_rev` in V2_2 headers.
+const HDR_V2_2_CHIP_REV: usize = 8;
+/// Header length of V1: up to `tcb_sz`.
+const HDR_LEN_V1: usize = 16;
+/// Header length of V2: up to `mem_segs_num`.
+const HDR_LEN_V2: usize = 20;
+/// Header length of V2_1: up to `chip_rev`.
+const HDR_LEN_V2_1: usize = 24;
+/// Header length of V2_2: `data_len`, `version`, `chip_rev`.
+const HDR_LEN_V2_2: usize = 12;
+
+/// `data_len` of an erased partition: NOR flash erases to all ones.
+const ERASED_WORD: u32 = u32::MAX;
+/// A byte of erased flash.
+const ERASED_BYTE: u8 = 0xFF;
+
+impl ChecksumKind {
+    /// Bytes of the stored checksum (esp-coredump `ESP_COREDUMP_CRC_SZ` = 4,
+    /// `ESP_COREDUMP_SHA256_SZ` = 32).
+    fn len(self) -> usize {
+        match self {
+            ChecksumKind::Crc32 => 4,
+            ChecksumKind::Sha256 => 32,
+        }
+    }
+}
+
+/// Format facts per version (esp-coredump `corefile/loader.py`).
 struct VersionInfo {
     name: &'static str,
     header_len: usize,
@@ -114,15 +187,33 @@ struct VersionInfo {
 fn version_info(version: u32) -> Option<VersionInfo> {
     use BodyFormat::{Binary, Elf};
     use ChecksumKind::{Crc32, Sha256};
-    let (name, header_len, checksum, body, chip_rev_at) = match version & 0xFFFF {
-        0x0001 => ("BIN_V1", 16, Crc32, Binary, None),
-        0x0002 => ("BIN_V2", 20, Crc32, Binary, None),
-        0x0003 => ("BIN_V2_1", 24, Crc32, Binary, Some(20)),
-        0x0100 => ("ELF_CRC32_V2", 20, Crc32, Elf, None),
-        0x0101 => ("ELF_SHA256_V2", 20, Sha256, Elf, None),
-        0x0102 => ("ELF_CRC32_V2_1", 24, Crc32, Elf, Some(20)),
-        0x0103 => ("ELF_SHA256_V2_1", 24, Sha256, Elf, Some(20)),
-        0x0104 => ("ELF_SHA256_V2_2", 12, Sha256, Elf, Some(8)),
+    let (name, header_len, checksum, body, chip_rev_at) = match format_of_version(version) {
+        BIN_V1 => ("BIN_V1", HDR_LEN_V1, Crc32, Binary, None),
+        BIN_V2 => ("BIN_V2", HDR_LEN_V2, Crc32, Binary, None),
+        BIN_V2_1 => ("BIN_V2_1", HDR_LEN_V2_1, Crc32, Binary, Some(HDR_CHIP_REV)),
+        ELF_CRC32_V2 => ("ELF_CRC32_V2", HDR_LEN_V2, Crc32, Elf, None),
+        ELF_SHA256_V2 => ("ELF_SHA256_V2", HDR_LEN_V2, Sha256, Elf, None),
+        ELF_CRC32_V2_1 => (
+            "ELF_CRC32_V2_1",
+            HDR_LEN_V2_1,
+            Crc32,
+            Elf,
+            Some(HDR_CHIP_REV),
+        ),
+        ELF_SHA256_V2_1 => (
+            "ELF_SHA256_V2_1",
+            HDR_LEN_V2_1,
+            Sha256,
+            Elf,
+            Some(HDR_CHIP_REV),
+        ),
+        ELF_SHA256_V2_2 => (
+            "ELF_SHA256_V2_2",
+            HDR_LEN_V2_2,
+            Sha256,
+            Elf,
+            Some(HDR_V2_2_CHIP_REV),
+        ),
         _ => return None,
     };
     Some(VersionInfo {
@@ -134,8 +225,18 @@ fn version_info(version: u32) -> Option<VersionInfo> {
     })
 }
 
-/// The first 12 bytes of every ESP ELF core (spec §1.1): ELF32, LE, version 1, zero padding.
+/// The first 12 bytes of every ESP ELF core: `\x7fELF`, ELFCLASS32, ELFDATA2LSB,
+/// EV_CURRENT, then zero padding of `e_ident`.
 const ELF_IDENT_PREFIX: [u8; 12] = [0x7f, b'E', b'L', b'F', 1, 1, 1, 0, 0, 0, 0, 0];
+/// Bytes of an ELF `e_ident` (`EI_NIDENT`, ELF gABI).
+const EI_NIDENT: usize = 16;
+/// `e_type` of an ELF core file (`ET_CORE`, ELF gABI).
+const ET_CORE: u16 = object::elf::ET_CORE.0;
+
+/// How much of an input is looked at to tell text from binary.
+const TEXT_SNIFF_LEN: usize = 4096;
+/// ASCII escape, which starts the ANSI color sequences of UART logs.
+const ESC: u8 = 0x1b;
 
 /// Largest input accepted (a CAPTURE_DRAM dump of a chip with PSRAM stays well below this).
 pub(crate) const MAX_INPUT: usize = 64 << 20;
@@ -180,15 +281,20 @@ pub(crate) fn unwrap(input: &[u8]) -> Result<Unwrapped, DecodeError> {
 
 /// Tries the binary forms (header image, bare ELF). `Ok(None)` means "not binary, try text".
 fn unwrap_binary(data: &[u8], encoding: Encoding) -> Result<Option<Unwrapped>, DecodeError> {
-    if data.starts_with(b"\x7fELF") {
+    if data.starts_with(&object::elf::ELFMAG) {
         return Ok(Some(bare_elf(data.to_vec(), encoding, Vec::new())));
     }
-    // Header-stripped V2_2 upload (pvginkel uploader, §1.1): the body starts 12 bytes into the
-    // ELF header: rest of e_ident (4 zero bytes), e_type = 4, e_machine = 0x5E/0xF3.
-    if let Some(b) = data.get(..8)
-        && b[..6] == [0, 0, 0, 0, 4, 0]
-        && (b[6] == 0x5E || b[6] == 0xF3)
-        && b[7] == 0
+    // Header-stripped V2_2 upload (an uploader that cuts a 24-byte header off a 12-byte one):
+    // the body starts 12 bytes into the ELF header, at the rest of e_ident (4 zero bytes),
+    // then e_type = ET_CORE and e_machine.
+    let ident_len = ELF_IDENT_PREFIX.len();
+    if let (Some(rest_of_ident), Some(e_type), Some(e_machine)) = (
+        data.get(..EI_NIDENT - ident_len),
+        u16_at(data, EI_NIDENT - ident_len),
+        u16_at(data, EI_NIDENT - ident_len + 2),
+    ) && rest_of_ident.iter().all(|&b| b == 0)
+        && e_type == ET_CORE
+        && Arch::from_e_machine(e_machine).is_some()
     {
         let mut body = ELF_IDENT_PREFIX.to_vec();
         body.extend_from_slice(data);
@@ -198,16 +304,17 @@ fn unwrap_binary(data: &[u8], encoding: Encoding) -> Result<Option<Unwrapped>, D
             vec![Warning::ShiftedElfRestored],
         )));
     }
-    let (Some(data_len), Some(version)) = (u32_at(data, 0), u32_at(data, 4)) else {
+    let (Some(data_len), Some(version)) = (u32_at(data, HDR_DATA_LEN), u32_at(data, HDR_VERSION))
+    else {
         return Ok(None);
     };
-    if data_len == 0xFFFF_FFFF {
+    if data_len == ERASED_WORD {
         return Err(DecodeError::BlankPartition(data_len));
     }
     let Some(info) = version_info(version) else {
         return Ok(None);
     };
-    if super::chip::Chip::from_id((version >> 16) as u16).is_none() {
+    if chip_of_version(version).is_none() {
         // A known minor but an unknown chip: likely text or garbage that happens to match.
         if encoding == Encoding::Raw && looks_like_text(data) {
             return Ok(None);
@@ -236,10 +343,7 @@ fn partition_image(
     encoding: Encoding,
 ) -> Result<Unwrapped, DecodeError> {
     let mut warnings = Vec::new();
-    let cs_len = match info.checksum {
-        ChecksumKind::Crc32 => 4usize,
-        ChecksumKind::Sha256 => 32,
-    };
+    let cs_len = info.checksum.len();
     let declared = data_len as usize;
     let min_len = info.header_len + cs_len;
     if declared < min_len {
@@ -257,18 +361,15 @@ fn partition_image(
     };
     let chip_rev = info.chip_rev_at.and_then(|o| u32_at(header, o));
     let binary = (info.body == BodyFormat::Binary).then(|| BinaryHeader {
-        task_num: u32_at(header, 8).unwrap_or(0),
-        tcb_sz: u32_at(header, 12).unwrap_or(0),
-        mem_segs_num: if info.header_len >= 20 {
-            u32_at(header, 16).unwrap_or(0)
-        } else {
-            0
-        },
+        task_num: u32_at(header, HDR_TASKS_NUM).unwrap_or(0),
+        tcb_sz: u32_at(header, HDR_TCB_SZ).unwrap_or(0),
+        // Absent (0) in V1 headers, which end before it.
+        mem_segs_num: u32_at(header, HDR_MEM_SEGS_NUM).unwrap_or(0),
     });
     let (body_end, checksum) = if data.len() >= declared {
         if data.len() > declared {
             let extra = data.get(declared..).unwrap_or_default();
-            if !extra.iter().all(|&b| b == 0xFF || b == 0) {
+            if !extra.iter().all(|&b| b == ERASED_BYTE || b == 0) {
                 warnings.push(Warning::TrailingBytesIgnored {
                     count: extra.len(),
                     data_len: declared,
@@ -361,13 +462,14 @@ fn verify(kind: ChecksumKind, covered: &[u8], stored: &[u8]) -> ChecksumStatus {
 
 /// Mostly printable ASCII (base64 with some log noise).
 fn looks_like_text(data: &[u8]) -> bool {
-    let sample = data.get(..4096).unwrap_or(data);
+    let sample = data.get(..TEXT_SNIFF_LEN).unwrap_or(data);
     let texty = sample
         .iter()
         .filter(|&&b| {
-            b == b'\n' || b == b'\r' || b == b'\t' || (0x20..0x7f).contains(&b) || b == 0x1b
+            b == b'\n' || b == b'\r' || b == b'\t' || b == b' ' || b.is_ascii_graphic() || b == ESC
         })
         .count();
+    // At least nine in ten bytes.
     texty * 10 >= sample.len() * 9
 }
 
@@ -432,7 +534,7 @@ fn strip_ansi(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
+        if c == char::from(ESC) {
             if chars.peek() == Some(&'[') {
                 chars.next();
                 for n in chars.by_ref() {

@@ -2,6 +2,8 @@
 //! crash facts from the notes. Produced by `elf_core.rs` and `binary.rs`, consumed by the
 //! unwinders and by `analysis.rs`.
 
+use std::ops::RangeInclusive;
+
 use super::chip::Arch;
 use super::memory::Memory;
 use super::warning::Warning;
@@ -49,7 +51,8 @@ pub(crate) struct TaskRecord {
     pub regs: Option<Regs>,
     /// Lower and upper bound of the dumped stack, when known.
     pub stack: Option<(u32, u32)>,
-    /// `TASK_INFO` flags of converted dumps (1 = TCB corrupted, 2 = stack corrupted).
+    /// `task_flags` of the `TASK_INFO` note of converted dumps
+    /// ([`TASK_STATUS_TCB_CORRUPTED`], [`TASK_STATUS_STACK_CORRUPTED`]).
     pub flags: Option<u32>,
 }
 
@@ -116,8 +119,25 @@ impl Dump {
     }
 }
 
-/// `COREDUMP_CURR_TASK_MARKER`: the crashed task's TCB was unusable.
+/// `COREDUMP_CURR_TASK_MARKER` (ESP-IDF `esp_core_dump_types.h`): as `crashed_task_tcb` of
+/// `ESP_EXTRA_INFO`, the crashed task's TCB was unusable and the task was skipped.
 pub(crate) const CURR_TASK_MARKER: u32 = 0xDEAD_BEEF;
+
+/// `task_flags` bit of the `TASK_INFO` note: the task's TCB is corrupted
+/// (`TASK_STATUS_TCB_CORRUPTED`, esp-coredump `corefile/elf.py`).
+pub(crate) const TASK_STATUS_TCB_CORRUPTED: u32 = 0x01;
+/// `task_flags` bit of the `TASK_INFO` note: the task's stack is corrupted
+/// (`TASK_STATUS_STACK_CORRUPTED`, esp-coredump `corefile/elf.py`).
+pub(crate) const TASK_STATUS_STACK_CORRUPTED: u32 = 0x02;
+
+/// `p_flags` of every `PT_LOAD` the device writes, `PF_R | PF_W` (ESP-IDF `core_dump_elf.c`);
+/// binary-dump records are listed with the same.
+pub(crate) const DUMPED_SEGMENT_FLAGS: u32 = object::elf::PF_R.0 | object::elf::PF_W.0;
+
+/// The levels N of the EPCn registers (Xtensa ISA: EPC1..EPC7, one per interrupt level).
+pub(crate) const XT_EPC_LEVELS: RangeInclusive<u8> = 1..=7;
+/// The levels N of the EPSn registers (Xtensa ISA: EPS2..EPS7; level 1 has no EPS).
+pub(crate) const XT_EPS_LEVELS: RangeInclusive<u8> = 2..=7;
 
 /// Upper bound on tasks taken from one dump.
 pub(crate) const MAX_TASKS: usize = 512;

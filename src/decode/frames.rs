@@ -151,10 +151,12 @@ impl Ctx<'_> {
                     "a3", "a4", "a5", "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9",
                     "s10", "s11", "t3", "t4", "t5", "t6",
                 ];
-                for (i, (name, v)) in NAMES.iter().zip(r.x.iter()).enumerate().skip(1) {
-                    let kind = match i {
-                        1 => RegisterKind::Code,
-                        2 | 3 | 4 | 8 => RegisterKind::Data,
+                // x0 is the zero register; the prstatus holds the pc there, printed last.
+                for (name, v) in NAMES.iter().zip(r.x.iter()).skip(1) {
+                    // gdb's types: ra is a code pointer, sp/gp/tp/fp data pointers.
+                    let kind = match *name {
+                        "ra" => RegisterKind::Code,
+                        "sp" | "gp" | "tp" | "fp" => RegisterKind::Data,
                         _ => RegisterKind::Int,
                     };
                     push(name, Some(*v), kind);

@@ -14,6 +14,11 @@ pub(crate) struct Region {
     pub declared_len: u32,
 }
 
+/// Whether `len` bytes at `addr` stay inside the 32-bit address space.
+pub(crate) fn fits_address_space(addr: u32, len: usize) -> bool {
+    u64::from(addr) + len as u64 <= 1 << u32::BITS
+}
+
 impl Region {
     /// End address (exclusive) of the bytes that are present, saturating at 4 GiB.
     pub fn end(&self) -> u64 {
@@ -25,6 +30,9 @@ impl Region {
         a >= u64::from(self.addr) && a + u64::from(len) <= self.end()
     }
 }
+
+/// How many regions starting at or below an address are checked for holding it.
+const MAX_OVERLAPPING: usize = 16;
 
 /// All dumped memory.
 #[derive(Debug, Default, Clone)]
@@ -51,7 +59,7 @@ impl Memory {
             .get(..idx)?
             .iter()
             .rev()
-            .take(16)
+            .take(MAX_OVERLAPPING)
             .find(|r| r.contains(addr, len))
     }
 

@@ -54,6 +54,7 @@ mod container;
 mod dump;
 mod elf_core;
 mod error;
+mod exc_frame;
 mod frames;
 mod memory;
 mod regions;
@@ -102,14 +103,19 @@ pub struct Options {
     pub max_tasks: usize,
 }
 
+/// Default [`Options::max_frames`]: the depth of the backtrace ESP-IDF's panic handler prints.
+const DEFAULT_MAX_FRAMES: usize = 100;
+/// Default [`Options::max_tasks`].
+const DEFAULT_MAX_TASKS: usize = 256;
+
 impl Default for Options {
     fn default() -> Self {
         Options {
             chip: None,
             rom_elfs: None,
             deadline: None,
-            max_frames: 100,
-            max_tasks: 256,
+            max_frames: DEFAULT_MAX_FRAMES,
+            max_tasks: DEFAULT_MAX_TASKS,
         }
     }
 }
@@ -144,17 +150,19 @@ pub fn decode(
                 DecodeError::Malformed("binary body without a binary header".into())
             })?;
             let version = unwrapped.header.as_ref().map(|h| h.version).unwrap_or(0);
-            let arch = Chip::from_id((version >> 16) as u16)
+            let arch = chip::chip_of_version(version)
                 .or(opts.chip)
                 .map(Chip::arch)
                 .or_else(|| symbolizer.and_then(Symbolizer::arch))
                 .ok_or_else(|| {
                     DecodeError::Malformed(format!(
                         "binary dump with unknown chip ID {}; pass the chip",
-                        version >> 16
+                        chip::chip_id_of_version(version)
                     ))
                 })?;
-            binary::parse(&unwrapped.body, &hdr, arch, version & 0xFFFF != 0x0003)?
+            // esp-coredump lists the memory segments of BIN_V2 dumps only, not BIN_V2_1.
+            let list_mem_segs = container::format_of_version(version) != container::BIN_V2_1;
+            binary::parse(&unwrapped.body, &hdr, arch, list_mem_segs)?
         }
     };
     Ok(analyze::analyze(unwrapped, model, symbolizer, opts))

@@ -11,8 +11,8 @@ use super::dump::Regs;
 use super::symbols::{CfiRow, RegRule};
 use super::unwind::{RawFrame, StopReason, UnwindInput, Unwinder};
 
-/// DWARF register number of sp (x2).
-const SP: usize = 2;
+/// Register number of sp (x2), in the prstatus array and as a DWARF register (RISC-V psABI).
+pub(crate) const SP: usize = 2;
 
 pub(crate) struct RiscvUnwinder;
 

@@ -5,11 +5,21 @@ use std::time::Instant;
 
 use super::analysis::{Frame, InterruptedChain, Task, TaskStatus};
 use super::chip::Arch;
-use super::dump::{Dump, Regs, TaskRecord};
+use super::dump::{Dump, Regs, TASK_STATUS_STACK_CORRUPTED, TASK_STATUS_TCB_CORRUPTED, TaskRecord};
+use super::exc_frame::{frame_len, frame_regs};
 use super::frames::Ctx;
 use super::memory::Memory;
 use super::tcb::{TcbFields, TcbLayout, read_fields};
 use super::unwind::{self, StopReason, UnwindInput};
+
+/// Start of the window where the device puts the fake stack of a task whose stack failed its
+/// checks (`COREDUMP_FAKE_STACK_START`, ESP-IDF `port/xtensa/core_dump_port.c`; esp-coredump
+/// `BaseTargetMethods.COREDUMP_FAKE_STACK_START`, `corefile/__init__.py`).
+const FAKE_STACK_START: u32 = 0x2000_0000;
+/// End (exclusive) of the fake stack window (`COREDUMP_FAKE_STACK_LIMIT`, same sources).
+const FAKE_STACK_LIMIT: u32 = 0x3000_0000;
+/// Stacks above this are fake too (esp-coredump `addr_is_fake`: `addr > 2 ** 31 - 1`).
+const FAKE_STACK_ABOVE: u32 = 0x7FFF_FFFF;
 
 /// The fixed inputs of every stack walk of one decode.
 pub(crate) struct Walker<'a> {
@@ -117,19 +127,28 @@ fn decode_task(
 /// The TCB was readable, `pxStack` is non-zero and the task was not flagged as having a
 /// corrupted TCB.
 fn tcb_is_valid(rec: &TaskRecord, fields: &TcbFields) -> bool {
-    !(fields.stack.is_none_or(|s| s == 0) || rec.flags.is_some_and(|fl| fl & 1 != 0))
+    !(fields.stack.is_none_or(|s| s == 0) || has_flag(rec, TASK_STATUS_TCB_CORRUPTED))
+}
+
+/// Whether the task's `TASK_INFO` flags (converted dumps only) have `flag` set.
+fn has_flag(rec: &TaskRecord, flag: u32) -> bool {
+    rec.flags.is_some_and(|fl| fl & flag != 0)
+}
+
+/// A stack the device replaced by a fake one, as esp-coredump's `addr_is_fake` tells it.
+fn is_fake_stack(stack: Option<(u32, u32)>) -> bool {
+    stack.is_some_and(|(lo, _)| {
+        (FAKE_STACK_START..FAKE_STACK_LIMIT).contains(&lo) || lo > FAKE_STACK_ABOVE
+    })
 }
 
 /// Crashed first; then a bad TCB; then a fake or flagged stack.
 fn task_status(rec: &TaskRecord, crashed: bool, tcb_valid: bool) -> TaskStatus {
-    let fake_stack = rec
-        .stack
-        .is_some_and(|(lo, _)| (0x2000_0000..0x3000_0000).contains(&lo) || lo > 0x7FFF_FFFF);
     if crashed {
         TaskStatus::Crashed
     } else if !tcb_valid {
         TaskStatus::CorruptedTcb
-    } else if fake_stack || rec.flags.is_some_and(|fl| fl & 2 != 0) {
+    } else if is_fake_stack(rec.stack) || has_flag(rec, TASK_STATUS_STACK_CORRUPTED) {
         TaskStatus::CorruptedStack
     } else {
         TaskStatus::Ok
@@ -140,13 +159,8 @@ fn task_status(rec: &TaskRecord, crashed: bool, tcb_valid: bool) -> TaskStatus {
 /// `pxTopOfStack` points at (inside the extra segment that holds its real stack).
 fn interrupted_chain(walker: &Walker<'_>, top_of_stack: Option<u32>) -> Option<InterruptedChain> {
     let top = top_of_stack?;
-    // XtExcFrame: 25 words (XT_STK_FRMSZ in esp-coredump); RvExcFrame: mepc, x1..x31
-    let len = match walker.arch {
-        Arch::Xtensa => 100,
-        Arch::Riscv => 128,
-    };
-    let bytes = walker.memory.read(top, len)?;
-    let (regs, _) = super::binary::frame_regs(walker.arch, bytes, top)?;
+    let bytes = walker.memory.read(top, frame_len(walker.arch))?;
+    let (regs, _) = frame_regs(walker.arch, bytes, top)?;
     let (frames, stop_reason) = walker.walk(&regs);
     Some(InterruptedChain {
         frames,
