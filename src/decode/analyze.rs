@@ -302,7 +302,7 @@ fn crashed_task(dump: &Dump, tasks: &[Task]) -> Option<CrashedTask> {
 }
 
 /// Xtensa: from `ESP_EXTRA_INFO`. RISC-V: mstatus/mtvec/mcause/mtval from the exception
-/// frame at the start of the crashed task's stack segment (spec §4.2).
+/// frame (`RvExcFrame`) at the start of the crashed task's stack segment: no note holds them.
 fn exception_info(dump: &Dump, regs: Option<&Regs>) -> Option<ExceptionInfo> {
     let nv = |name: String, value: u32| NamedValue { name, value };
     match dump.arch {

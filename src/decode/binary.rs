@@ -1,6 +1,8 @@
-//! Parser for the legacy binary body (version major 0, spec §3), and the register layouts
-//! of the exception frames saved at the start of each task stack (spec §4), which the
-//! binary format needs because it has no prstatus notes.
+//! Parser for the legacy binary body (version major 0): `task_num` task records
+//! (`core_dump_task_header_t`, the TCB, the stack), then `mem_segs_num` memory segments
+//! (`core_dump_mem_seg_header_t`, the bytes), each padded to 4 bytes. The format has no
+//! notes, so task registers come from the frame at the start of each stack (`exc_frame.rs`)
+//! and there is no app SHA, panic text or ISR flag.
 
 use super::bytes::{align4, slice_at, u32_at};
 use super::chip::{Arch, XT_INVALID_CAUSE, xtensa_cause_name};
@@ -38,7 +40,7 @@ const MEM_SEG_HEADER_SIZE: usize = 4;
 /// Parses a binary body. `arch` comes from the chip ID in the header version word.
 ///
 /// `list_mem_segs`: whether the memory segments appear in "ALL MEMORY REGIONS"; esp-coredump's
-/// converter adds them for BIN_V2 only, not BIN_V2_1 (spec §3), so the report follows it while
+/// converter adds them for BIN_V2 only, not BIN_V2_1, so the report follows it while
 /// the memory itself is always used.
 pub(crate) fn parse(
     body: &[u8],

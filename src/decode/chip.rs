@@ -71,18 +71,31 @@ const MCAUSE_INTERRUPT: u32 = 1 << 31;
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Chip {
+    /// ESP32 (Xtensa LX6, dual core).
     Esp32,
+    /// ESP32-S2 (Xtensa LX7).
     Esp32s2,
+    /// ESP32-S3 (Xtensa LX7, dual core).
     Esp32s3,
+    /// ESP32-C2 (RISC-V).
     Esp32c2,
+    /// ESP32-C3 (RISC-V).
     Esp32c3,
+    /// ESP32-C5 (RISC-V).
     Esp32c5,
+    /// ESP32-C6 (RISC-V).
     Esp32c6,
+    /// ESP32-C61 (RISC-V).
     Esp32c61,
+    /// ESP32-H2 (RISC-V).
     Esp32h2,
+    /// ESP32-H21 (RISC-V).
     Esp32h21,
+    /// ESP32-H4 (RISC-V).
     Esp32h4,
+    /// ESP32-P4 (RISC-V, dual core).
     Esp32p4,
+    /// ESP32-S31 (RISC-V).
     Esp32s31,
 }
 
@@ -184,7 +197,8 @@ impl Chip {
     /// Mask-ROM instruction address ranges `[start, end)`.
     ///
     /// esp-coredump's soc headers have none; these come from the ESP-IDF `soc.h` `SOC_IROM_MASK_*`
-    /// / `SOC_DROM_MASK_*` values and the test PCs in the spec (§6.3). A PC in here is a ROM frame.
+    /// / `SOC_DROM_MASK_*` values and ROM PCs seen in esp-coredump's test dumps. A PC in here is
+    /// a ROM frame.
     pub fn rom_ranges(self) -> &'static [(u32, u32)] {
         match self {
             Chip::Esp32 => &[(0x4000_0000, 0x4007_0000)],

@@ -1,14 +1,17 @@
 //! Container sniffing and unwrapping: turns whatever bytes arrived into a dump *body* (an ELF
 //! core or a legacy binary dump) plus what the container said about it.
 //!
-//! Accepted inputs (spec §1):
+//! Accepted inputs:
 //! - line-wise base64 text as printed over UART, with or without the
 //!   `CORE DUMP START`/`CORE DUMP END` markers, `\r`, empty lines and log noise (each line is
-//!   decoded on its own, because every 48-byte chunk carries its own `=` padding, §1.2);
-//! - a raw flash partition image: `core_dump_header_t` (12/16/20/24 bytes, §1.3), body,
-//!   flash padding and a CRC32 or SHA-256 checksum (§1.4). A bad checksum is a warning;
+//!   decoded on its own, because the device encodes every write of up to 48 bytes separately,
+//!   with its own `=` padding);
+//! - a raw flash partition image: `core_dump_header_t` (12/16/20/24 bytes by version), body,
+//!   zero padding to a multiple of 32 bytes (flash only) and a CRC32 or SHA-256 checksum over
+//!   everything before it. A bad checksum is a warning;
 //! - a bare ELF core (header and checksum stripped by the device uploader), possibly followed
-//!   by zero padding or checksum bytes, including the "shifted by 12" V2_2 case of §1.1.
+//!   by zero padding or checksum bytes, including a V2_2 core whose first 12 bytes were cut
+//!   off by an uploader that strips a 24-byte header.
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -54,20 +57,31 @@ pub enum ChecksumKind {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum ChecksumStatus {
     /// Stored and computed checksums agree.
-    Valid { kind: ChecksumKind, value: String },
+    Valid {
+        /// The container's checksum algorithm.
+        kind: ChecksumKind,
+        /// The checksum (hex).
+        value: String,
+    },
     /// They differ: the dump is untrusted, but decoding went on.
     Mismatch {
+        /// The container's checksum algorithm.
         kind: ChecksumKind,
+        /// The checksum stored in the image (hex).
         stored: String,
+        /// The checksum of the image's bytes (hex).
         computed: String,
     },
     /// The image is shorter than its `data_len`, so the checksum could not be read.
-    Truncated { kind: ChecksumKind },
+    Truncated {
+        /// The container's checksum algorithm.
+        kind: ChecksumKind,
+    },
     /// No container header (bare ELF): nothing to check.
     Absent,
 }
 
-/// The container header fields that matter after unwrapping (spec §1.3).
+/// The container header fields that matter after unwrapping (`core_dump_header_t`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeaderInfo {
     /// The full version word: chip ID in bits 31..16, major in 15..8, minor in 7..0.
@@ -82,7 +96,8 @@ pub struct HeaderInfo {
     pub chip_rev: Option<u32>,
 }
 
-/// Legacy binary header fields (§3).
+/// Legacy binary header fields (`tasks_num`, `tcb_sz`, `mem_segs_num` of
+/// `core_dump_header_t`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct BinaryHeader {
     pub task_num: u32,
@@ -422,7 +437,7 @@ fn partition_image(
     })
 }
 
-/// Checks `stored` against the checksum of `covered` (header + body + padding, §1.4).
+/// Checks `stored` against the checksum of `covered` (header + body + flash padding).
 fn verify(kind: ChecksumKind, covered: &[u8], stored: &[u8]) -> ChecksumStatus {
     match kind {
         ChecksumKind::Crc32 => {
@@ -476,7 +491,7 @@ fn looks_like_text(data: &[u8]) -> bool {
 const START_MARKER: &str = "CORE DUMP START";
 const END_MARKER: &str = "CORE DUMP END";
 
-/// Decodes base64 text line by line (§1.2). Lines between the START/END markers are used when
+/// Decodes base64 text line by line. Lines between the START/END markers are used when
 /// the markers are present, every line otherwise; lines that do not decode are skipped.
 fn decode_base64_lines(text: &[u8]) -> (Vec<u8>, Vec<Warning>) {
     let text = String::from_utf8_lossy(text);

@@ -8,7 +8,7 @@ use super::chip::Arch;
 use super::memory::Memory;
 use super::warning::Warning;
 
-/// Xtensa registers of a task as gdb sees them (prstatus layout, spec §2.5).
+/// Xtensa registers of a task as gdb sees them (the `xtensa_gregset_t` of the prstatus).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct XtensaRegs {
     pub pc: u32,
@@ -21,7 +21,8 @@ pub(crate) struct XtensaRegs {
     pub a: [u32; 16],
 }
 
-/// RISC-V registers: `x[0]` is the PC (mepc), `x[n]` is register x_n (spec §2.5).
+/// RISC-V registers as the prstatus holds them: `x[0]` is the PC (mepc), `x[n]` is register
+/// x_n.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct RiscvRegs {
     pub x: [u32; 32],
@@ -56,7 +57,7 @@ pub(crate) struct TaskRecord {
     pub flags: Option<u32>,
 }
 
-/// Xtensa exception registers from `ESP_EXTRA_INFO` (spec §2.7).
+/// Xtensa exception registers from `ESP_EXTRA_INFO` (`xtensa_extra_info_t`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct XtensaExceptionRegs {
     pub exccause: u32,

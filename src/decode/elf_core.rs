@@ -1,6 +1,7 @@
-//! Parser for the ELF core body (version major 1, spec §2): program headers only, `CORE`
-//! prstatus notes for tasks, and the ESP notes (`ESP_CORE_DUMP_INFO`, `ESP_EXTRA_INFO`,
-//! `ESP_PANIC_DETAILS`, and the converter's `TASK_INFO`/`EXTRA_INFO`/`ESP_CHIP_REV`).
+//! Parser for the ELF core body (version major 1): program headers only (the device writes
+//! no section headers), `CORE` prstatus notes for tasks, and the ESP notes
+//! (`ESP_CORE_DUMP_INFO`, `ESP_EXTRA_INFO`, `ESP_PANIC_DETAILS`, and the converter's
+//! `TASK_INFO`/`EXTRA_INFO`/`ESP_CHIP_REV`).
 //!
 //! Hand-written on purpose: the file is tiny, and a truncated or damaged core must still give
 //! whatever tasks and segments are intact, with a warning for each that is not.
@@ -259,7 +260,8 @@ fn malformed_hdr(body: &[u8]) -> DecodeError {
     ))
 }
 
-/// Walks the notes of one PT_NOTE segment (§2.3: `namesz` includes NUL and padding).
+/// Walks the notes of one PT_NOTE segment (the device's `namesz` counts the NUL and the
+/// padding; names are compared without trailing NULs).
 fn parse_notes(seg: &[u8], dump: &mut Dump) {
     let mut off = 0usize;
     let mut count = 0usize;
@@ -369,7 +371,8 @@ fn handle_note(name: &str, ntype: u32, desc: &[u8], dump: &mut Dump) {
     }
 }
 
-/// Registers from a prstatus descriptor (§2.5).
+/// Registers from a prstatus descriptor: the 72-byte prefix, then Xtensa's
+/// `xtensa_gregset_t` (129 words) or RISC-V's pc, x1..x31.
 fn prstatus_regs(arch: Arch, desc: &[u8]) -> Option<Regs> {
     let reg = |i: usize| u32_at(desc, PRSTATUS_REGS + 4 * i);
     match arch {
@@ -398,7 +401,7 @@ fn prstatus_regs(arch: Arch, desc: &[u8]) -> Option<Regs> {
     }
 }
 
-/// `ESP_EXTRA_INFO` (§2.7): Xtensa 38 words (37 on old IDF, 31 from the converter), RISC-V
+/// `ESP_EXTRA_INFO`: Xtensa 38 words (37 on old IDF, 31 from the converter), RISC-V
 /// `crashed_task_tcb, isr_context`.
 fn extra_info(desc: &[u8], dump: &mut Dump) {
     dump.has_extra_info = true;
@@ -439,7 +442,8 @@ fn extra_info(desc: &[u8], dump: &mut Dump) {
 }
 
 /// Gives each task the bounds of the segment that holds its stack pointer (never "the
-/// segment after the TCB", §2.2: CAPTURE_DRAM dumps have no per-task stack segments).
+/// segment after the TCB": with `CONFIG_ESP_COREDUMP_CAPTURE_DRAM` DRAM stacks come inside
+/// the section and heap segments).
 fn attach_stacks(dump: &mut Dump) {
     for t in &mut dump.tasks {
         let Some(sp) = t.regs.as_ref().map(Regs::sp) else {

@@ -1,5 +1,5 @@
-//! Symbolization of unwound frames (spec §6) and of the crashed task's registers for
-//! `info registers` (spec §7): DWARF inline chains, `.symtab` offsets, ROM ELF names, ROM
+//! Symbolization of unwound frames and of the crashed task's registers for gdb's
+//! `info registers`: DWARF inline chains, `.symtab` offsets, ROM ELF names, ROM
 //! symbol hints, and gdb's frame-0 address rule.
 
 use super::analysis::{Frame, InlinedFrame, Register, RegisterKind};
@@ -26,7 +26,7 @@ impl Ctx<'_> {
             .collect()
     }
 
-    /// Names one physical frame (spec §6): DWARF inline chain at `pc` (frame 0) or `pc - 1`
+    /// Names one physical frame: DWARF inline chain at `pc` (frame 0) or `pc - 1`
     /// (callers), `.symtab` for the offset and as the fallback name, then the ROM ELF.
     fn symbolize(&self, pc: u32, level: usize) -> Frame {
         let rom =
@@ -98,7 +98,9 @@ impl Ctx<'_> {
             .and_then(|s| s.any_symbol(v).map(|(n, o)| sym_plus(n, o)))
     }
 
-    /// The crashed thread's registers in gdb `info registers` order (spec §7).
+    /// The crashed thread's registers in gdb `info registers` order (xtensa-esp32-elf-gdb's
+    /// for Xtensa: pc, lbeg, lend, lcount, sar, ps, the unavailable special registers,
+    /// a0..a15; RISC-V: ra..t6, then pc).
     pub fn registers(&self, regs: &Regs) -> Vec<Register> {
         let mut out = Vec::new();
         let mut push = |name: &str, value: Option<u32>, kind: RegisterKind| {

@@ -1,8 +1,9 @@
 //! Built-in ESP-IDF core dump decoder: bytes in, a typed [`Analysis`] out.
 //!
 //! This module knows nothing of HTTP, SQLite, tokio, configuration or file paths (the one
-//! exception, [`rom_elfs_from_dir`], lives alone in `rom_dir.rs`). The facts it implements
-//! are in `../shared/spec/coredump-format.md`; comments cite its sections (§N).
+//! exception, [`rom_elfs_from_dir`], lives alone in `rom_dir.rs`). It follows ESP-IDF's
+//! core dump writer (`components/espcoredump`) and esp-coredump's reader; comments name the
+//! ESP-IDF, esp-coredump, FreeRTOS, gdb or ISA source of each layout and constant.
 //!
 //! # Pipeline
 //! 1. `container.rs` sniffs the input (line-wise base64 text, a flash partition image with

@@ -1,5 +1,5 @@
 //! The "ALL MEMORY REGIONS" listing: firmware sections merged with the dumped segments, in
-//! the order and format of esp-coredump's `print_all_memory_regions` (spec §7).
+//! the order and format of esp-coredump's `print_all_memory_regions`.
 
 use object::elf::{
     PF_R, PF_W, PF_X, SHF_ALLOC, SHF_EXECINSTR, SHF_MASKPROC, SHF_WRITE, SHT_PROGBITS,
@@ -9,7 +9,7 @@ use super::analysis::MemoryRegion;
 use super::dump::Dump;
 use super::symbols::Symbolizer;
 
-/// "ALL MEMORY REGIONS" (spec §7), as esp-coredump's `print_all_memory_regions` builds it:
+/// "ALL MEMORY REGIONS", as esp-coredump's `print_all_memory_regions` builds it:
 /// PROGBITS sections with an address, each merged with the dumped segments that touch it
 /// (those segments are then consumed), then the remaining segments.
 pub(crate) fn memory_regions(app: Option<&Symbolizer>, dump: &Dump) -> Vec<MemoryRegion> {

@@ -5,10 +5,10 @@
 //! after that, every lookup is a bisection or a lazily cached DWARF unit (addr2line keeps each
 //! unit's lines and functions in once-cells). Keep it in a [`super::SymbolizerCache`].
 //!
-//! Provides: `<func+off>` from `.symtab` (spec §6.1), file:line and inline chains from DWARF via
-//! addr2line (§6.2), the `is_stmt` test for gdb's frame-0 address rule (§7), the RISC-V CFI
-//! rows from `.debug_frame`/`.eh_frame` via gimli (§5.2), code bytes for the Xtensa `ENTRY`
-//! test (§5.1), section listing for "ALL MEMORY REGIONS" (§7) and TCB member offsets (§2.11).
+//! Provides: `<func+off>` from `.symtab`, file:line and inline chains from DWARF via
+//! addr2line, the `is_stmt` test for gdb's frame-0 address rule, the RISC-V CFI rows from
+//! `.debug_frame`/`.eh_frame` via gimli, code bytes for the Xtensa `ENTRY` test, the section
+//! listing for "ALL MEMORY REGIONS" and the FreeRTOS TCB member offsets.
 
 use std::collections::HashMap;
 use std::ops::Deref;
@@ -120,7 +120,7 @@ pub(crate) struct SourceFrame {
     pub line: Option<u32>,
 }
 
-/// A register recovery rule of one CFI row (spec §5.2), owned so no gimli lifetimes leak.
+/// A register recovery rule of one CFI row, owned so no gimli lifetimes leak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RegRule {
     /// No rule in the row: gdb treats the register as unchanged.
@@ -352,7 +352,8 @@ impl Symbolizer {
         Ok(sym)
     }
 
-    /// SHA-256 of the ELF file bytes (the dump stores a hex prefix of it, spec §2.6).
+    /// SHA-256 of the ELF file bytes (the dump's `ESP_CORE_DUMP_INFO` stores a hex prefix of
+    /// it).
     pub fn elf_sha256(&self) -> [u8; 32] {
         self.sha256
     }
@@ -395,7 +396,7 @@ impl Symbolizer {
         self.elf.get(off.checked_add(rel)?).copied()
     }
 
-    /// The function symbol containing `addr`, with the offset (spec §6.1).
+    /// The function symbol containing `addr`, with the offset (gdb's `<func+off>`).
     pub(crate) fn function_symbol(&self, addr: u32) -> Option<(&str, u32)> {
         find_sized(&self.symbols, addr, true)
     }
@@ -406,7 +407,7 @@ impl Symbolizer {
     }
 
     /// The nearest absolute (ROM) symbol at or below `addr` within `max_dist` bytes: a hint only,
-    /// since gdb ignores these and on RISC-V they name jump-table stubs (spec §6.1).
+    /// since gdb ignores these and on RISC-V they name jump-table stubs.
     pub(crate) fn nearest_abs_symbol(&self, addr: u32, max_dist: u32) -> Option<(&str, u32)> {
         let idx = self.abs_symbols.partition_point(|s| s.addr <= addr);
         let s = self.abs_symbols.get(idx.checked_sub(1)?)?;
@@ -446,7 +447,7 @@ impl Symbolizer {
     }
 
     /// Whether a line-table row with `is_stmt` starts exactly at `addr` (gdb prints frame 0
-    /// without its address in that case, spec §7). `end_sequence` rows do not count.
+    /// without its address in that case). `end_sequence` rows do not count.
     pub(crate) fn starts_stmt_row(&self, addr: u32) -> bool {
         if let Some(&v) = lock(&self.stmt_cache).get(&addr) {
             return v;

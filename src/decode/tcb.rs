@@ -1,6 +1,7 @@
 //! FreeRTOS TCB (`tskTaskControlBlock`, typedef `TCB_t`) layout and task fields.
 //!
-//! Member offsets come from the firmware's DWARF (they vary by build, spec §2.11); without
+//! Member offsets come from the firmware's DWARF (they vary by build: `xCoreID` exists only
+//! on multi-core configurations); without
 //! DWARF the two layouts seen in ESP-IDF v5 builds are chosen by TCB size (340 bytes with
 //! `xCoreID`, 336 without).
 

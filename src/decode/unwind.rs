@@ -30,7 +30,10 @@ pub enum StopReason {
     Outermost,
     /// RISC-V: no CFI covers this PC (typically ROM code without a ROM ELF); gdb stops here
     /// silently after printing the frame.
-    NoUnwindInfo { pc: u32 },
+    NoUnwindInfo {
+        /// The PC without CFI.
+        pc: u32,
+    },
     /// The unwound return address was 0 (gdb: "frame did not save the PC").
     PcNotSaved,
     /// The caller would have the same PC and stack pointer (a loop).
@@ -38,11 +41,20 @@ pub enum StopReason {
     /// The caller's stack pointer is below this frame's (gdb: "inner to this frame").
     InnerFrame,
     /// Memory the walk needed is not in the dump.
-    MemoryUnavailable { addr: u32 },
+    MemoryUnavailable {
+        /// The address that could not be read.
+        addr: u32,
+    },
     /// A CFI rule this decoder does not evaluate (DWARF expressions).
-    UnsupportedCfi { pc: u32 },
+    UnsupportedCfi {
+        /// The PC whose CFI row has the rule.
+        pc: u32,
+    },
     /// The per-task frame limit was reached.
-    MaxFrames { limit: usize },
+    MaxFrames {
+        /// Frames per task (`Options::max_frames`).
+        limit: usize,
+    },
     /// The decode deadline passed.
     Deadline,
     /// The task has no registers in the dump.

@@ -1,4 +1,4 @@
-//! Xtensa windowed-ABI unwinder (spec §5.1): walks the base save areas, no CFI needed, so
+//! Xtensa windowed-ABI unwinder: walks the base save areas, no CFI needed, so
 //! ROM frames unwind without a ROM ELF.
 //!
 //! In the dump every register window has been spilled (windowstart = 0), so a function's
@@ -57,8 +57,8 @@ impl Unwinder for XtensaUnwinder {
             return (Vec::new(), StopReason::NoRegisters);
         };
         // Solicited frames (XtSolFrame, exit == 0) carry a PC masked to 30 bits by the device
-        // (spec §4.1); restore the code region bits like esp_cpu_process_stack_pc() when the
-        // result is firmware code.
+        // (`& 0x3FFFFFFF` in ESP-IDF's core_dump_port.c); restore the code region bits like
+        // esp_cpu_process_stack_pc() when the result is firmware code.
         let mut pc0 = r.pc;
         if pc0 != 0
             && pc0 & REGION_MASK == 0
