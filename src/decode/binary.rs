@@ -87,13 +87,11 @@ pub(crate) fn parse(
             });
             break;
         }
-        let stack_len_padded = align4(stack_len as usize).unwrap_or(usize::MAX);
         let tcb = slice_at(body, off, tcb_len);
         push_region(&mut dump, tcb_addr, tcb.unwrap_or_default(), hdr.tcb_sz);
         off = off.saturating_add(tcb_len);
-        let stack_avail = body.len().saturating_sub(off).min(stack_len_padded);
-        let stack = slice_at(body, off, stack_avail).unwrap_or_default();
-        if stack_avail < stack_len_padded || tcb.is_none() {
+        let (stack, stack_len_padded) = padded_field(body, off, stack_len);
+        if stack.len() < stack_len_padded || tcb.is_none() {
             dump.warnings.push(Warning::TaskRecordTruncated {
                 index: i,
                 tcb: tcb_addr,
@@ -161,15 +159,9 @@ pub(crate) fn parse(
             });
             break;
         }
-        let padded = align4(size as usize).unwrap_or(usize::MAX);
-        let avail = body.len().saturating_sub(off).min(padded);
+        let (data, padded) = padded_field(body, off, size);
         let seg_count = dump.segments.len();
-        push_region(
-            &mut dump,
-            start,
-            slice_at(body, off, avail).unwrap_or_default(),
-            size,
-        );
+        push_region(&mut dump, start, data, size);
         if !list_mem_segs {
             dump.segments.truncate(seg_count);
         }
@@ -177,6 +169,14 @@ pub(crate) fn parse(
     }
     dump.memory.finish();
     Ok(dump)
+}
+
+/// A record field of `len` bytes, padded to 4, at `off`: the part of it that is present, and
+/// its padded length (what the next record starts after).
+fn padded_field(body: &[u8], off: usize, len: u32) -> (&[u8], usize) {
+    let padded = align4(len as usize).unwrap_or(usize::MAX);
+    let avail = body.len().saturating_sub(off).min(padded);
+    (slice_at(body, off, avail).unwrap_or_default(), padded)
 }
 
 fn push_region(dump: &mut Dump, addr: u32, data: &[u8], declared: u32) {

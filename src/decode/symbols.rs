@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 use super::chip::Arch;
 use super::error::DecodeError;
+use super::memory::last_covering;
 use super::tcb::TcbLayout;
 
 /// The firmware ELF bytes, shared by every DWARF/CFI reader without copying them (an
@@ -481,15 +482,7 @@ impl Symbolizer {
 
     fn find_fde(&self, addr: u32) -> Option<FdeEntry> {
         let a = u64::from(addr);
-        let idx = self.fdes.partition_point(|f| f.start <= a);
-        // Several FDEs may start below `a`; scan back a few for one that covers it.
-        self.fdes
-            .get(..idx)?
-            .iter()
-            .rev()
-            .take(FDE_LOOKBACK)
-            .find(|f| a < f.end)
-            .copied()
+        last_covering(&self.fdes, a, |f| f.start, FDE_LOOKBACK, |f| a < f.end).copied()
     }
 
     /// The CFI row covering `addr`, or `None` without CFI for it.
@@ -661,14 +654,12 @@ fn collect_symbols(
 }
 
 fn find_sized(syms: &[Sym], addr: u32, funcs_only: bool) -> Option<(&str, u32)> {
-    let idx = syms.partition_point(|s| s.addr <= addr);
-    // Look back over a bounded number of candidates: symbols may nest or overlap.
-    syms.get(..idx)?
-        .iter()
-        .rev()
-        .take(SYMBOL_LOOKBACK)
-        .find(|s| {
-            (!funcs_only || s.is_func) && u64::from(addr) < u64::from(s.addr) + u64::from(s.size)
-        })
-        .map(|s| (&*s.name, addr - s.addr))
+    last_covering(
+        syms,
+        addr,
+        |s| s.addr,
+        SYMBOL_LOOKBACK,
+        |s| (!funcs_only || s.is_func) && u64::from(addr) < u64::from(s.addr) + u64::from(s.size),
+    )
+    .map(|s| (&*s.name, addr - s.addr))
 }

@@ -246,154 +246,296 @@ pub enum Warning {
     Unrecognized(String),
 }
 
+/// A warning's text: `first`, then each value followed by its piece of `rest`. Display
+/// writes it and [`parse`] reads the values back from it, so each text is written once.
+struct Text {
+    first: &'static str,
+    rest: &'static [&'static str],
+}
+
+impl Text {
+    /// A text without values.
+    const fn plain(text: &'static str) -> Text {
+        Text {
+            first: text,
+            rest: &[],
+        }
+    }
+
+    /// Writes the text with `values` in its holes.
+    fn write(&self, f: &mut fmt::Formatter<'_>, values: &[&dyn fmt::Display]) -> fmt::Result {
+        f.write_str(self.first)?;
+        for (value, piece) in values.iter().zip(self.rest) {
+            write!(f, "{value}{piece}")?;
+        }
+        Ok(())
+    }
+
+    /// The `N` values of `text`, if it has this text's shape. Pieces are matched from the
+    /// right, so only the first value may contain the literal text that follows it (the
+    /// free-text values, note names and SHA prefixes, come first).
+    fn holes<'a, const N: usize>(&self, text: &'a str) -> Option<[&'a str; N]> {
+        if self.rest.len() != N {
+            return None;
+        }
+        let mut out = [""; N];
+        let mut pieces = self.rest.iter().rev();
+        let mut left = text
+            .strip_prefix(self.first)?
+            .strip_suffix(*pieces.next()?)?;
+        for (slot, piece) in out.iter_mut().rev().zip(pieces.map(Some).chain([None])) {
+            match piece {
+                Some(p) => {
+                    let (head, hole) = left.rsplit_once(*p)?;
+                    *slot = hole;
+                    left = head;
+                }
+                None => *slot = left,
+            }
+        }
+        Some(out)
+    }
+}
+
+const SHIFTED_ELF_RESTORED: Text = Text::plain(
+    "ELF core started 12 bytes into its header (V2_2 dump uploaded with a 24-byte header strip); the 12 constant bytes were restored",
+);
+const TRAILING_BYTES_IGNORED: Text = Text {
+    first: "",
+    rest: &[" bytes after the image's data_len (", ") were ignored"],
+};
+const IMAGE_TRUNCATED: Text = Text {
+    first: "image is truncated: header data_len is ",
+    rest: &[" bytes but only ", " arrived; decoding what is present"],
+};
+const INVALID_CHECKSUM: Text = Text {
+    first: "invalid core dump checksum ",
+    rest: &[
+        ", should be ",
+        ": the dump is damaged, results are untrusted",
+    ],
+};
+const NON_BASE64_LINES_SKIPPED: Text = Text {
+    first: "",
+    rest: &[" text line(s) that are not base64 were skipped"],
+};
+const SEVERAL_DUMPS_IN_TEXT: Text = Text {
+    first: "",
+    rest: &[" CORE DUMP START markers found; the last dump was decoded"],
+};
+const NOT_ET_CORE: Text = Text {
+    first: "ELF e_type is ",
+    rest: &[", expected 4 (ET_CORE)"],
+};
+const PROGRAM_HEADERS_CAPPED: Text = Text {
+    first: "ELF core has ",
+    rest: &[" program headers; only the first ", " are read"],
+};
+const PROGRAM_HEADER_PAST_END: Text = Text {
+    first: "program header ",
+    rest: &[
+        " of ",
+        " lies past the end of the dump (",
+        " bytes): dump truncated",
+    ],
+};
+const SEGMENT_TRUNCATED: Text = Text {
+    first: "segment ",
+    rest: &[" at 0x", " is truncated: ", " of ", " bytes present"],
+};
+const SEGMENT_WRAPS: Text = Text {
+    first: "segment ",
+    rest: &[" at 0x", " wraps the address space; ignored"],
+};
+const NO_NOTE_SEGMENT: Text =
+    Text::plain("ELF core has no PT_NOTE segment: no tasks or crash info");
+const TOO_MANY_NOTES: Text =
+    Text::plain("too many notes in one PT_NOTE segment; the rest were ignored");
+const NOTE_HEADER_TRUNCATED: Text = Text {
+    first: "truncated note header at offset ",
+    rest: &[""],
+};
+const IMPLAUSIBLE_NOTE_SIZES: Text = Text {
+    first: "note at offset ",
+    rest: &[
+        " has implausible sizes (namesz ",
+        ", descsz ",
+        "); stopped reading notes",
+    ],
+};
+const NOTE_TRUNCATED: Text = Text {
+    first: "note '",
+    rest: &["' (type ", ") is truncated: needs ", " bytes"],
+};
+const TASK_NOTES_CAPPED: Text = Text {
+    first: "more than ",
+    rest: &[" tasks; the rest were ignored"],
+};
+const PRSTATUS_TOO_SHORT: Text = Text {
+    first: "prstatus of task 0x",
+    rest: &[" is ", " bytes, too short for ", " registers"],
+};
+const TASK_RECORDS_CAPPED: Text = Text {
+    first: "binary header claims ",
+    rest: &[" tasks; only ", " are read"],
+};
+const TASK_RECORD_MISSING: Text = Text {
+    first: "task record ",
+    rest: &[" of ", " is missing: dump truncated"],
+};
+const IMPLAUSIBLE_TASK_STACK: Text = Text {
+    first: "task record ",
+    rest: &[" (TCB 0x", ") has a ", "-byte stack; stopped reading tasks"],
+};
+const TASK_RECORD_TRUNCATED: Text = Text {
+    first: "task record ",
+    rest: &[" (TCB 0x", ") is truncated"],
+};
+const MEM_SEGMENT_MISSING: Text = Text {
+    first: "memory segment ",
+    rest: &[" of ", " is missing: dump truncated"],
+};
+const IMPLAUSIBLE_MEM_SEGMENT: Text = Text {
+    first: "memory segment ",
+    rest: &[" at 0x", " claims ", " bytes; stopped"],
+};
+const CHIP_RECORDS_DISAGREE: Text = Text {
+    first: "container header says ",
+    rest: &[" but ESP_CORE_DUMP_INFO says ", ""],
+};
+const VERSIONS_DISAGREE: Text = Text {
+    first: "ESP_CORE_DUMP_INFO version 0x",
+    rest: &[" differs from the header's 0x", ""],
+};
+const CHIP_OPTION_OVERRIDDEN: Text = Text {
+    first: "chip given as ",
+    rest: &[", but the dump was made on ", "; using ", ""],
+};
+const CHIP_ARCH_MISMATCH: Text = Text {
+    first: "chip ",
+    rest: &[" is ", " but the dump's ELF machine is ", ""],
+};
+const ELF_ARCH_MISMATCH: Text = Text {
+    first: "firmware ELF is for ",
+    rest: &[", but the dump is ", ": the ELF was not used"],
+};
+const WRONG_FIRMWARE_ELF: Text = Text {
+    first: "WRONG FIRMWARE ELF: core dump SHA256(",
+    rest: &[
+        ") != app SHA256(",
+        "); symbols and frames below are unreliable",
+    ],
+};
+const ELF_WITHOUT_DWARF: Text =
+    Text::plain("firmware ELF has no DWARF: no file:line, and RISC-V CFI may be missing");
+const TASKS_CAPPED: Text = Text {
+    first: "",
+    rest: &[" tasks in the dump; only the first ", " are decoded"],
+};
+const DEADLINE_EXCEEDED: Text =
+    Text::plain("decode deadline exceeded: some backtraces are incomplete");
+const NO_TASKS: Text = Text::plain("the dump holds no tasks");
+const CHECKSUM_MISMATCH: Text =
+    Text::plain("checksum mismatch: the dump is damaged, results are untrusted");
+
+/// `0x{:08x}` without the `0x` (the texts hold the prefix).
+struct Hex8(u32);
+
+impl fmt::Display for Hex8 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:08x}", self.0)
+    }
+}
+
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use Warning::*;
         match self {
-            ShiftedElfRestored => f.write_str(
-                "ELF core started 12 bytes into its header (V2_2 dump uploaded with a 24-byte header strip); the 12 constant bytes were restored",
-            ),
-            TrailingBytesIgnored { count, data_len } => write!(
-                f,
-                "{count} bytes after the image's data_len ({data_len}) were ignored"
-            ),
-            ImageTruncated { data_len, received } => write!(
-                f,
-                "image is truncated: header data_len is {data_len} bytes but only {received} arrived; decoding what is present"
-            ),
-            InvalidChecksum { stored, computed } => write!(
-                f,
-                "invalid core dump checksum {stored}, should be {computed}: the dump is damaged, results are untrusted"
-            ),
-            NonBase64LinesSkipped { count } => {
-                write!(f, "{count} text line(s) that are not base64 were skipped")
+            ShiftedElfRestored => SHIFTED_ELF_RESTORED.write(f, &[]),
+            TrailingBytesIgnored { count, data_len } => {
+                TRAILING_BYTES_IGNORED.write(f, &[count, data_len])
             }
-            SeveralDumpsInText { count } => write!(
-                f,
-                "{count} CORE DUMP START markers found; the last dump was decoded"
-            ),
-            NotEtCore { e_type } => write!(f, "ELF e_type is {e_type}, expected 4 (ET_CORE)"),
-            ProgramHeadersCapped { count, limit } => write!(
-                f,
-                "ELF core has {count} program headers; only the first {limit} are read"
-            ),
+            ImageTruncated { data_len, received } => {
+                IMAGE_TRUNCATED.write(f, &[data_len, received])
+            }
+            InvalidChecksum { stored, computed } => INVALID_CHECKSUM.write(f, &[stored, computed]),
+            NonBase64LinesSkipped { count } => NON_BASE64_LINES_SKIPPED.write(f, &[count]),
+            SeveralDumpsInText { count } => SEVERAL_DUMPS_IN_TEXT.write(f, &[count]),
+            NotEtCore { e_type } => NOT_ET_CORE.write(f, &[e_type]),
+            ProgramHeadersCapped { count, limit } => {
+                PROGRAM_HEADERS_CAPPED.write(f, &[count, limit])
+            }
             ProgramHeaderPastEnd {
                 index,
                 count,
                 body_len,
-            } => write!(
-                f,
-                "program header {index} of {count} lies past the end of the dump ({body_len} bytes): dump truncated"
-            ),
+            } => PROGRAM_HEADER_PAST_END.write(f, &[index, count, body_len]),
             SegmentTruncated {
                 index,
                 addr,
                 present,
                 declared,
-            } => write!(
-                f,
-                "segment {index} at 0x{addr:08x} is truncated: {present} of {declared} bytes present"
-            ),
-            SegmentWraps { index, addr } => write!(
-                f,
-                "segment {index} at 0x{addr:08x} wraps the address space; ignored"
-            ),
-            NoNoteSegment => f.write_str("ELF core has no PT_NOTE segment: no tasks or crash info"),
-            TooManyNotes => {
-                f.write_str("too many notes in one PT_NOTE segment; the rest were ignored")
-            }
-            NoteHeaderTruncated { offset } => {
-                write!(f, "truncated note header at offset {offset}")
-            }
+            } => SEGMENT_TRUNCATED.write(f, &[index, &Hex8(*addr), present, declared]),
+            SegmentWraps { index, addr } => SEGMENT_WRAPS.write(f, &[index, &Hex8(*addr)]),
+            NoNoteSegment => NO_NOTE_SEGMENT.write(f, &[]),
+            TooManyNotes => TOO_MANY_NOTES.write(f, &[]),
+            NoteHeaderTruncated { offset } => NOTE_HEADER_TRUNCATED.write(f, &[offset]),
             ImplausibleNoteSizes {
                 offset,
                 namesz,
                 descsz,
-            } => write!(
-                f,
-                "note at offset {offset} has implausible sizes (namesz {namesz}, descsz {descsz}); stopped reading notes"
-            ),
+            } => IMPLAUSIBLE_NOTE_SIZES.write(f, &[offset, namesz, descsz]),
             NoteTruncated {
                 name,
                 note_type,
                 descsz,
-            } => write!(
-                f,
-                "note '{name}' (type {note_type}) is truncated: needs {descsz} bytes"
-            ),
-            TaskNotesCapped { limit } => {
-                write!(f, "more than {limit} tasks; the rest were ignored")
+            } => NOTE_TRUNCATED.write(f, &[name, note_type, descsz]),
+            TaskNotesCapped { limit } => TASK_NOTES_CAPPED.write(f, &[limit]),
+            PrstatusTooShort { tcb, len, arch } => {
+                PRSTATUS_TOO_SHORT.write(f, &[&Hex8(*tcb), len, &format!("{arch:?}")])
             }
-            PrstatusTooShort { tcb, len, arch } => write!(
-                f,
-                "prstatus of task 0x{tcb:08x} is {len} bytes, too short for {arch:?} registers"
-            ),
-            TaskRecordsCapped { task_num, limit } => write!(
-                f,
-                "binary header claims {task_num} tasks; only {limit} are read"
-            ),
-            TaskRecordMissing { index, count } => write!(
-                f,
-                "task record {index} of {count} is missing: dump truncated"
-            ),
+            TaskRecordsCapped { task_num, limit } => {
+                TASK_RECORDS_CAPPED.write(f, &[task_num, limit])
+            }
+            TaskRecordMissing { index, count } => TASK_RECORD_MISSING.write(f, &[index, count]),
             ImplausibleTaskStack {
                 index,
                 tcb,
                 stack_len,
-            } => write!(
-                f,
-                "task record {index} (TCB 0x{tcb:08x}) has a {stack_len}-byte stack; stopped reading tasks"
-            ),
+            } => IMPLAUSIBLE_TASK_STACK.write(f, &[index, &Hex8(*tcb), stack_len]),
             TaskRecordTruncated { index, tcb } => {
-                write!(f, "task record {index} (TCB 0x{tcb:08x}) is truncated")
+                TASK_RECORD_TRUNCATED.write(f, &[index, &Hex8(*tcb)])
             }
-            MemSegmentMissing { index, count } => write!(
-                f,
-                "memory segment {index} of {count} is missing: dump truncated"
-            ),
-            ImplausibleMemSegment { index, addr, size } => write!(
-                f,
-                "memory segment {index} at 0x{addr:08x} claims {size} bytes; stopped"
-            ),
-            ChipRecordsDisagree { header, info } => write!(
-                f,
-                "container header says {header} but ESP_CORE_DUMP_INFO says {info}"
-            ),
-            VersionsDisagree { header, info } => write!(
-                f,
-                "ESP_CORE_DUMP_INFO version 0x{info:08x} differs from the header's 0x{header:08x}"
-            ),
-            ChipOptionOverridden { given, recorded } => write!(
-                f,
-                "chip given as {given}, but the dump was made on {recorded}; using {recorded}"
-            ),
-            ChipArchMismatch { chip, dump_arch } => write!(
-                f,
-                "chip {chip} is {:?} but the dump's ELF machine is {dump_arch:?}",
-                chip.arch()
-            ),
-            ElfArchMismatch { elf, dump } => write!(
-                f,
-                "firmware ELF is for {elf:?}, but the dump is {dump:?}: the ELF was not used"
-            ),
-            WrongFirmwareElf { dump_sha, elf_sha } => write!(
-                f,
-                "WRONG FIRMWARE ELF: core dump SHA256({dump_sha}) != app SHA256({elf_sha}); symbols and frames below are unreliable"
-            ),
-            ElfWithoutDwarf => {
-                f.write_str("firmware ELF has no DWARF: no file:line, and RISC-V CFI may be missing")
+            MemSegmentMissing { index, count } => MEM_SEGMENT_MISSING.write(f, &[index, count]),
+            ImplausibleMemSegment { index, addr, size } => {
+                IMPLAUSIBLE_MEM_SEGMENT.write(f, &[index, &Hex8(*addr), size])
             }
-            TasksCapped { count, limit } => write!(
+            ChipRecordsDisagree { header, info } => CHIP_RECORDS_DISAGREE.write(f, &[header, info]),
+            VersionsDisagree { header, info } => {
+                VERSIONS_DISAGREE.write(f, &[&Hex8(*info), &Hex8(*header)])
+            }
+            ChipOptionOverridden { given, recorded } => {
+                CHIP_OPTION_OVERRIDDEN.write(f, &[given, recorded, recorded])
+            }
+            ChipArchMismatch { chip, dump_arch } => CHIP_ARCH_MISMATCH.write(
                 f,
-                "{count} tasks in the dump; only the first {limit} are decoded"
+                &[
+                    chip,
+                    &format!("{:?}", chip.arch()),
+                    &format!("{dump_arch:?}"),
+                ],
             ),
-            DeadlineExceeded => {
-                f.write_str("decode deadline exceeded: some backtraces are incomplete")
+            ElfArchMismatch { elf, dump } => {
+                ELF_ARCH_MISMATCH.write(f, &[&format!("{elf:?}"), &format!("{dump:?}")])
             }
-            NoTasks => f.write_str("the dump holds no tasks"),
-            ChecksumMismatch => {
-                f.write_str("checksum mismatch: the dump is damaged, results are untrusted")
+            WrongFirmwareElf { dump_sha, elf_sha } => {
+                WRONG_FIRMWARE_ELF.write(f, &[dump_sha, elf_sha])
             }
+            ElfWithoutDwarf => ELF_WITHOUT_DWARF.write(f, &[]),
+            TasksCapped { count, limit } => TASKS_CAPPED.write(f, &[count, limit]),
+            DeadlineExceeded => DEADLINE_EXCEEDED.write(f, &[]),
+            NoTasks => NO_TASKS.write(f, &[]),
+            ChecksumMismatch => CHECKSUM_MISMATCH.write(f, &[]),
             Unrecognized(text) => f.write_str(text),
         }
     }
@@ -423,7 +565,8 @@ impl Warning {
     }
 }
 
-/// Reads the variant and its data back from a text written by `Display`.
+/// Reads the variant and its data back from a text written by `Display` (the caller checks
+/// that the result prints the same text).
 fn parse(t: &str) -> Option<Warning> {
     use Warning::*;
     for w in [
@@ -439,248 +582,154 @@ fn parse(t: &str) -> Option<Warning> {
             return Some(w);
         }
     }
-    if let Some([count, data_len]) = holes(
-        t,
-        "",
-        [" bytes after the image's data_len (", ") were ignored"],
-    ) {
+    if let Some([count, data_len]) = TRAILING_BYTES_IGNORED.holes(t) {
         return Some(TrailingBytesIgnored {
-            count: count.parse().ok()?,
-            data_len: data_len.parse().ok()?,
+            count: num(count)?,
+            data_len: num(data_len)?,
         });
     }
-    if let Some([data_len, received]) = holes(
-        t,
-        "image is truncated: header data_len is ",
-        [" bytes but only ", " arrived; decoding what is present"],
-    ) {
+    if let Some([data_len, received]) = IMAGE_TRUNCATED.holes(t) {
         return Some(ImageTruncated {
-            data_len: data_len.parse().ok()?,
-            received: received.parse().ok()?,
+            data_len: num(data_len)?,
+            received: num(received)?,
         });
     }
-    if let Some([stored, computed]) = holes(
-        t,
-        "invalid core dump checksum ",
-        [
-            ", should be ",
-            ": the dump is damaged, results are untrusted",
-        ],
-    ) {
+    if let Some([stored, computed]) = INVALID_CHECKSUM.holes(t) {
         return Some(InvalidChecksum {
             stored: stored.to_string(),
             computed: computed.to_string(),
         });
     }
-    if let Some([count]) = holes(t, "", [" text line(s) that are not base64 were skipped"]) {
-        return Some(NonBase64LinesSkipped {
-            count: count.parse().ok()?,
-        });
+    if let Some([count]) = NON_BASE64_LINES_SKIPPED.holes(t) {
+        return Some(NonBase64LinesSkipped { count: num(count)? });
     }
-    if let Some([count]) = holes(
-        t,
-        "",
-        [" CORE DUMP START markers found; the last dump was decoded"],
-    ) {
-        return Some(SeveralDumpsInText {
-            count: count.parse().ok()?,
-        });
+    if let Some([count]) = SEVERAL_DUMPS_IN_TEXT.holes(t) {
+        return Some(SeveralDumpsInText { count: num(count)? });
     }
-    if let Some([e_type]) = holes(t, "ELF e_type is ", [", expected 4 (ET_CORE)"]) {
+    if let Some([e_type]) = NOT_ET_CORE.holes(t) {
         return Some(NotEtCore {
-            e_type: e_type.parse().ok()?,
+            e_type: num(e_type)?,
         });
     }
-    if let Some([count, limit]) = holes(
-        t,
-        "ELF core has ",
-        [" program headers; only the first ", " are read"],
-    ) {
+    if let Some([count, limit]) = PROGRAM_HEADERS_CAPPED.holes(t) {
         return Some(ProgramHeadersCapped {
-            count: count.parse().ok()?,
-            limit: limit.parse().ok()?,
+            count: num(count)?,
+            limit: num(limit)?,
         });
     }
-    if let Some([index, count, body_len]) = holes(
-        t,
-        "program header ",
-        [
-            " of ",
-            " lies past the end of the dump (",
-            " bytes): dump truncated",
-        ],
-    ) {
+    if let Some([index, count, body_len]) = PROGRAM_HEADER_PAST_END.holes(t) {
         return Some(ProgramHeaderPastEnd {
-            index: index.parse().ok()?,
-            count: count.parse().ok()?,
-            body_len: body_len.parse().ok()?,
+            index: num(index)?,
+            count: num(count)?,
+            body_len: num(body_len)?,
         });
     }
-    if let Some([index, addr, present, declared]) = holes(
-        t,
-        "segment ",
-        [" at 0x", " is truncated: ", " of ", " bytes present"],
-    ) {
+    if let Some([index, addr, present, declared]) = SEGMENT_TRUNCATED.holes(t) {
         return Some(SegmentTruncated {
-            index: index.parse().ok()?,
+            index: num(index)?,
             addr: hex(addr)?,
-            present: present.parse().ok()?,
-            declared: declared.parse().ok()?,
+            present: num(present)?,
+            declared: num(declared)?,
         });
     }
-    if let Some([index, addr]) = holes(
-        t,
-        "segment ",
-        [" at 0x", " wraps the address space; ignored"],
-    ) {
+    if let Some([index, addr]) = SEGMENT_WRAPS.holes(t) {
         return Some(SegmentWraps {
-            index: index.parse().ok()?,
+            index: num(index)?,
             addr: hex(addr)?,
         });
     }
-    if let Some([offset]) = holes(t, "truncated note header at offset ", [""]) {
+    if let Some([offset]) = NOTE_HEADER_TRUNCATED.holes(t) {
         return Some(NoteHeaderTruncated {
-            offset: offset.parse().ok()?,
+            offset: num(offset)?,
         });
     }
-    if let Some([offset, namesz, descsz]) = holes(
-        t,
-        "note at offset ",
-        [
-            " has implausible sizes (namesz ",
-            ", descsz ",
-            "); stopped reading notes",
-        ],
-    ) {
+    if let Some([offset, namesz, descsz]) = IMPLAUSIBLE_NOTE_SIZES.holes(t) {
         return Some(ImplausibleNoteSizes {
-            offset: offset.parse().ok()?,
-            namesz: namesz.parse().ok()?,
-            descsz: descsz.parse().ok()?,
+            offset: num(offset)?,
+            namesz: num(namesz)?,
+            descsz: num(descsz)?,
         });
     }
-    if let Some([name, note_type, descsz]) = holes(
-        t,
-        "note '",
-        ["' (type ", ") is truncated: needs ", " bytes"],
-    ) {
+    if let Some([name, note_type, descsz]) = NOTE_TRUNCATED.holes(t) {
         return Some(NoteTruncated {
             name: name.to_string(),
-            note_type: note_type.parse().ok()?,
-            descsz: descsz.parse().ok()?,
+            note_type: num(note_type)?,
+            descsz: num(descsz)?,
         });
     }
-    if let Some([limit]) = holes(t, "more than ", [" tasks; the rest were ignored"]) {
-        return Some(TaskNotesCapped {
-            limit: limit.parse().ok()?,
-        });
+    if let Some([limit]) = TASK_NOTES_CAPPED.holes(t) {
+        return Some(TaskNotesCapped { limit: num(limit)? });
     }
-    if let Some([tcb, len, arch]) = holes(
-        t,
-        "prstatus of task 0x",
-        [" is ", " bytes, too short for ", " registers"],
-    ) {
+    if let Some([tcb, len, arch]) = PRSTATUS_TOO_SHORT.holes(t) {
         return Some(PrstatusTooShort {
             tcb: hex(tcb)?,
-            len: len.parse().ok()?,
+            len: num(len)?,
             arch: arch_named(arch)?,
         });
     }
-    if let Some([task_num, limit]) =
-        holes(t, "binary header claims ", [" tasks; only ", " are read"])
-    {
+    if let Some([task_num, limit]) = TASK_RECORDS_CAPPED.holes(t) {
         return Some(TaskRecordsCapped {
-            task_num: task_num.parse().ok()?,
-            limit: limit.parse().ok()?,
+            task_num: num(task_num)?,
+            limit: num(limit)?,
         });
     }
-    if let Some([index, count]) = holes(t, "task record ", [" of ", " is missing: dump truncated"])
-    {
+    if let Some([index, count]) = TASK_RECORD_MISSING.holes(t) {
         return Some(TaskRecordMissing {
-            index: index.parse().ok()?,
-            count: count.parse().ok()?,
+            index: num(index)?,
+            count: num(count)?,
         });
     }
-    if let Some([index, tcb, stack_len]) = holes(
-        t,
-        "task record ",
-        [" (TCB 0x", ") has a ", "-byte stack; stopped reading tasks"],
-    ) {
+    if let Some([index, tcb, stack_len]) = IMPLAUSIBLE_TASK_STACK.holes(t) {
         return Some(ImplausibleTaskStack {
-            index: index.parse().ok()?,
+            index: num(index)?,
             tcb: hex(tcb)?,
-            stack_len: stack_len.parse().ok()?,
+            stack_len: num(stack_len)?,
         });
     }
-    if let Some([index, tcb]) = holes(t, "task record ", [" (TCB 0x", ") is truncated"]) {
+    if let Some([index, tcb]) = TASK_RECORD_TRUNCATED.holes(t) {
         return Some(TaskRecordTruncated {
-            index: index.parse().ok()?,
+            index: num(index)?,
             tcb: hex(tcb)?,
         });
     }
-    if let Some([index, count]) = holes(
-        t,
-        "memory segment ",
-        [" of ", " is missing: dump truncated"],
-    ) {
+    if let Some([index, count]) = MEM_SEGMENT_MISSING.holes(t) {
         return Some(MemSegmentMissing {
-            index: index.parse().ok()?,
-            count: count.parse().ok()?,
+            index: num(index)?,
+            count: num(count)?,
         });
     }
-    if let Some([index, addr, size]) = holes(
-        t,
-        "memory segment ",
-        [" at 0x", " claims ", " bytes; stopped"],
-    ) {
+    if let Some([index, addr, size]) = IMPLAUSIBLE_MEM_SEGMENT.holes(t) {
         return Some(ImplausibleMemSegment {
-            index: index.parse().ok()?,
+            index: num(index)?,
             addr: hex(addr)?,
-            size: size.parse().ok()?,
+            size: num(size)?,
         });
     }
-    if let Some([header, info]) = holes(
-        t,
-        "container header says ",
-        [" but ESP_CORE_DUMP_INFO says ", ""],
-    ) {
+    if let Some([header, info]) = CHIP_RECORDS_DISAGREE.holes(t) {
         return Some(ChipRecordsDisagree {
             header: Chip::from_name(header)?,
             info: Chip::from_name(info)?,
         });
     }
-    if let Some([info, header]) = holes(
-        t,
-        "ESP_CORE_DUMP_INFO version 0x",
-        [" differs from the header's 0x", ""],
-    ) {
+    if let Some([info, header]) = VERSIONS_DISAGREE.holes(t) {
         return Some(VersionsDisagree {
             header: hex(header)?,
             info: hex(info)?,
         });
     }
-    if let Some([given, recorded, _]) = holes(
-        t,
-        "chip given as ",
-        [", but the dump was made on ", "; using ", ""],
-    ) {
+    if let Some([given, recorded, _]) = CHIP_OPTION_OVERRIDDEN.holes(t) {
         return Some(ChipOptionOverridden {
             given: Chip::from_name(given)?,
             recorded: Chip::from_name(recorded)?,
         });
     }
-    if let Some([chip, _, dump_arch]) =
-        holes(t, "chip ", [" is ", " but the dump's ELF machine is ", ""])
-    {
+    if let Some([chip, _, dump_arch]) = CHIP_ARCH_MISMATCH.holes(t) {
         return Some(ChipArchMismatch {
             chip: Chip::from_name(chip)?,
             dump_arch: arch_named(dump_arch)?,
         });
     }
-    if let Some([elf, dump]) = holes(
-        t,
-        "firmware ELF is for ",
-        [", but the dump is ", ": the ELF was not used"],
-    ) {
+    if let Some([elf, dump]) = ELF_ARCH_MISMATCH.holes(t) {
         let elf = match elf {
             "None" => None,
             some => Some(arch_named(some.strip_prefix("Some(")?.strip_suffix(')')?)?),
@@ -690,50 +739,24 @@ fn parse(t: &str) -> Option<Warning> {
             dump: arch_named(dump)?,
         });
     }
-    if let Some([dump_sha, elf_sha]) = holes(
-        t,
-        "WRONG FIRMWARE ELF: core dump SHA256(",
-        [
-            ") != app SHA256(",
-            "); symbols and frames below are unreliable",
-        ],
-    ) {
+    if let Some([dump_sha, elf_sha]) = WRONG_FIRMWARE_ELF.holes(t) {
         return Some(WrongFirmwareElf {
             dump_sha: dump_sha.to_string(),
             elf_sha: elf_sha.to_string(),
         });
     }
-    if let Some([count, limit]) = holes(
-        t,
-        "",
-        [" tasks in the dump; only the first ", " are decoded"],
-    ) {
+    if let Some([count, limit]) = TASKS_CAPPED.holes(t) {
         return Some(TasksCapped {
-            count: count.parse().ok()?,
-            limit: limit.parse().ok()?,
+            count: num(count)?,
+            limit: num(limit)?,
         });
     }
     None
 }
 
-/// The `N` holes of `text` laid out as `first`, hole 0, `rest[0]`, hole 1, ... hole N-1,
-/// `rest[N-1]`. Pieces are matched from the right, so only hole 0 may contain the literal
-/// text that follows it (the free-text holes, note names and SHA prefixes, come first).
-fn holes<'a, const N: usize>(text: &'a str, first: &str, rest: [&str; N]) -> Option<[&'a str; N]> {
-    let mut out = [""; N];
-    let mut pieces = rest.iter().rev();
-    let mut left = text.strip_prefix(first)?.strip_suffix(*pieces.next()?)?;
-    for (slot, piece) in out.iter_mut().rev().zip(pieces.map(Some).chain([None])) {
-        match piece {
-            Some(p) => {
-                let (head, hole) = left.rsplit_once(*p)?;
-                *slot = hole;
-                left = head;
-            }
-            None => *slot = left,
-        }
-    }
-    Some(out)
+/// A decimal number.
+fn num<T: std::str::FromStr>(s: &str) -> Option<T> {
+    s.parse().ok()
 }
 
 /// A `u32` printed as hex digits (after the `0x`).
@@ -875,6 +898,46 @@ mod tests {
             assert_eq!(json, serde_json::to_string(&w.to_string()).unwrap());
             let back: Warning = serde_json::from_str(&json).unwrap();
             assert_eq!(back, w, "{w}");
+        }
+    }
+
+    #[test]
+    fn texts_are_the_stored_ones() {
+        let cases = [
+            (
+                Warning::SegmentTruncated {
+                    index: 3,
+                    addr: 0x3ffb_4e00,
+                    present: 10,
+                    declared: 400,
+                },
+                "segment 3 at 0x3ffb4e00 is truncated: 10 of 400 bytes present",
+            ),
+            (
+                Warning::ChipArchMismatch {
+                    chip: Chip::Esp32s3,
+                    dump_arch: Arch::Riscv,
+                },
+                "chip esp32s3 is Xtensa but the dump's ELF machine is Riscv",
+            ),
+            (
+                Warning::ElfArchMismatch {
+                    elf: Some(Arch::Riscv),
+                    dump: Arch::Xtensa,
+                },
+                "firmware ELF is for Some(Riscv), but the dump is Xtensa: the ELF was not used",
+            ),
+            (
+                Warning::VersionsDisagree {
+                    header: 0x0005_0102,
+                    info: 0x0005_0103,
+                },
+                "ESP_CORE_DUMP_INFO version 0x00050103 differs from the header's 0x00050102",
+            ),
+            (Warning::NoTasks, "the dump holds no tasks"),
+        ];
+        for (w, text) in cases {
+            assert_eq!(w.to_string(), text);
         }
     }
 
