@@ -5,7 +5,7 @@ mod decode_support;
 
 use crashbox::decode::{
     self, Arch, BodyFormat, ChecksumStatus, Chip, DecodeError, ElfMatch, Encoding, Options,
-    StopReason, Symbolizer, SymbolizerCache, TaskStatus,
+    StopReason, Symbolizer, SymbolizerCache, TaskStatus, Warning,
 };
 use decode_support::*;
 
@@ -241,7 +241,9 @@ fn bad_checksum_is_a_warning_and_decoding_goes_on() {
         assert!(matches!(a.checksum, ChecksumStatus::Mismatch { .. }));
         assert!(!a.frames_reliable);
         assert!(
-            a.warnings.iter().any(|w| w.contains("checksum")),
+            a.warnings
+                .iter()
+                .any(|w| matches!(w, Warning::ChecksumMismatch)),
             "{:?}",
             a.warnings
         );
@@ -259,7 +261,7 @@ fn wrong_elf_is_reported_loudly() {
     assert_eq!(a.elf_match, ElfMatch::Mismatch);
     assert!(!a.frames_reliable);
     assert!(
-        a.warnings[0].contains("WRONG FIRMWARE ELF"),
+        matches!(a.warnings[0], Warning::WrongFirmwareElf { .. }),
         "{:?}",
         a.warnings
     );
@@ -271,7 +273,11 @@ fn elf_of_the_other_architecture_is_not_used() {
     let (_, core) = xt();
     let rv_sym = Symbolizer::new(riscv_app()).unwrap();
     let a = decode::decode(&core, Some(&rv_sym), &Options::default()).unwrap();
-    assert!(a.warnings.iter().any(|w| w.contains("was not used")));
+    assert!(
+        a.warnings
+            .iter()
+            .any(|w| matches!(w, Warning::ElfArchMismatch { .. }))
+    );
     assert_eq!(a.tasks[0].frames[0].function, None);
 }
 
@@ -296,11 +302,13 @@ fn wrong_chip_option_is_overridden_with_a_warning() {
     };
     let a = decode::decode(&core, Some(&sym), &opts).unwrap();
     assert_eq!(a.chip, Some(Chip::Esp32));
-    assert!(
-        a.warnings
-            .iter()
-            .any(|w| w.contains("chip given as esp32c3"))
-    );
+    assert!(a.warnings.iter().any(|w| matches!(
+        w,
+        Warning::ChipOptionOverridden {
+            given: Chip::Esp32c3,
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -363,7 +371,7 @@ fn bare_elf_with_trailing_padding_and_shifted_v2_2_body() {
     let stripped = &image[24..image.len() - 4];
     let a = decode::decode(stripped, Some(&sym), &Options::default()).unwrap();
     assert_eq!(a.tasks[0].frames.len(), 3);
-    assert!(a.warnings.iter().any(|w| w.contains("12 constant bytes")));
+    assert!(a.warnings.contains(&Warning::ShiftedElfRestored));
 }
 
 #[test]

@@ -6,29 +6,36 @@ use serde::{Deserialize, Serialize};
 use super::chip::{Arch, Chip};
 use super::container::{BodyFormat, ChecksumStatus, Encoding, HeaderInfo};
 use super::unwind::StopReason;
+use super::warning::Warning;
 
 /// Everything decoded from one core dump.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Analysis {
     /// The chip, from the header, the `ESP_CORE_DUMP_INFO` note or `Options::chip`.
     pub chip: Option<Chip>,
+    /// The dump's architecture, from the ELF core's `e_machine` (or the chip of a binary dump).
     pub arch: Arch,
     /// Chip revision (major×100 + minor), from V2_1/V2_2 headers or an `ESP_CHIP_REV` note.
     pub chip_rev: Option<u32>,
+    /// How the dump arrived: encoding, body format and container header.
     pub container: ContainerInfo,
+    /// The container checksum check.
     pub checksum: ChecksumStatus,
     /// The app ELF SHA-256 hex prefix recorded in the dump (`ESP_CORE_DUMP_INFO`).
     pub app_elf_sha256_prefix: Option<String>,
     /// SHA-256 of the firmware ELF given to the decoder.
     pub elf_sha256: Option<String>,
+    /// Whether the firmware ELF is the one the dump was made with.
     pub elf_match: ElfMatch,
     /// False when the frames can't be trusted (wrong ELF, bad checksum, no ELF at all).
     pub frames_reliable: bool,
+    /// The crashed task, from `ESP_EXTRA_INFO` (absent without that note).
     pub crashed_task: Option<CrashedTask>,
     /// `isr_context` of `ESP_EXTRA_INFO`, when present.
     pub isr_context: Option<bool>,
     /// `ESP_PANIC_DETAILS` text.
     pub panic_reason: Option<String>,
+    /// Exception cause and registers (Xtensa `ESP_EXTRA_INFO`, RISC-V `RvExcFrame`).
     pub exception: Option<ExceptionInfo>,
     /// The crashed task's registers in gdb `info registers` order.
     pub registers: Vec<Register>,
@@ -41,14 +48,16 @@ pub struct Analysis {
     /// One line for lists and notifications: panic reason or exception cause, task, and the
     /// first frame with a function name.
     pub summary: String,
-    /// Non-fatal problems, loudest first.
-    pub warnings: Vec<String>,
+    /// Non-fatal problems, loudest first (each stored and shown as its text).
+    pub warnings: Vec<Warning>,
 }
 
 /// Container facts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerInfo {
+    /// Raw bytes or base64 text.
     pub encoding: Encoding,
+    /// ELF core or legacy binary body.
     pub format: BodyFormat,
     /// `None` for a bare ELF core (header stripped by the uploader).
     pub header: Option<HeaderInfo>,
@@ -71,7 +80,9 @@ pub enum ElfMatch {
 /// The crashed task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CrashedTask {
+    /// TCB address (`crashed_task_tcb`; 0xDEADBEEF when skipped).
     pub tcb: u32,
+    /// The task's name, when the task table has it.
     pub name: Option<String>,
     /// `ESP_EXTRA_INFO` held 0xDEADBEEF: the crashed task's TCB was unusable.
     pub skipped: bool,
@@ -82,6 +93,8 @@ pub struct CrashedTask {
 pub struct ExceptionInfo {
     /// Xtensa EXCCAUSE or RISC-V mcause.
     pub cause: Option<u32>,
+    /// The cause's name (esp-coredump's `XTENSA_EXCEPTION_CAUSE_DICT`, or the RISC-V
+    /// privileged spec's mcause table).
     pub cause_name: Option<String>,
     /// exccause, excvaddr, epcN, epsN (Xtensa) or mstatus, mtvec, mcause, mtval (RISC-V).
     pub registers: Vec<NamedValue>,
@@ -90,13 +103,16 @@ pub struct ExceptionInfo {
 /// A named 32-bit value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NamedValue {
+    /// Register name (`exccause`, `epc1`, `mcause`, ...).
     pub name: String,
+    /// Register value.
     pub value: u32,
 }
 
 /// One register of `info registers`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Register {
+    /// Register name as gdb prints it.
     pub name: String,
     /// `None` = `<unavailable>`.
     pub value: Option<u32>,
@@ -110,8 +126,11 @@ pub struct Register {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RegisterKind {
+    /// A code pointer: shown as `0x... <func+off>`.
     Code,
+    /// A data pointer: shown as hex, with `<sym+off>` inside a data symbol.
     Data,
+    /// An integer: shown as signed decimal.
     Int,
 }
 
@@ -134,9 +153,13 @@ pub enum TaskStatus {
 pub struct Task {
     /// gdb thread number (1 = first note = crashed task).
     pub thread: usize,
+    /// TCB address (gdb shows it as `process <decimal>`).
     pub tcb: u32,
+    /// `pcTaskName`.
     pub name: Option<String>,
+    /// `uxPriority`.
     pub priority: Option<u32>,
+    /// `uxBasePriority`.
     pub base_priority: Option<u32>,
     /// `|pxEndOfStack - pxTopOfStack|` (uses the saved, possibly stale top of stack).
     pub stack_used: Option<u32>,
@@ -144,13 +167,17 @@ pub struct Task {
     pub stack_free: Option<u32>,
     /// Dumped stack range `[start, end)`.
     pub stack_range: Option<(u32, u32)>,
+    /// What the dump tells about the task's state.
     pub status: TaskStatus,
     /// The TCB was readable and `pxStack` non-zero (else the table says "Corrupted TCB data").
     pub tcb_valid: bool,
+    /// The backtrace, frame 0 first.
     pub frames: Vec<Frame>,
+    /// Why the backtrace ended.
     pub stop_reason: StopReason,
     /// ISR crash only (`isr_context` = 1): the crashed task's own chain, unwound from the
-    /// frame at its TCB `pxTopOfStack` (spec §2.10, §9; not printed by esp-coredump).
+    /// frame at its TCB `pxTopOfStack`, inside the extra segment that holds its real stack
+    /// (not printed by esp-coredump).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<InterruptedChain>,
 }
@@ -158,7 +185,9 @@ pub struct Task {
 /// The interrupted task's backtrace of an ISR-context crash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InterruptedChain {
+    /// The backtrace, frame 0 first.
     pub frames: Vec<Frame>,
+    /// Why the backtrace ended.
     pub stop_reason: StopReason,
 }
 
@@ -171,7 +200,9 @@ pub struct Frame {
     pub function: Option<String>,
     /// `pc - symbol start` from `.symtab`, when a symbol covers the PC.
     pub offset: Option<u32>,
+    /// Source file of the innermost function, from DWARF.
     pub file: Option<String>,
+    /// Line in `file`.
     pub line: Option<u32>,
     /// Functions this one is inlined into, innermost first: each with its call site.
     pub inlined: Vec<InlinedFrame>,
@@ -187,16 +218,22 @@ pub struct Frame {
 /// A caller that a frame's function was inlined into.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InlinedFrame {
+    /// The containing function (`None` = `??`).
     pub function: Option<String>,
+    /// Source file of the call site.
     pub file: Option<String>,
+    /// Line of the call site.
     pub line: Option<u32>,
 }
 
 /// One row of "ALL MEMORY REGIONS".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemoryRegion {
+    /// Section name, or `.coredump.tasks.data` / `.coredump.rom.text` for dumped segments.
     pub name: String,
+    /// Start address.
     pub address: u32,
+    /// Size in bytes.
     pub size: u32,
     /// esp-coredump attribute string (`R XA`, `RW `, `MS`).
     pub attrs: String,

@@ -1,62 +1,181 @@
-//! Turns the dump model into an [`Analysis`]: chip and ELF checks, task table, unwinding,
-//! symbolization, exception registers and the memory listing.
+//! Turns the dump model into an [`Analysis`]. [`analyze`] is the list of steps: resolve the
+//! chip, check the firmware ELF, pick the ROM ELF, decode the tasks (`tasks.rs`), find the
+//! crashed task and the exception registers, then assemble the result with its warnings.
 
 use std::sync::Arc;
 
 use super::Options;
 use super::analysis::{
-    Analysis, ContainerInfo, CrashedTask, ElfMatch, ExceptionInfo, InterruptedChain, NamedValue,
-    Task, TaskStatus,
+    Analysis, ContainerInfo, CrashedTask, ElfMatch, ExceptionInfo, NamedValue, Task,
 };
-use super::chip::{Arch, Chip, riscv_cause_name, xtensa_cause_name};
-use super::container::{ChecksumStatus, Unwrapped};
+use super::chip::{Arch, Chip, chip_of_version, riscv_cause_name, xtensa_cause_name};
+use super::container::{ChecksumStatus, HeaderInfo, Unwrapped};
 use super::dump::{CURR_TASK_MARKER, Dump, Regs};
+use super::exc_frame::{RV_STK_MCAUSE, RV_STK_MSTATUS, RV_STK_MTVAL, RV_STK_MTVEC};
 use super::frames::Ctx;
-use super::riscv::RiscvUnwinder;
+use super::riscv::SP;
+use super::rom::RomElfProvider;
 use super::symbols::Symbolizer;
-use super::tcb::{TcbLayout, read_fields};
-use super::unwind::{StopReason, UnwindInput, Unwinder};
-use super::xtensa::XtensaUnwinder;
+use super::tasks::{DecodedTasks, Walker, decode_tasks};
+use super::warning::Warning;
 
+/// Hex digits of a SHA-256 (the most of the ELF's hash a mismatch warning shows).
+const SHA256_HEX_LEN: usize = 64;
+
+/// esp-coredump's message (`get_rom_elf_path`) when no ROM ELF matches the chip revision.
+const ROM_ELF_NOT_FOUND: &str =
+    "The ROM ELF file won't load automatically since it was not found for the provided chip type.";
+/// The message when the dump records no chip revision, so no ROM ELF can be chosen.
+const ROM_ELF_NO_CHIP_REV: &str =
+    "The ROM ELF file won't load automatically since the dump has no chip revision.";
+
+/// The dump's facts and the caller's symbols, turned into the typed result.
 pub(crate) fn analyze(
     unwrapped: Unwrapped,
     mut dump: Dump,
     symbolizer: Option<&Symbolizer>,
     opts: &Options,
 ) -> Analysis {
-    let mut warnings: Vec<String> = Vec::new();
-    let mut notes: Vec<String> = unwrapped.warnings;
-    notes.append(&mut dump.warnings);
+    let mut parser_notes = unwrapped.warnings;
+    parser_notes.append(&mut dump.warnings);
+    let chip = resolve_chip(unwrapped.header.as_ref(), &dump, opts.chip);
+    let firmware = check_firmware(symbolizer, &dump);
+    let checksum_bad = matches!(unwrapped.checksum, ChecksumStatus::Mismatch { .. });
+    let rom = pick_rom_elf(opts.rom_elfs.as_deref(), chip.chip, chip.rev, dump.arch);
+    let walker = Walker {
+        arch: dump.arch,
+        memory: &dump.memory,
+        symbols: Ctx {
+            app: firmware.app,
+            rom: rom.elf.as_deref(),
+            chip: chip.chip,
+        },
+        max_frames: opts.max_frames.max(1),
+        deadline: opts.deadline,
+    };
+    let decoded = decode_tasks(&dump, &walker, opts.max_tasks);
+    let crashed_task = crashed_task(&dump, &decoded.tasks);
+    let first_regs = dump.tasks.first().and_then(|t| t.regs.as_ref());
+    let exception = exception_info(&dump, first_regs);
+    let registers = first_regs
+        .map(|r| walker.symbols.registers(r))
+        .unwrap_or_default();
+    let memory_regions = super::regions::memory_regions(firmware.app, &dump);
+    let summary = super::summary::summary(
+        dump.panic_details.as_deref(),
+        exception.as_ref(),
+        crashed_task.as_ref(),
+        &decoded.tasks,
+    );
+    let frames_reliable =
+        firmware.app.is_some() && firmware.elf_match != ElfMatch::Mismatch && !checksum_bad;
+    let warnings = warnings_in_order(
+        parser_notes,
+        chip.findings,
+        firmware.findings,
+        &decoded,
+        checksum_bad,
+    );
+    Analysis {
+        summary,
+        chip: chip.chip,
+        arch: dump.arch,
+        chip_rev: chip.rev,
+        container: ContainerInfo {
+            encoding: unwrapped.encoding,
+            format: unwrapped.body_format,
+            header: unwrapped.header,
+        },
+        checksum: unwrapped.checksum,
+        app_elf_sha256_prefix: dump.app_sha_prefix.take(),
+        elf_sha256: firmware.elf_sha256,
+        elf_match: firmware.elf_match,
+        frames_reliable,
+        crashed_task,
+        isr_context: dump.isr,
+        panic_reason: dump.panic_details.take(),
+        exception,
+        registers,
+        tasks: decoded.tasks,
+        memory_regions,
+        rom_elf_note: rom.note,
+        warnings,
+    }
+}
 
-    // Chip: header, then ESP_CORE_DUMP_INFO, then the caller's hint (spec §2.6, §9).
-    let header_chip = unwrapped
-        .header
-        .as_ref()
-        .and_then(|h| Chip::from_id((h.version >> 16) as u16));
-    let info_chip = dump
-        .info_version
-        .and_then(|v| Chip::from_id((v >> 16) as u16));
+/// What one step has to report: `loud` warnings head the list, `notes` follow them all.
+#[derive(Default)]
+struct Findings {
+    loud: Vec<Warning>,
+    notes: Vec<Warning>,
+}
+
+/// The warnings in report order: a wrong firmware ELF first, then the other loud ones, then
+/// the notes (the container's and parser's first).
+fn warnings_in_order(
+    parser_notes: Vec<Warning>,
+    chip: Findings,
+    firmware: Findings,
+    tasks: &DecodedTasks,
+    checksum_bad: bool,
+) -> Vec<Warning> {
+    let mut out = firmware.loud;
+    out.extend(chip.loud);
+    if tasks.deadline_hit {
+        out.push(Warning::DeadlineExceeded);
+    }
+    if checksum_bad {
+        out.push(Warning::ChecksumMismatch);
+    }
+    out.extend(parser_notes);
+    out.extend(chip.notes);
+    out.extend(firmware.notes);
+    if let Some(count) = tasks.capped_from {
+        out.push(Warning::TasksCapped {
+            count,
+            limit: tasks.tasks.len(),
+        });
+    }
+    if tasks.tasks.is_empty() {
+        out.push(Warning::NoTasks);
+    }
+    out
+}
+
+/// The chip and its revision.
+struct ChipFacts {
+    chip: Option<Chip>,
+    rev: Option<u32>,
+    findings: Findings,
+}
+
+/// Chip: the container header, then `ESP_CORE_DUMP_INFO`, then the caller's hint (a chip
+/// recorded in the dump wins). The revision: the header, then an `ESP_CHIP_REV` note.
+fn resolve_chip(header: Option<&HeaderInfo>, dump: &Dump, hint: Option<Chip>) -> ChipFacts {
+    let mut findings = Findings::default();
+    let header_chip = header.and_then(|h| chip_of_version(h.version));
+    let info_chip = dump.info_version.and_then(chip_of_version);
     if let (Some(h), Some(i)) = (header_chip, info_chip)
         && h != i
     {
-        notes.push(format!(
-            "container header says {h} but ESP_CORE_DUMP_INFO says {i}"
-        ));
+        findings
+            .notes
+            .push(Warning::ChipRecordsDisagree { header: h, info: i });
     }
-    if let (Some(h), Some(iv)) = (&unwrapped.header, dump.info_version)
+    if let (Some(h), Some(iv)) = (header, dump.info_version)
         && h.version != iv
     {
-        notes.push(format!(
-            "ESP_CORE_DUMP_INFO version 0x{iv:08x} differs from the header's 0x{:08x}",
-            h.version
-        ));
+        findings.notes.push(Warning::VersionsDisagree {
+            header: h.version,
+            info: iv,
+        });
     }
-    let recorded_chip = header_chip.or(info_chip);
-    let chip = match (recorded_chip, opts.chip) {
+    let chip = match (header_chip.or(info_chip), hint) {
         (Some(r), Some(o)) if r != o => {
-            warnings.push(format!(
-                "chip given as {o}, but the dump was made on {r}; using {r}"
-            ));
+            findings.loud.push(Warning::ChipOptionOverridden {
+                given: o,
+                recorded: r,
+            });
             Some(r)
         }
         (r, o) => r.or(o),
@@ -64,262 +183,126 @@ pub(crate) fn analyze(
     if let Some(c) = chip
         && c.arch() != dump.arch
     {
-        warnings.push(format!(
-            "chip {c} is {:?} but the dump's ELF machine is {:?}",
-            c.arch(),
-            dump.arch
-        ));
+        findings.loud.push(Warning::ChipArchMismatch {
+            chip: c,
+            dump_arch: dump.arch,
+        });
     }
-    let chip_rev = unwrapped
-        .header
-        .as_ref()
-        .and_then(|h| h.chip_rev)
-        .or(dump.chip_rev_note);
+    ChipFacts {
+        chip,
+        rev: header.and_then(|h| h.chip_rev).or(dump.chip_rev_note),
+        findings,
+    }
+}
 
-    // Firmware ELF: architecture and SHA-256 prefix (spec §2.6, §9 "wrong ELF").
+/// The firmware ELF as far as it can be trusted.
+struct FirmwareCheck<'a> {
+    /// The ELF to symbolize with: `None` when there is none or it is for the other
+    /// architecture.
+    app: Option<&'a Symbolizer>,
+    elf_sha256: Option<String>,
+    elf_match: ElfMatch,
+    findings: Findings,
+}
+
+/// Checks the firmware ELF against the dump: its architecture (an ELF of the other one is not
+/// used) and its SHA-256 against the prefix recorded in `ESP_CORE_DUMP_INFO`.
+fn check_firmware<'a>(symbolizer: Option<&'a Symbolizer>, dump: &Dump) -> FirmwareCheck<'a> {
+    let mut findings = Findings::default();
+    let elf_sha256 = symbolizer.map(|s| hex::encode(s.elf_sha256()));
+    let prefix = dump.app_sha_prefix.as_deref();
+    let elf_match = elf_match(elf_sha256.as_deref(), prefix);
+    if elf_match == ElfMatch::Mismatch {
+        let full = elf_sha256.as_deref().unwrap_or("");
+        let p = prefix.unwrap_or("");
+        let shown = full.get(..p.len().min(SHA256_HEX_LEN)).unwrap_or(full);
+        findings.loud.push(Warning::WrongFirmwareElf {
+            dump_sha: p.to_string(),
+            elf_sha: shown.to_string(),
+        });
+    }
     let mut app = symbolizer;
     if let Some(s) = symbolizer
         && s.arch() != Some(dump.arch)
     {
-        warnings.insert(
-            0,
-            format!(
-                "firmware ELF is for {:?}, but the dump is {:?}: the ELF was not used",
-                s.arch(),
-                dump.arch
-            ),
-        );
+        findings.loud.push(Warning::ElfArchMismatch {
+            elf: s.arch(),
+            dump: dump.arch,
+        });
         app = None;
     }
-    let elf_sha256 = symbolizer.map(|s| hex::encode(s.elf_sha256()));
-    let prefix = dump.app_sha_prefix.clone();
-    let elf_match = match (&elf_sha256, &prefix) {
-        (None, _) => ElfMatch::NoElf,
-        (Some(_), None) => ElfMatch::NotRecorded,
-        (Some(full), Some(p)) => {
-            if full.starts_with(p.as_str()) && !p.is_empty() {
-                ElfMatch::Match
-            } else {
-                ElfMatch::Mismatch
-            }
-        }
-    };
-    if elf_match == ElfMatch::Mismatch {
-        let full = elf_sha256.as_deref().unwrap_or("");
-        let p = prefix.as_deref().unwrap_or("");
-        let shown = full.get(..p.len().min(64)).unwrap_or(full);
-        warnings.insert(
-            0,
-            format!(
-                "WRONG FIRMWARE ELF: core dump SHA256({p}) != app SHA256({shown}); symbols and frames below are unreliable"
-            ),
-        );
-    }
     if app.is_some_and(|s| !s.has_dwarf()) {
-        notes.push("firmware ELF has no DWARF: no file:line, and RISC-V CFI may be missing".into());
+        findings.notes.push(Warning::ElfWithoutDwarf);
     }
-    let checksum_bad = matches!(unwrapped.checksum, ChecksumStatus::Mismatch { .. });
-    let frames_reliable = app.is_some() && elf_match != ElfMatch::Mismatch && !checksum_bad;
-
-    // ROM ELF, as esp-coredump picks it: <target>_rev<rev>_rom.elf (spec §6.3).
-    let mut rom_elf_note = None;
-    let rom: Option<Arc<Symbolizer>> = match (&opts.rom_elfs, chip) {
-        (Some(provider), Some(c)) => match chip_rev {
-            Some(rev) => {
-                let r = provider.rom_elf(c, rev);
-                if r.is_none() {
-                    rom_elf_note = Some(
-                        "The ROM ELF file won't load automatically since it was not found for the provided chip type."
-                            .to_string(),
-                    );
-                }
-                r
-            }
-            None => {
-                rom_elf_note = Some(
-                    "The ROM ELF file won't load automatically since the dump has no chip revision."
-                        .to_string(),
-                );
-                None
-            }
-        },
-        _ => None,
-    };
-    let rom = rom.filter(|r| r.arch() == Some(dump.arch));
-
-    let ctx = Ctx {
+    FirmwareCheck {
         app,
-        rom: rom.as_deref(),
-        chip,
-    };
-
-    // Tasks.
-    let max_tasks = opts.max_tasks.max(1);
-    if dump.tasks.len() > max_tasks {
-        notes.push(format!(
-            "{} tasks in the dump; only the first {max_tasks} are decoded",
-            dump.tasks.len()
-        ));
-    }
-    let crashed_tcb = dump.crashed_tcb;
-    let mut tasks = Vec::new();
-    let mut deadline_hit = false;
-    for (i, rec) in dump.tasks.iter().take(max_tasks).enumerate() {
-        let tcb_size = dump.memory.region_at(rec.tcb_addr).map(|r| r.declared_len);
-        let layout = app
-            .and_then(|s| s.tcb_layout().cloned())
-            .unwrap_or_else(|| TcbLayout::fallback(tcb_size));
-        let f = read_fields(&dump.memory, rec.tcb_addr, &layout);
-        let abs_diff = |a: Option<u32>, b: Option<u32>| Some(a?.abs_diff(b?));
-        let tcb_bad = f.stack.is_none_or(|s| s == 0) || rec.flags.is_some_and(|fl| fl & 1 != 0);
-        let fake_stack = rec
-            .stack
-            .is_some_and(|(lo, _)| (0x2000_0000..0x3000_0000).contains(&lo) || lo > 0x7FFF_FFFF);
-        let status = if Some(rec.tcb_addr) == crashed_tcb || (crashed_tcb.is_none() && i == 0) {
-            TaskStatus::Crashed
-        } else if tcb_bad {
-            TaskStatus::CorruptedTcb
-        } else if fake_stack || rec.flags.is_some_and(|fl| fl & 2 != 0) {
-            TaskStatus::CorruptedStack
-        } else {
-            TaskStatus::Ok
-        };
-        let (frames, stop_reason) = match &rec.regs {
-            None => (Vec::new(), StopReason::NoRegisters),
-            Some(_) if deadline_hit => (Vec::new(), StopReason::Deadline),
-            Some(regs) => {
-                let input = UnwindInput {
-                    regs,
-                    memory: &dump.memory,
-                    app,
-                    rom: rom.as_deref(),
-                    max_frames: opts.max_frames.max(1),
-                    deadline: opts.deadline,
-                };
-                let (raw, stop) = match dump.arch {
-                    Arch::Xtensa => XtensaUnwinder.unwind(&input),
-                    Arch::Riscv => RiscvUnwinder.unwind(&input),
-                };
-                if stop == StopReason::Deadline {
-                    deadline_hit = true;
-                }
-                (ctx.symbolize_all(&raw), stop)
-            }
-        };
-        let interrupted = if status == TaskStatus::Crashed && dump.isr == Some(true) {
-            f.top_of_stack.and_then(|top| {
-                // XtExcFrame: 25 words (XT_STK_FRMSZ in esp-coredump); RvExcFrame: mepc, x1..x31
-                let len = match dump.arch {
-                    Arch::Xtensa => 100,
-                    Arch::Riscv => 128,
-                };
-                let bytes = dump.memory.read(top, len)?;
-                let (regs, _) = super::binary::frame_regs(dump.arch, bytes, top)?;
-                let input = UnwindInput {
-                    regs: &regs,
-                    memory: &dump.memory,
-                    app,
-                    rom: rom.as_deref(),
-                    max_frames: opts.max_frames.max(1),
-                    deadline: opts.deadline,
-                };
-                let (raw, stop) = match dump.arch {
-                    Arch::Xtensa => XtensaUnwinder.unwind(&input),
-                    Arch::Riscv => RiscvUnwinder.unwind(&input),
-                };
-                Some(InterruptedChain {
-                    frames: ctx.symbolize_all(&raw),
-                    stop_reason: stop,
-                })
-            })
-        } else {
-            None
-        };
-        tasks.push(Task {
-            thread: i + 1,
-            tcb: rec.tcb_addr,
-            name: f.name.clone(),
-            priority: f.priority,
-            base_priority: f.base_priority,
-            stack_used: abs_diff(f.end_of_stack, f.top_of_stack),
-            stack_free: abs_diff(f.stack, f.top_of_stack),
-            // Never-run tasks have sp = 0: fall back to the segment holding the saved frame.
-            stack_range: rec.stack.or_else(|| {
-                let r = dump.memory.region_of(f.top_of_stack?)?;
-                Some((r.addr, r.addr.saturating_add(r.declared_len)))
-            }),
-            status,
-            tcb_valid: !tcb_bad,
-            frames,
-            stop_reason,
-            interrupted,
-        });
-    }
-    if deadline_hit {
-        warnings.push("decode deadline exceeded: some backtraces are incomplete".into());
-    }
-    if tasks.is_empty() {
-        notes.push("the dump holds no tasks".into());
-    }
-
-    let crashed_task = if dump.has_extra_info {
-        crashed_tcb.map(|tcb| CrashedTask {
-            tcb,
-            name: tasks
-                .iter()
-                .find(|t| t.tcb == tcb)
-                .and_then(|t| t.name.clone()),
-            skipped: tcb == CURR_TASK_MARKER,
-        })
-    } else {
-        None
-    };
-
-    let first_regs = dump.tasks.first().and_then(|t| t.regs.as_ref());
-    let exception = exception_info(&dump, first_regs);
-    let registers = first_regs.map(|r| ctx.registers(r)).unwrap_or_default();
-    let memory_regions = super::regions::memory_regions(app, &dump);
-
-    if checksum_bad {
-        warnings.push("checksum mismatch: the dump is damaged, results are untrusted".into());
-    }
-    warnings.extend(notes);
-
-    let summary = super::summary::summary(
-        dump.panic_details.as_deref(),
-        exception.as_ref(),
-        crashed_task.as_ref(),
-        &tasks,
-    );
-    Analysis {
-        summary,
-        chip,
-        arch: dump.arch,
-        chip_rev,
-        container: ContainerInfo {
-            encoding: unwrapped.encoding,
-            format: unwrapped.body_format,
-            header: unwrapped.header,
-        },
-        checksum: unwrapped.checksum,
-        app_elf_sha256_prefix: prefix,
         elf_sha256,
         elf_match,
-        frames_reliable,
-        crashed_task,
-        isr_context: dump.isr,
-        panic_reason: dump.panic_details.take(),
-        exception,
-        registers,
-        tasks,
-        memory_regions,
-        rom_elf_note,
-        warnings,
+        findings,
     }
 }
 
+/// Whether the ELF's SHA-256 (hex) starts with the dump's recorded prefix.
+fn elf_match(elf_sha256: Option<&str>, prefix: Option<&str>) -> ElfMatch {
+    match (elf_sha256, prefix) {
+        (None, _) => ElfMatch::NoElf,
+        (Some(_), None) => ElfMatch::NotRecorded,
+        (Some(full), Some(p)) if !p.is_empty() && full.starts_with(p) => ElfMatch::Match,
+        (Some(_), Some(_)) => ElfMatch::Mismatch,
+    }
+}
+
+/// The ROM ELF and esp-coredump's message when it can't pick one.
+struct RomPick {
+    elf: Option<Arc<Symbolizer>>,
+    note: Option<String>,
+}
+
+/// The ROM ELF as esp-coredump picks it: `<target>_rev<rev>_rom.elf` for the dump's chip
+/// revision, which only the container header (or an `ESP_CHIP_REV` note) records. One of the
+/// other architecture is not used.
+fn pick_rom_elf(
+    provider: Option<&dyn RomElfProvider>,
+    chip: Option<Chip>,
+    rev: Option<u32>,
+    arch: Arch,
+) -> RomPick {
+    let (Some(provider), Some(chip)) = (provider, chip) else {
+        return RomPick {
+            elf: None,
+            note: None,
+        };
+    };
+    let (elf, note) = match rev {
+        Some(rev) => match provider.rom_elf(chip, rev) {
+            Some(elf) => (Some(elf), None),
+            None => (None, Some(ROM_ELF_NOT_FOUND)),
+        },
+        None => (None, Some(ROM_ELF_NO_CHIP_REV)),
+    };
+    RomPick {
+        elf: elf.filter(|r| r.arch() == Some(arch)),
+        note: note.map(str::to_string),
+    }
+}
+
+/// The crashed task of `ESP_EXTRA_INFO` (absent without that note).
+fn crashed_task(dump: &Dump, tasks: &[Task]) -> Option<CrashedTask> {
+    if !dump.has_extra_info {
+        return None;
+    }
+    dump.crashed_tcb.map(|tcb| CrashedTask {
+        tcb,
+        name: tasks
+            .iter()
+            .find(|t| t.tcb == tcb)
+            .and_then(|t| t.name.clone()),
+        skipped: tcb == CURR_TASK_MARKER,
+    })
+}
+
 /// Xtensa: from `ESP_EXTRA_INFO`. RISC-V: mstatus/mtvec/mcause/mtval from the exception
-/// frame at the start of the crashed task's stack segment (spec §4.2).
+/// frame (`RvExcFrame`) at the start of the crashed task's stack segment: no note holds them.
 fn exception_info(dump: &Dump, regs: Option<&Regs>) -> Option<ExceptionInfo> {
     let nv = |name: String, value: u32| NamedValue { name, value };
     match dump.arch {
@@ -339,23 +322,22 @@ fn exception_info(dump: &Dump, regs: Option<&Regs>) -> Option<ExceptionInfo> {
         }
         Arch::Riscv => {
             let Regs::Riscv(r) = regs? else { return None };
-            let sp = r.x[2];
-            let seg = dump.memory.region_of(sp)?;
-            // RvExcFrame: mepc at +0, mstatus +128, mtvec +132, mcause +136, mtval +140
-            let frame = seg.addr;
+            // The RvExcFrame starts the segment holding sp; its first word, mepc, must be the
+            // task's PC (x[0] of the prstatus).
+            let frame = dump.memory.region_of(r.x[SP])?.addr;
             if dump.memory.read_u32(frame)? != r.x[0] {
                 return None;
             }
             let rd = |o: u32| dump.memory.read_u32(frame.checked_add(o)?);
-            let mcause = rd(136)?;
+            let mcause = rd(RV_STK_MCAUSE)?;
             Some(ExceptionInfo {
                 cause: Some(mcause),
                 cause_name: riscv_cause_name(mcause).map(str::to_string),
                 registers: vec![
-                    nv("mstatus".into(), rd(128)?),
-                    nv("mtvec".into(), rd(132)?),
+                    nv("mstatus".into(), rd(RV_STK_MSTATUS)?),
+                    nv("mtvec".into(), rd(RV_STK_MTVEC)?),
                     nv("mcause".into(), mcause),
-                    nv("mtval".into(), rd(140)?),
+                    nv("mtval".into(), rd(RV_STK_MTVAL)?),
                 ],
             })
         }

@@ -1,7 +1,7 @@
 //! Bounds-checked little-endian reads from byte slices.
 //!
 //! Every read of dump or ELF bytes in the decoder goes through these helpers, so no input
-//! can cause an out-of-bounds index or an overflowing offset (STYLE habit 3).
+//! can cause an out-of-bounds index or an overflowing offset.
 
 /// Reads a little-endian `u32` at `off`, or `None` if the slice is too short.
 pub(crate) fn u32_at(data: &[u8], off: usize) -> Option<u32> {

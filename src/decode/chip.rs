@@ -17,42 +17,85 @@ pub enum Arch {
     Riscv,
 }
 
+/// ELF `e_machine` of Xtensa, 94 = 0x5E (`EM_XTENSA`, ELF gABI; `COREDUMP_EM_XTENSA` in
+/// ESP-IDF `port/xtensa/core_dump_port.c`).
+const EM_XTENSA: u16 = object::elf::EM_XTENSA.0;
+/// ELF `e_machine` of RISC-V, 243 = 0xF3 (`EM_RISCV`, ELF gABI).
+const EM_RISCV: u16 = object::elf::EM_RISCV.0;
+
 impl Arch {
     /// ELF `e_machine` of this architecture (Xtensa 0x5E, RISC-V 0xF3).
     pub fn e_machine(self) -> u16 {
         match self {
-            Arch::Xtensa => 0x5E,
-            Arch::Riscv => 0xF3,
+            Arch::Xtensa => EM_XTENSA,
+            Arch::Riscv => EM_RISCV,
         }
     }
 
     /// The architecture of an ELF `e_machine`, if it is one of ours.
     pub fn from_e_machine(m: u16) -> Option<Arch> {
         match m {
-            0x5E => Some(Arch::Xtensa),
-            0xF3 => Some(Arch::Riscv),
+            EM_XTENSA => Some(Arch::Xtensa),
+            EM_RISCV => Some(Arch::Riscv),
             _ => None,
         }
     }
 }
+
+/// Bit position of the chip ID in a core dump version word: `COREDUMP_VERSION_MAKE` puts
+/// `COREDUMP_VERSION_CHIP` (`CONFIG_IDF_FIRMWARE_CHIP_ID`) in bits 31..16 (ESP-IDF
+/// `esp_core_dump_types.h`).
+const VERSION_CHIP_SHIFT: u32 = 16;
+
+/// The chip ID of a core dump version word (header `version` or `ESP_CORE_DUMP_INFO`).
+pub(crate) fn chip_id_of_version(version: u32) -> u16 {
+    (version >> VERSION_CHIP_SHIFT) as u16
+}
+
+/// The chip of a core dump version word, if its chip ID is known.
+pub(crate) fn chip_of_version(version: u32) -> Option<Chip> {
+    Chip::from_id(chip_id_of_version(version))
+}
+
+/// Xtensa EXCCAUSE value for "no valid cause": the task was broken and skipped, or the frame
+/// had no cause (`COREDUMP_INVALID_CAUSE_VALUE` in ESP-IDF `port/xtensa/core_dump_port.c`,
+/// `INVALID_CAUSE_VALUE` in esp-coredump `corefile/xtensa.py`).
+pub(crate) const XT_INVALID_CAUSE: u32 = 0xFFFF;
+
+/// `mcause` bit XLEN-1: the trap was an interrupt, not an exception (RISC-V privileged spec,
+/// "Machine Cause Register").
+const MCAUSE_INTERRUPT: u32 = 1 << 31;
 
 /// An Espressif chip (target), as named by ESP-IDF's `CONFIG_IDF_TARGET`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Chip {
+    /// ESP32 (Xtensa LX6, dual core).
     Esp32,
+    /// ESP32-S2 (Xtensa LX7).
     Esp32s2,
+    /// ESP32-S3 (Xtensa LX7, dual core).
     Esp32s3,
+    /// ESP32-C2 (RISC-V).
     Esp32c2,
+    /// ESP32-C3 (RISC-V).
     Esp32c3,
+    /// ESP32-C5 (RISC-V).
     Esp32c5,
+    /// ESP32-C6 (RISC-V).
     Esp32c6,
+    /// ESP32-C61 (RISC-V).
     Esp32c61,
+    /// ESP32-H2 (RISC-V).
     Esp32h2,
+    /// ESP32-H21 (RISC-V).
     Esp32h21,
+    /// ESP32-H4 (RISC-V).
     Esp32h4,
+    /// ESP32-P4 (RISC-V, dual core).
     Esp32p4,
+    /// ESP32-S31 (RISC-V).
     Esp32s31,
 }
 
@@ -154,7 +197,8 @@ impl Chip {
     /// Mask-ROM instruction address ranges `[start, end)`.
     ///
     /// esp-coredump's soc headers have none; these come from the ESP-IDF `soc.h` `SOC_IROM_MASK_*`
-    /// / `SOC_DROM_MASK_*` values and the test PCs in the spec (§6.3). A PC in here is a ROM frame.
+    /// / `SOC_DROM_MASK_*` values and ROM PCs seen in esp-coredump's test dumps. A PC in here is
+    /// a ROM frame.
     pub fn rom_ranges(self) -> &'static [(u32, u32)] {
         match self {
             Chip::Esp32 => &[(0x4000_0000, 0x4007_0000)],
@@ -239,15 +283,14 @@ pub fn xtensa_cause_name(cause: u32) -> Option<&'static str> {
         69 => "InterruptWDTTimoutCPU0",
         70 => "InterruptWDTTimoutCPU1",
         71 => "CacheError",
-        // INVALID_CAUSE_VALUE: the task was broken and skipped, or the converter found no cause
-        0xFFFF => "InvalidCauseRegister",
+        XT_INVALID_CAUSE => "InvalidCauseRegister",
         _ => return None,
     })
 }
 
 /// Name of a RISC-V `mcause` value (bit 31 set = interrupt).
 pub fn riscv_cause_name(mcause: u32) -> Option<&'static str> {
-    if mcause & 0x8000_0000 != 0 {
+    if mcause & MCAUSE_INTERRUPT != 0 {
         return Some("Interrupt");
     }
     Some(match mcause {

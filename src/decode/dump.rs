@@ -2,10 +2,13 @@
 //! crash facts from the notes. Produced by `elf_core.rs` and `binary.rs`, consumed by the
 //! unwinders and by `analysis.rs`.
 
+use std::ops::RangeInclusive;
+
 use super::chip::Arch;
 use super::memory::Memory;
+use super::warning::Warning;
 
-/// Xtensa registers of a task as gdb sees them (prstatus layout, spec §2.5).
+/// Xtensa registers of a task as gdb sees them (the `xtensa_gregset_t` of the prstatus).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct XtensaRegs {
     pub pc: u32,
@@ -18,7 +21,8 @@ pub(crate) struct XtensaRegs {
     pub a: [u32; 16],
 }
 
-/// RISC-V registers: `x[0]` is the PC (mepc), `x[n]` is register x_n (spec §2.5).
+/// RISC-V registers as the prstatus holds them: `x[0]` is the PC (mepc), `x[n]` is register
+/// x_n.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct RiscvRegs {
     pub x: [u32; 32],
@@ -48,11 +52,12 @@ pub(crate) struct TaskRecord {
     pub regs: Option<Regs>,
     /// Lower and upper bound of the dumped stack, when known.
     pub stack: Option<(u32, u32)>,
-    /// `TASK_INFO` flags of converted dumps (1 = TCB corrupted, 2 = stack corrupted).
+    /// `task_flags` of the `TASK_INFO` note of converted dumps
+    /// ([`TASK_STATUS_TCB_CORRUPTED`], [`TASK_STATUS_STACK_CORRUPTED`]).
     pub flags: Option<u32>,
 }
 
-/// Xtensa exception registers from `ESP_EXTRA_INFO` (spec §2.7).
+/// Xtensa exception registers from `ESP_EXTRA_INFO` (`xtensa_extra_info_t`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct XtensaExceptionRegs {
     pub exccause: u32,
@@ -92,7 +97,7 @@ pub(crate) struct Dump {
     pub info_version: Option<u32>,
     /// `ESP_CHIP_REV` note of esp-coredump-saved ELFs.
     pub chip_rev_note: Option<u32>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 impl Dump {
@@ -115,8 +120,25 @@ impl Dump {
     }
 }
 
-/// `COREDUMP_CURR_TASK_MARKER`: the crashed task's TCB was unusable.
+/// `COREDUMP_CURR_TASK_MARKER` (ESP-IDF `esp_core_dump_types.h`): as `crashed_task_tcb` of
+/// `ESP_EXTRA_INFO`, the crashed task's TCB was unusable and the task was skipped.
 pub(crate) const CURR_TASK_MARKER: u32 = 0xDEAD_BEEF;
+
+/// `task_flags` bit of the `TASK_INFO` note: the task's TCB is corrupted
+/// (`TASK_STATUS_TCB_CORRUPTED`, esp-coredump `corefile/elf.py`).
+pub(crate) const TASK_STATUS_TCB_CORRUPTED: u32 = 0x01;
+/// `task_flags` bit of the `TASK_INFO` note: the task's stack is corrupted
+/// (`TASK_STATUS_STACK_CORRUPTED`, esp-coredump `corefile/elf.py`).
+pub(crate) const TASK_STATUS_STACK_CORRUPTED: u32 = 0x02;
+
+/// `p_flags` of every `PT_LOAD` the device writes, `PF_R | PF_W` (ESP-IDF `core_dump_elf.c`);
+/// binary-dump records are listed with the same.
+pub(crate) const DUMPED_SEGMENT_FLAGS: u32 = object::elf::PF_R.0 | object::elf::PF_W.0;
+
+/// The levels N of the EPCn registers (Xtensa ISA: EPC1..EPC7, one per interrupt level).
+pub(crate) const XT_EPC_LEVELS: RangeInclusive<u8> = 1..=7;
+/// The levels N of the EPSn registers (Xtensa ISA: EPS2..EPS7; level 1 has no EPS).
+pub(crate) const XT_EPS_LEVELS: RangeInclusive<u8> = 2..=7;
 
 /// Upper bound on tasks taken from one dump.
 pub(crate) const MAX_TASKS: usize = 512;

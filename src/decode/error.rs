@@ -1,7 +1,7 @@
 //! Errors of the decoder: [`DecodeError`] for inputs that cannot be decoded at all.
 //!
 //! Problems that still allow a partial result are not errors: they end up as strings in
-//! `Analysis::warnings` (see `mod.rs`, "degrade, don't fail").
+//! `Analysis::warnings` as [`super::Warning`]s (see "Hostile input" in `mod.rs`).
 
 use thiserror::Error;
 

@@ -1,5 +1,5 @@
-//! Symbolization of unwound frames (spec §6) and of the crashed task's registers for
-//! `info registers` (spec §7): DWARF inline chains, `.symtab` offsets, ROM ELF names, ROM
+//! Symbolization of unwound frames and of the crashed task's registers for gdb's
+//! `info registers`: DWARF inline chains, `.symtab` offsets, ROM ELF names, ROM
 //! symbol hints, and gdb's frame-0 address rule.
 
 use super::analysis::{Frame, InlinedFrame, Register, RegisterKind};
@@ -26,7 +26,7 @@ impl Ctx<'_> {
             .collect()
     }
 
-    /// Names one physical frame (spec §6): DWARF inline chain at `pc` (frame 0) or `pc - 1`
+    /// Names one physical frame: DWARF inline chain at `pc` (frame 0) or `pc - 1`
     /// (callers), `.symtab` for the offset and as the fallback name, then the ROM ELF.
     fn symbolize(&self, pc: u32, level: usize) -> Frame {
         let rom =
@@ -98,7 +98,9 @@ impl Ctx<'_> {
             .and_then(|s| s.any_symbol(v).map(|(n, o)| sym_plus(n, o)))
     }
 
-    /// The crashed thread's registers in gdb `info registers` order (spec §7).
+    /// The crashed thread's registers in gdb `info registers` order (xtensa-esp32-elf-gdb's
+    /// for Xtensa: pc, lbeg, lend, lcount, sar, ps, the unavailable special registers,
+    /// a0..a15; RISC-V: ra..t6, then pc).
     pub fn registers(&self, regs: &Regs) -> Vec<Register> {
         let mut out = Vec::new();
         let mut push = |name: &str, value: Option<u32>, kind: RegisterKind| {
@@ -151,10 +153,12 @@ impl Ctx<'_> {
                     "a3", "a4", "a5", "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9",
                     "s10", "s11", "t3", "t4", "t5", "t6",
                 ];
-                for (i, (name, v)) in NAMES.iter().zip(r.x.iter()).enumerate().skip(1) {
-                    let kind = match i {
-                        1 => RegisterKind::Code,
-                        2 | 3 | 4 | 8 => RegisterKind::Data,
+                // x0 is the zero register; the prstatus holds the pc there, printed last.
+                for (name, v) in NAMES.iter().zip(r.x.iter()).skip(1) {
+                    // gdb's types: ra is a code pointer, sp/gp/tp/fp data pointers.
+                    let kind = match *name {
+                        "ra" => RegisterKind::Code,
+                        "sp" | "gp" | "tp" | "fp" => RegisterKind::Data,
                         _ => RegisterKind::Int,
                     };
                     push(name, Some(*v), kind);

@@ -14,6 +14,30 @@ pub(crate) struct Region {
     pub declared_len: u32,
 }
 
+/// In `sorted` (ordered by `start`), the nearest of the items starting at or below `key` that
+/// `covers` it. Bisects, then looks back over at most `lookback` candidates, because ranges
+/// may nest or overlap: regions, symbols and FDEs are all found this way.
+pub(crate) fn last_covering<T, K: PartialOrd>(
+    sorted: &[T],
+    key: K,
+    start: impl Fn(&T) -> K,
+    lookback: usize,
+    covers: impl Fn(&T) -> bool,
+) -> Option<&T> {
+    let idx = sorted.partition_point(|t| start(t) <= key);
+    sorted
+        .get(..idx)?
+        .iter()
+        .rev()
+        .take(lookback)
+        .find(|t| covers(t))
+}
+
+/// Whether `len` bytes at `addr` stay inside the 32-bit address space.
+pub(crate) fn fits_address_space(addr: u32, len: usize) -> bool {
+    u64::from(addr) + len as u64 <= 1 << u32::BITS
+}
+
 impl Region {
     /// End address (exclusive) of the bytes that are present, saturating at 4 GiB.
     pub fn end(&self) -> u64 {
@@ -25,6 +49,9 @@ impl Region {
         a >= u64::from(self.addr) && a + u64::from(len) <= self.end()
     }
 }
+
+/// How many regions starting at or below an address are checked for holding it.
+const MAX_OVERLAPPING: usize = 16;
 
 /// All dumped memory.
 #[derive(Debug, Default, Clone)]
@@ -46,13 +73,13 @@ impl Memory {
     /// The region holding `[addr, addr + len)`: the last few regions starting at or below
     /// `addr` are checked (segments rarely overlap; when they do, any holder will do).
     fn find(&self, addr: u32, len: u32) -> Option<&Region> {
-        let idx = self.regions.partition_point(|r| r.addr <= addr);
-        self.regions
-            .get(..idx)?
-            .iter()
-            .rev()
-            .take(16)
-            .find(|r| r.contains(addr, len))
+        last_covering(
+            &self.regions,
+            addr,
+            |r| r.addr,
+            MAX_OVERLAPPING,
+            |r| r.contains(addr, len),
+        )
     }
 
     /// `len` bytes at `addr`, if one region holds all of them.

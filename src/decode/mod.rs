@@ -1,8 +1,9 @@
 //! Built-in ESP-IDF core dump decoder: bytes in, a typed [`Analysis`] out.
 //!
 //! This module knows nothing of HTTP, SQLite, tokio, configuration or file paths (the one
-//! exception, [`rom_elfs_from_dir`], lives alone in `rom_dir.rs`). The facts it implements
-//! are in `../shared/spec/coredump-format.md`; comments cite its sections (§N).
+//! exception, [`rom_elfs_from_dir`], lives alone in `rom_dir.rs`). It follows ESP-IDF's
+//! core dump writer (`components/espcoredump`) and esp-coredump's reader; comments name the
+//! ESP-IDF, esp-coredump, FreeRTOS, gdb or ISA source of each layout and constant.
 //!
 //! # Pipeline
 //! 1. `container.rs` sniffs the input (line-wise base64 text, a flash partition image with
@@ -57,6 +58,7 @@ mod dump;
 mod elf_core;
 mod engine;
 mod error;
+mod exc_frame;
 mod frames;
 mod memory;
 mod regions;
@@ -66,8 +68,10 @@ mod rom;
 mod rom_dir;
 mod summary;
 mod symbols;
+mod tasks;
 mod tcb;
 mod unwind;
+mod warning;
 mod xtensa;
 
 use std::sync::Arc;
@@ -89,6 +93,7 @@ pub use rom::{RomElfProvider, RomElfSet, parse_rom_elf_name};
 pub use rom_dir::{RomElfDir, rom_elfs_from_dir};
 pub use symbols::Symbolizer;
 pub use unwind::StopReason;
+pub use warning::Warning;
 
 /// Decoder options. `Options::default()` is what the CLI and the worker use.
 #[derive(Clone)]
@@ -106,14 +111,19 @@ pub struct Options {
     pub max_tasks: usize,
 }
 
+/// Default [`Options::max_frames`]: the depth of the backtrace ESP-IDF's panic handler prints.
+const DEFAULT_MAX_FRAMES: usize = 100;
+/// Default [`Options::max_tasks`].
+const DEFAULT_MAX_TASKS: usize = 256;
+
 impl Default for Options {
     fn default() -> Self {
         Options {
             chip: None,
             rom_elfs: None,
             deadline: None,
-            max_frames: 100,
-            max_tasks: 256,
+            max_frames: DEFAULT_MAX_FRAMES,
+            max_tasks: DEFAULT_MAX_TASKS,
         }
     }
 }
@@ -148,17 +158,19 @@ pub fn decode(
                 DecodeError::Malformed("binary body without a binary header".into())
             })?;
             let version = unwrapped.header.as_ref().map(|h| h.version).unwrap_or(0);
-            let arch = Chip::from_id((version >> 16) as u16)
+            let arch = chip::chip_of_version(version)
                 .or(opts.chip)
                 .map(Chip::arch)
                 .or_else(|| symbolizer.and_then(Symbolizer::arch))
                 .ok_or_else(|| {
                     DecodeError::Malformed(format!(
                         "binary dump with unknown chip ID {}; pass the chip",
-                        version >> 16
+                        chip::chip_id_of_version(version)
                     ))
                 })?;
-            binary::parse(&unwrapped.body, &hdr, arch, version & 0xFFFF != 0x0003)?
+            // esp-coredump lists the memory segments of BIN_V2 dumps only, not BIN_V2_1.
+            let list_mem_segs = container::format_of_version(version) != container::BIN_V2_1;
+            binary::parse(&unwrapped.body, &hdr, arch, list_mem_segs)?
         }
     };
     Ok(analyze::analyze(unwrapped, model, symbolizer, opts))

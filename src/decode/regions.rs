@@ -1,11 +1,15 @@
 //! The "ALL MEMORY REGIONS" listing: firmware sections merged with the dumped segments, in
-//! the order and format of esp-coredump's `print_all_memory_regions` (spec §7).
+//! the order and format of esp-coredump's `print_all_memory_regions`.
+
+use object::elf::{
+    PF_R, PF_W, PF_X, SHF_ALLOC, SHF_EXECINSTR, SHF_MASKPROC, SHF_WRITE, SHT_PROGBITS,
+};
 
 use super::analysis::MemoryRegion;
 use super::dump::Dump;
 use super::symbols::Symbolizer;
 
-/// "ALL MEMORY REGIONS" (spec §7), as esp-coredump's `print_all_memory_regions` builds it:
+/// "ALL MEMORY REGIONS", as esp-coredump's `print_all_memory_regions` builds it:
 /// PROGBITS sections with an address, each merged with the dumped segments that touch it
 /// (those segments are then consumed), then the remaining segments.
 pub(crate) fn memory_regions(app: Option<&Symbolizer>, dump: &Dump) -> Vec<MemoryRegion> {
@@ -17,18 +21,18 @@ pub(crate) fn memory_regions(app: Option<&Symbolizer>, dump: &Dump) -> Vec<Memor
         .collect();
     if let Some(sym) = app {
         for sec in sym.sections() {
-            if sec.sh_type != object::elf::SHT_PROGBITS.0 || sec.addr == 0 {
+            if sec.sh_type != SHT_PROGBITS.0 || sec.addr == 0 {
                 continue;
             }
-            let f = sec.sh_flags;
-            let attrs = if f & 0xF000_0000 != 0 {
+            let has = |flag: u64| u64::from(sec.sh_flags) & flag != 0;
+            let attrs = if has(SHF_MASKPROC) {
                 "MS".to_string()
             } else {
                 format!(
                     "R{}{}{}",
-                    if f & 0x1 != 0 { 'W' } else { ' ' },
-                    if f & 0x4 != 0 { 'X' } else { ' ' },
-                    if f & 0x2 != 0 { 'A' } else { ' ' }
+                    if has(SHF_WRITE.0) { 'W' } else { ' ' },
+                    if has(SHF_EXECINSTR.0) { 'X' } else { ' ' },
+                    if has(SHF_ALLOC.0) { 'A' } else { ' ' }
                 )
             };
             let (sa, sl) = (u64::from(sec.addr), u64::from(sec.size));
@@ -82,16 +86,17 @@ pub(crate) fn memory_regions(app: Option<&Symbolizer>, dump: &Dump) -> Vec<Memor
     }
     for (addr, len, flags) in segs {
         // core dump exec segments are from ROM, the others belong to tasks
-        let name = if flags & 1 != 0 {
+        let has = |flag: u32| flags & flag != 0;
+        let name = if has(PF_X.0) {
             ".coredump.rom.text"
         } else {
             ".coredump.tasks.data"
         };
         let attrs = format!(
             "{}{}{}",
-            if flags & 4 != 0 { 'R' } else { ' ' },
-            if flags & 2 != 0 { 'W' } else { ' ' },
-            if flags & 1 != 0 { 'E' } else { ' ' }
+            if has(PF_R.0) { 'R' } else { ' ' },
+            if has(PF_W.0) { 'W' } else { ' ' },
+            if has(PF_X.0) { 'E' } else { ' ' }
         );
         out.push(MemoryRegion {
             name: name.into(),

@@ -1,6 +1,7 @@
 //! Text rendering of an [`Analysis`] in the layout of esp-coredump's `info_corefile`
 //! (esp-coredump v1.16 `coredump.py` plus gdb's `info registers`, `bt` and `info threads`;
-//! spec §7). Argument lists are printed as `()`. Warnings from the decoder come first, as
+//! gdb's argument lists need DWARF location evaluation, so they are printed as `()`).
+//! Warnings from the decoder come first, as
 //! `WARNING:` lines before the banner, where esp-coredump prints its own messages.
 
 use std::fmt::Write as _;
@@ -182,7 +183,9 @@ fn write_backtrace(o: &mut String, t: &Task) {
     }
 }
 
-/// The text after `#N  ` for a physical frame and its inline callers (spec §7).
+/// The text after `#N  ` for a physical frame and its inline callers: `0x%08x in ` unless
+/// gdb hides it (frame 0 on an `is_stmt` row, outer frames of an inline chain), the function
+/// or `??`, `()`, and ` at file:line` when known.
 fn frame_lines(f: &Frame, physical_level: usize) -> Vec<String> {
     let mut out = Vec::with_capacity(1 + f.inlined.len());
     let show = physical_level != 0 || f.show_address;

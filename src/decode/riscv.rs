@@ -1,5 +1,5 @@
 //! RISC-V unwinder: DWARF CFI from the firmware's `.debug_frame`/`.eh_frame` (and a ROM
-//! ELF's, when given), with gdb's stop rules (spec §5.2):
+//! ELF's, when given), with gdb's stop rules:
 //! - an explicit `DW_CFA_undefined ra` (ESP-IDF's `vPortTaskWrapper`) ends the walk silently;
 //! - an unwound return address of 0 gives a `0x00000000 in ?? ()` frame, then
 //!   "frame did not save the PC";
@@ -11,8 +11,8 @@ use super::dump::Regs;
 use super::symbols::{CfiRow, RegRule};
 use super::unwind::{RawFrame, StopReason, UnwindInput, Unwinder};
 
-/// DWARF register number of sp (x2).
-const SP: usize = 2;
+/// Register number of sp (x2), in the prstatus array and as a DWARF register (RISC-V psABI).
+pub(crate) const SP: usize = 2;
 
 pub(crate) struct RiscvUnwinder;
 

@@ -11,7 +11,7 @@ use super::symbols::Symbolizer;
 
 /// Supplies the ROM ELF of a chip revision, as esp-coredump (esp-pylib `get_rom_elf_path`)
 /// picks it: `<target>_rev<chip_rev>_rom.elf`, or else the highest revision below `chip_rev`
-/// (esp-rom-elfs "choosing the ROM ELF file"; spec §6.3).
+/// (esp-rom-elfs "choosing the ROM ELF file").
 pub trait RomElfProvider: Send + Sync {
     /// The ROM ELF for `chip` at revision `rev` (major×100 + minor), if available.
     fn rom_elf(&self, chip: Chip, rev: u32) -> Option<Arc<Symbolizer>>;
@@ -43,6 +43,7 @@ pub struct RomElfSet {
 }
 
 impl RomElfSet {
+    /// An empty set.
     pub fn new() -> RomElfSet {
         RomElfSet::default()
     }
@@ -63,10 +64,12 @@ impl RomElfSet {
         }
     }
 
+    /// Number of ROM ELFs in the set.
     pub fn len(&self) -> usize {
         self.elfs.len()
     }
 
+    /// Whether the set holds no ROM ELF.
     pub fn is_empty(&self) -> bool {
         self.elfs.is_empty()
     }

@@ -41,6 +41,7 @@ impl RomElfDir {
         self.files.len()
     }
 
+    /// Whether the directory holds no ROM ELF file.
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }

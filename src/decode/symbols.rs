@@ -5,10 +5,10 @@
 //! after that, every lookup is a bisection or a lazily cached DWARF unit (addr2line keeps each
 //! unit's lines and functions in once-cells). Keep it in a [`super::SymbolizerCache`].
 //!
-//! Provides: `<func+off>` from `.symtab` (spec §6.1), file:line and inline chains from DWARF via
-//! addr2line (§6.2), the `is_stmt` test for gdb's frame-0 address rule (§7), the RISC-V CFI
-//! rows from `.debug_frame`/`.eh_frame` via gimli (§5.2), code bytes for the Xtensa `ENTRY`
-//! test (§5.1), section listing for "ALL MEMORY REGIONS" (§7) and TCB member offsets (§2.11).
+//! Provides: `<func+off>` from `.symtab`, file:line and inline chains from DWARF via
+//! addr2line, the `is_stmt` test for gdb's frame-0 address rule, the RISC-V CFI rows from
+//! `.debug_frame`/`.eh_frame` via gimli, code bytes for the Xtensa `ENTRY` test, the section
+//! listing for "ALL MEMORY REGIONS" and the FreeRTOS TCB member offsets.
 
 use std::collections::HashMap;
 use std::ops::Deref;
@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 use super::chip::Arch;
 use super::error::DecodeError;
+use super::memory::last_covering;
 use super::tcb::TcbLayout;
 
 /// The firmware ELF bytes, shared by every DWARF/CFI reader without copying them (an
@@ -60,9 +61,47 @@ pub(crate) struct SectionInfo {
     file_range: Option<(usize, usize)>,
 }
 
+/// `sh_flags` of code: executable and allocated (`SHF_EXECINSTR | SHF_ALLOC`, ELF gABI).
+const SHF_CODE: u32 = (object::elf::SHF_EXECINSTR.0 | object::elf::SHF_ALLOC.0) as u32;
+/// Address size of the 32-bit targets, which CIE version 3 of `.debug_frame` does not record
+/// (gimli would otherwise assume the host's).
+const ADDRESS_SIZE: u8 = 4;
+/// Inline frames returned for one address.
+const MAX_INLINE_DEPTH: usize = 64;
+/// Addresses whose `is_stmt` answer is kept before the cache is cleared.
+const STMT_CACHE_MAX: usize = 4096;
+/// Line-table rows read for one `is_stmt` answer.
+const MAX_LINE_ROWS: usize = 2_000_000;
+/// CFI entries read when indexing the FDEs of one section.
+const MAX_CFI_ENTRIES: usize = 1_000_000;
+/// FDEs starting below an address that are checked for covering it.
+const FDE_LOOKBACK: usize = 8;
+/// Symbols starting below an address that are checked for covering it (they may nest).
+const SYMBOL_LOOKBACK: usize = 64;
+/// Prefix of RISC-V mapping symbols (`$x`, `$d`, `$xrv32i2p1_...`), which name no function.
+const MAPPING_SYMBOL_PREFIX: char = '$';
+/// Prefix of ESP-IDF's aliases of ROM functions (`esp_rom_printf` for `ets_printf`).
+const ESP_ROM_ALIAS_PREFIX: &str = "esp_rom_";
+/// Approximate heap bytes per symbol, FDE and section entry, for [`Symbolizer::approx_memory_bytes`].
+const APPROX_SYMBOL_BYTES: usize = 48;
+/// See [`APPROX_SYMBOL_BYTES`].
+const APPROX_FDE_BYTES: usize = 32;
+/// See [`APPROX_SYMBOL_BYTES`].
+const APPROX_SECTION_BYTES: usize = 64;
+/// The addr2line unit index and the lazily parsed units, as a fraction (1/N) of the ELF size.
+const APPROX_DWARF_FRACTION: usize = 4;
+
 impl SectionInfo {
+    /// Executable and allocated.
     pub fn is_exec(&self) -> bool {
-        self.sh_flags & 0x4 != 0 && self.sh_flags & 0x2 != 0
+        self.sh_flags & SHF_CODE == SHF_CODE
+    }
+
+    /// Executable and holding `addr`.
+    fn holds_code(&self, addr: u32) -> bool {
+        self.is_exec()
+            && addr >= self.addr
+            && u64::from(addr) < u64::from(self.addr) + u64::from(self.size)
     }
 }
 
@@ -82,7 +121,7 @@ pub(crate) struct SourceFrame {
     pub line: Option<u32>,
 }
 
-/// A register recovery rule of one CFI row (spec §5.2), owned so no gimli lifetimes leak.
+/// A register recovery rule of one CFI row, owned so no gimli lifetimes leak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RegRule {
     /// No rule in the row: gdb treats the register as unchanged.
@@ -307,16 +346,15 @@ impl Symbolizer {
             stmt_cache: Mutex::new(HashMap::new()),
         };
         sym.approx_bytes = sym.elf.len()
-            + sym.symbols.len() * 48
-            + sym.abs_symbols.len() * 48
-            + sym.fdes.len() * 32
-            + sym.sections.len() * 64
-            // addr2line unit index, and lines/functions parsed lazily for the units hit
-            + sym.elf.len() / 4;
+            + (sym.symbols.len() + sym.abs_symbols.len()) * APPROX_SYMBOL_BYTES
+            + sym.fdes.len() * APPROX_FDE_BYTES
+            + sym.sections.len() * APPROX_SECTION_BYTES
+            + sym.elf.len() / APPROX_DWARF_FRACTION;
         Ok(sym)
     }
 
-    /// SHA-256 of the ELF file bytes (the dump stores a hex prefix of it, spec §2.6).
+    /// SHA-256 of the ELF file bytes (the dump's `ESP_CORE_DUMP_INFO` stores a hex prefix of
+    /// it).
     pub fn elf_sha256(&self) -> [u8; 32] {
         self.sha256
     }
@@ -345,16 +383,12 @@ impl Symbolizer {
 
     /// Whether `addr` is inside an executable, allocated section.
     pub(crate) fn is_code(&self, addr: u32) -> bool {
-        self.sections.iter().any(|s| {
-            s.is_exec() && addr >= s.addr && u64::from(addr) < u64::from(s.addr) + u64::from(s.size)
-        })
+        self.sections.iter().any(|s| s.holds_code(addr))
     }
 
     /// The byte of code at `addr` (PROGBITS executable sections only).
     pub(crate) fn code_byte(&self, addr: u32) -> Option<u8> {
-        let s = self.sections.iter().find(|s| {
-            s.is_exec() && addr >= s.addr && u64::from(addr) < u64::from(s.addr) + u64::from(s.size)
-        })?;
+        let s = self.sections.iter().find(|s| s.holds_code(addr))?;
         let (off, len) = s.file_range?;
         let rel = usize::try_from(addr - s.addr).ok()?;
         if rel >= len {
@@ -363,7 +397,7 @@ impl Symbolizer {
         self.elf.get(off.checked_add(rel)?).copied()
     }
 
-    /// The function symbol containing `addr`, with the offset (spec §6.1).
+    /// The function symbol containing `addr`, with the offset (gdb's `<func+off>`).
     pub(crate) fn function_symbol(&self, addr: u32) -> Option<(&str, u32)> {
         find_sized(&self.symbols, addr, true)
     }
@@ -374,7 +408,7 @@ impl Symbolizer {
     }
 
     /// The nearest absolute (ROM) symbol at or below `addr` within `max_dist` bytes: a hint only,
-    /// since gdb ignores these and on RISC-V they name jump-table stubs (spec §6.1).
+    /// since gdb ignores these and on RISC-V they name jump-table stubs.
     pub(crate) fn nearest_abs_symbol(&self, addr: u32, max_dist: u32) -> Option<(&str, u32)> {
         let idx = self.abs_symbols.partition_point(|s| s.addr <= addr);
         let s = self.abs_symbols.get(idx.checked_sub(1)?)?;
@@ -393,7 +427,7 @@ impl Symbolizer {
             return out;
         };
         while let Ok(Some(f)) = iter.next() {
-            if out.len() >= 64 {
+            if out.len() >= MAX_INLINE_DEPTH {
                 break;
             }
             let function = f
@@ -414,14 +448,14 @@ impl Symbolizer {
     }
 
     /// Whether a line-table row with `is_stmt` starts exactly at `addr` (gdb prints frame 0
-    /// without its address in that case, spec §7). `end_sequence` rows do not count.
+    /// without its address in that case). `end_sequence` rows do not count.
     pub(crate) fn starts_stmt_row(&self, addr: u32) -> bool {
         if let Some(&v) = lock(&self.stmt_cache).get(&addr) {
             return v;
         }
         let v = self.compute_stmt_row(addr).unwrap_or(false);
         let mut cache = lock(&self.stmt_cache);
-        if cache.len() > 4096 {
+        if cache.len() > STMT_CACHE_MAX {
             cache.clear();
         }
         cache.insert(addr, v);
@@ -436,7 +470,7 @@ impl Symbolizer {
         let mut steps = 0usize;
         while let Ok(Some((_, row))) = rows.next_row() {
             steps += 1;
-            if steps > 2_000_000 {
+            if steps > MAX_LINE_ROWS {
                 return None;
             }
             if row.address() == u64::from(addr) && !row.end_sequence() && row.is_stmt() {
@@ -448,15 +482,7 @@ impl Symbolizer {
 
     fn find_fde(&self, addr: u32) -> Option<FdeEntry> {
         let a = u64::from(addr);
-        let idx = self.fdes.partition_point(|f| f.start <= a);
-        // Several FDEs may start below `a`; scan back a few for one that covers it.
-        self.fdes
-            .get(..idx)?
-            .iter()
-            .rev()
-            .take(8)
-            .find(|f| a < f.end)
-            .copied()
+        last_covering(&self.fdes, a, |f| f.start, FDE_LOOKBACK, |f| a < f.end).copied()
     }
 
     /// The CFI row covering `addr`, or `None` without CFI for it.
@@ -464,16 +490,11 @@ impl Symbolizer {
         let fde = self.find_fde(addr)?;
         match fde.source {
             CfiSource::DebugFrame => {
-                let mut section = gimli::DebugFrame::from(self.debug_frame.clone()?);
-                section.set_address_size(4);
-                let bases = gimli::BaseAddresses::default();
+                let (section, bases) = debug_frame(self.debug_frame.as_ref()?);
                 row_at(&section, &bases, fde.offset, addr)
             }
             CfiSource::EhFrame => {
-                let (eh, at) = self.eh_frame.clone()?;
-                let mut section = gimli::EhFrame::from(eh);
-                section.set_address_size(4);
-                let bases = gimli::BaseAddresses::default().set_eh_frame(at);
+                let (section, bases) = eh_frame(self.eh_frame.as_ref()?);
                 row_at(&section, &bases, fde.offset, addr)
             }
         }
@@ -484,20 +505,30 @@ impl Symbolizer {
 fn index_fdes(debug_frame: Option<&Reader>, eh_frame: Option<&(Reader, u64)>) -> Vec<FdeEntry> {
     let mut fdes = Vec::new();
     if let Some(df) = debug_frame {
-        let mut section = gimli::DebugFrame::from(df.clone());
-        section.set_address_size(4); // CIE v3 carries no address size (spec §5.2)
-        let bases = gimli::BaseAddresses::default();
+        let (section, bases) = self::debug_frame(df);
         collect_fdes(&section, &bases, CfiSource::DebugFrame, &mut fdes);
     }
-    if let Some((eh, addr)) = eh_frame {
-        let mut section = gimli::EhFrame::from(eh.clone());
-        section.set_address_size(4);
-        let bases = gimli::BaseAddresses::default().set_eh_frame(*addr);
+    if let Some(eh) = eh_frame {
+        let (section, bases) = self::eh_frame(eh);
         collect_fdes(&section, &bases, CfiSource::EhFrame, &mut fdes);
     }
     // .debug_frame first (sorted before .eh_frame for equal starts), then by address.
     fdes.sort_by_key(|f| (f.start, f.source == CfiSource::EhFrame));
     fdes
+}
+
+/// `.debug_frame` ready to read: absolute addresses, no base addresses needed.
+fn debug_frame(reader: &Reader) -> (gimli::DebugFrame<Reader>, gimli::BaseAddresses) {
+    let mut section = gimli::DebugFrame::from(reader.clone());
+    section.set_address_size(ADDRESS_SIZE);
+    (section, gimli::BaseAddresses::default())
+}
+
+/// `.eh_frame` ready to read: its pc-relative pointers need the section's address.
+fn eh_frame((reader, addr): &(Reader, u64)) -> (gimli::EhFrame<Reader>, gimli::BaseAddresses) {
+    let mut section = gimli::EhFrame::from(reader.clone());
+    section.set_address_size(ADDRESS_SIZE);
+    (section, gimli::BaseAddresses::default().set_eh_frame(*addr))
 }
 
 fn collect_fdes<S: UnwindSection<Reader>>(
@@ -512,7 +543,7 @@ fn collect_fdes<S: UnwindSection<Reader>>(
     let mut n = 0usize;
     while let Ok(Some(entry)) = entries.next() {
         n += 1;
-        if n > 1_000_000 {
+        if n > MAX_CFI_ENTRIES {
             break;
         }
         if let gimli::CieOrFde::Fde(partial) = entry
@@ -581,7 +612,7 @@ fn collect_symbols(
     for s in file.symbols() {
         let Ok(name) = s.name() else { continue };
         // RISC-V mapping symbols ($x, $d, $xrv32i2p1_...) and empty names are not functions.
-        if name.is_empty() || name.starts_with('$') {
+        if name.is_empty() || name.starts_with(MAPPING_SYMBOL_PREFIX) {
             continue;
         }
         let kind = s.kind();
@@ -618,19 +649,17 @@ fn collect_symbols(
     sized.sort_by_key(|s| s.addr);
     // At equal addresses the lookup takes the last entry: prefer the ROM's own name
     // (`ets_printf`) over ESP-IDF's `esp_rom_*` alias of the same entry point.
-    abs.sort_by_key(|s| (s.addr, !s.name.starts_with("esp_rom_")));
+    abs.sort_by_key(|s| (s.addr, !s.name.starts_with(ESP_ROM_ALIAS_PREFIX)));
     (sized, abs)
 }
 
 fn find_sized(syms: &[Sym], addr: u32, funcs_only: bool) -> Option<(&str, u32)> {
-    let idx = syms.partition_point(|s| s.addr <= addr);
-    // Look back over a bounded number of candidates: symbols may nest or overlap.
-    syms.get(..idx)?
-        .iter()
-        .rev()
-        .take(64)
-        .find(|s| {
-            (!funcs_only || s.is_func) && u64::from(addr) < u64::from(s.addr) + u64::from(s.size)
-        })
-        .map(|s| (&*s.name, addr - s.addr))
+    last_covering(
+        syms,
+        addr,
+        |s| s.addr,
+        SYMBOL_LOOKBACK,
+        |s| (!funcs_only || s.is_func) && u64::from(addr) < u64::from(s.addr) + u64::from(s.size),
+    )
+    .map(|s| (&*s.name, addr - s.addr))
 }

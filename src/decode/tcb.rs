@@ -1,6 +1,7 @@
 //! FreeRTOS TCB (`tskTaskControlBlock`, typedef `TCB_t`) layout and task fields.
 //!
-//! Member offsets come from the firmware's DWARF (they vary by build, spec §2.11); without
+//! Member offsets come from the firmware's DWARF (they vary by build: `xCoreID` exists only
+//! on multi-core configurations); without
 //! DWARF the two layouts seen in ESP-IDF v5 builds are chosen by TCB size (340 bytes with
 //! `xCoreID`, 336 without).
 
@@ -8,6 +9,41 @@ use gimli::Reader as _;
 
 use super::memory::Memory;
 use super::symbols::Reader;
+
+// The FreeRTOS `TCB_t` of ESP-IDF v5 builds, for ELFs without DWARF (member offsets read
+// from the DWARF of such builds; `xCoreID` at 68 shifts the members after it by 4).
+
+/// `sizeof(TCB_t)` of builds without `xCoreID` (single-core targets); 340 with it.
+const TCB_SIZE_WITHOUT_CORE_ID: u32 = 336;
+/// Offset of `pxTopOfStack`, the saved stack pointer (first member).
+const PX_TOP_OF_STACK: u32 = 0;
+/// Offset of `uxPriority`.
+const UX_PRIORITY: u32 = 44;
+/// Offset of `pxStack`, the stack's lowest address.
+const PX_STACK: u32 = 48;
+/// Offset of `pcTaskName` (also ESP-IDF's `StaticTask_t.ucDummy7`).
+const PC_TASK_NAME: u32 = 52;
+/// `configMAX_TASK_NAME_LEN` of ESP-IDF (the `pcTaskName` array length).
+const MAX_TASK_NAME_LEN: u32 = 16;
+/// Offset of `pxEndOfStack` with `xCoreID`.
+const PX_END_OF_STACK: u32 = 72;
+/// Offset of `uxBasePriority` with `xCoreID`.
+const UX_BASE_PRIORITY: u32 = 76;
+/// Bytes `xCoreID` takes; the members after it move down by this without it.
+const CORE_ID_SIZE: u32 = 4;
+
+/// Compile units looked at for the TCB type.
+const MAX_UNITS: usize = 100_000;
+/// Units other than `tasks.c` remembered for a second search.
+const MAX_OTHER_UNITS: usize = 4096;
+/// Units other than `tasks.c` searched.
+const MAX_OTHER_UNITS_SEARCHED: usize = 64;
+/// DIEs visited in one unit.
+const MAX_DIES_PER_UNIT: usize = 2_000_000;
+/// Members read from the TCB type.
+const MAX_MEMBERS: usize = 256;
+/// Longest task name read when DWARF gives its array length.
+const MAX_NAME_LEN: u32 = 64;
 
 /// Offsets of the TCB members the report needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,18 +59,23 @@ pub(crate) struct TcbLayout {
 }
 
 impl TcbLayout {
-    /// The ESP-IDF v5 layout for a TCB of `size` bytes (spec §2.11 table).
+    /// The ESP-IDF v5 layout for a TCB of `size` bytes: without `xCoreID` when the size says
+    /// so, with it otherwise.
     pub fn fallback(size: Option<u32>) -> TcbLayout {
-        let with_core_id = size != Some(336);
+        let shift = if size == Some(TCB_SIZE_WITHOUT_CORE_ID) {
+            CORE_ID_SIZE
+        } else {
+            0
+        };
         TcbLayout {
             size,
-            px_top_of_stack: 0,
-            ux_priority: 44,
-            px_stack: 48,
-            pc_task_name: 52,
-            name_len: 16,
-            px_end_of_stack: Some(if with_core_id { 72 } else { 68 }),
-            ux_base_priority: Some(if with_core_id { 76 } else { 72 }),
+            px_top_of_stack: PX_TOP_OF_STACK,
+            ux_priority: UX_PRIORITY,
+            px_stack: PX_STACK,
+            pc_task_name: PC_TASK_NAME,
+            name_len: MAX_TASK_NAME_LEN,
+            px_end_of_stack: Some(PX_END_OF_STACK - shift),
+            ux_base_priority: Some(UX_BASE_PRIORITY - shift),
         }
     }
 }
@@ -78,7 +119,7 @@ pub(crate) fn layout_from_dwarf(dwarf: &gimli::Dwarf<Reader>) -> Option<TcbLayou
     let mut n = 0;
     while let Ok(Some(header)) = units.next() {
         n += 1;
-        if n > 100_000 {
+        if n > MAX_UNITS {
             break;
         }
         let Ok(unit) = dwarf.unit(header.clone()) else {
@@ -93,7 +134,7 @@ pub(crate) fn layout_from_dwarf(dwarf: &gimli::Dwarf<Reader>) -> Option<TcbLayou
             if let Some(l) = search_unit(dwarf, &unit) {
                 return Some(l);
             }
-        } else if others.len() < 4096 {
+        } else if others.len() < MAX_OTHER_UNITS {
             others.push(header);
         }
     }
@@ -103,7 +144,7 @@ pub(crate) fn layout_from_dwarf(dwarf: &gimli::Dwarf<Reader>) -> Option<TcbLayou
             continue;
         };
         budget += 1;
-        if budget > 64 {
+        if budget > MAX_OTHER_UNITS_SEARCHED {
             break;
         }
         if let Some(l) = search_unit(dwarf, &unit) {
@@ -119,7 +160,7 @@ fn search_unit(dwarf: &gimli::Dwarf<Reader>, unit: &gimli::Unit<Reader>) -> Opti
     // Only top-level DIEs (depth 1) can be the struct definition.
     while let Ok(Some(entry)) = cursor.next_dfs() {
         visited += 1;
-        if visited > 2_000_000 {
+        if visited > MAX_DIES_PER_UNIT {
             return None;
         }
         if entry.depth() != 1 || entry.tag() != gimli::DW_TAG_structure_type {
@@ -155,7 +196,7 @@ fn members(
     let mut children = root.children();
     let mut fields: Vec<(String, u32)> = Vec::new();
     while let Ok(Some(child)) = children.next() {
-        if fields.len() > 256 {
+        if fields.len() > MAX_MEMBERS {
             break;
         }
         let e = child.entry();
@@ -180,14 +221,14 @@ fn members(
     }
     let get = |n: &str| fields.iter().find(|(f, _)| f == n).map(|(_, o)| *o);
     let name_off = get("pcTaskName")?;
-    // Name length: distance to the next member (configMAX_TASK_NAME_LEN), 16 if unknown.
+    // Name length: distance to the next member (configMAX_TASK_NAME_LEN).
     let name_len = fields
         .iter()
         .map(|(_, o)| *o)
         .filter(|&o| o > name_off)
         .min()
-        .map(|next| (next - name_off).min(64))
-        .unwrap_or(16);
+        .map(|next| (next - name_off).min(MAX_NAME_LEN))
+        .unwrap_or(MAX_TASK_NAME_LEN);
     Some(TcbLayout {
         size,
         px_top_of_stack: get("pxTopOfStack").unwrap_or(0),

@@ -5,9 +5,12 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use super::chip::Arch;
 use super::dump::Regs;
 use super::memory::Memory;
+use super::riscv::RiscvUnwinder;
 use super::symbols::Symbolizer;
+use super::xtensa::XtensaUnwinder;
 
 /// A physical frame found by an unwinder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +30,10 @@ pub enum StopReason {
     Outermost,
     /// RISC-V: no CFI covers this PC (typically ROM code without a ROM ELF); gdb stops here
     /// silently after printing the frame.
-    NoUnwindInfo { pc: u32 },
+    NoUnwindInfo {
+        /// The PC without CFI.
+        pc: u32,
+    },
     /// The unwound return address was 0 (gdb: "frame did not save the PC").
     PcNotSaved,
     /// The caller would have the same PC and stack pointer (a loop).
@@ -35,11 +41,20 @@ pub enum StopReason {
     /// The caller's stack pointer is below this frame's (gdb: "inner to this frame").
     InnerFrame,
     /// Memory the walk needed is not in the dump.
-    MemoryUnavailable { addr: u32 },
+    MemoryUnavailable {
+        /// The address that could not be read.
+        addr: u32,
+    },
     /// A CFI rule this decoder does not evaluate (DWARF expressions).
-    UnsupportedCfi { pc: u32 },
+    UnsupportedCfi {
+        /// The PC whose CFI row has the rule.
+        pc: u32,
+    },
     /// The per-task frame limit was reached.
-    MaxFrames { limit: usize },
+    MaxFrames {
+        /// Frames per task (`Options::max_frames`).
+        limit: usize,
+    },
     /// The decode deadline passed.
     Deadline,
     /// The task has no registers in the dump.
@@ -93,4 +108,12 @@ impl UnwindInput<'_> {
 pub(crate) trait Unwinder {
     /// Walks the stack from the registers; always returns at least frame 0.
     fn unwind(&self, input: &UnwindInput<'_>) -> (Vec<RawFrame>, StopReason);
+}
+
+/// Walks the stack with the unwinder of `arch`: the one place that picks it.
+pub(crate) fn unwind(arch: Arch, input: &UnwindInput<'_>) -> (Vec<RawFrame>, StopReason) {
+    match arch {
+        Arch::Xtensa => XtensaUnwinder.unwind(input),
+        Arch::Riscv => RiscvUnwinder.unwind(input),
+    }
 }

@@ -1,4 +1,4 @@
-//! Xtensa windowed-ABI unwinder (spec §5.1): walks the base save areas, no CFI needed, so
+//! Xtensa windowed-ABI unwinder: walks the base save areas, no CFI needed, so
 //! ROM frames unwind without a ROM ELF.
 //!
 //! In the dump every register window has been spilled (windowstart = 0), so a function's
@@ -10,8 +10,29 @@
 use super::dump::Regs;
 use super::unwind::{RawFrame, StopReason, UnwindInput, Unwinder};
 
-/// First byte of the `ENTRY` instruction.
+/// First byte of the `ENTRY` instruction (Xtensa ISA, BRI12 format with op0 = 6, n = 3,
+/// m = 0).
 const ENTRY_OPCODE: u8 = 0x36;
+/// The address bits of a windowed return address: the top two bits hold the caller's window
+/// increment (CALL4/8/12 = 01/10/11), not address bits (Xtensa ISA, windowed call ABI).
+const RA_ADDR_MASK: u32 = 0x3FFF_FFFF;
+/// The top two address bits: the 1 GiB code region a return address stays within.
+const REGION_MASK: u32 = !RA_ADDR_MASK;
+/// The region bits ESP-IDF's `esp_cpu_process_stack_pc()` puts back into a return address:
+/// Xtensa code (ROM, IRAM, flash) lies in 0x4000_0000..0x8000_0000.
+const CODE_REGION: u32 = 0x4000_0000;
+/// Bit position of `PS.CALLINC`, the window increment of the last call (Xtensa ISA `PS` bits
+/// 16..17; `PS_CALLINC_SHIFT` in ESP-IDF `xtensa/corebits.h`).
+const PS_CALLINC_SHIFT: u32 = 16;
+/// Width mask of `PS.CALLINC` (`PS_CALLINC_MASK >> PS_CALLINC_SHIFT`).
+const PS_CALLINC_BITS: u32 = 0b11;
+/// Registers the window rotates per unit of CALLINC (CALL4: a4 holds the return address).
+const REGS_PER_CALLINC: usize = 4;
+/// Size of the base save area below a frame's SP: the caller's a0..a3 spilled by the window
+/// overflow handlers (a0 at sp-16, a1 at sp-12).
+const BASE_SAVE_AREA: u32 = 16;
+/// Offset of the saved a1 (the caller's SP) in the base save area.
+const BSA_A1: u32 = 4;
 /// The largest stack distance between two frames accepted (probe-rs uses 256 MiB; stacks
 /// here are at most 64 KiB, ISR stacks included).
 const MAX_FRAME_JUMP: u32 = 1 << 20;
@@ -21,7 +42,13 @@ pub(crate) struct XtensaUnwinder;
 /// Return address → caller PC: the top two bits of a0 hold the window increment, so take
 /// them from the current PC (code region), like gdb and `esp_cpu_process_stack_pc`.
 fn caller_pc(pc: u32, ra: u32) -> u32 {
-    (pc & 0xC000_0000) | (ra & 0x3FFF_FFFF)
+    (pc & REGION_MASK) | (ra & RA_ADDR_MASK)
+}
+
+/// A return address or masked PC with the code region bits put back, like ESP-IDF's
+/// `esp_cpu_process_stack_pc()` (without its `- 3`).
+pub(crate) fn restore_code_region(pc: u32) -> u32 {
+    (pc & RA_ADDR_MASK) | CODE_REGION
 }
 
 impl Unwinder for XtensaUnwinder {
@@ -30,11 +57,16 @@ impl Unwinder for XtensaUnwinder {
             return (Vec::new(), StopReason::NoRegisters);
         };
         // Solicited frames (XtSolFrame, exit == 0) carry a PC masked to 30 bits by the device
-        // (spec §4.1); restore the code region bits like esp_cpu_process_stack_pc() when the
-        // result is firmware code.
+        // (`& 0x3FFFFFFF` in ESP-IDF's core_dump_port.c); restore the code region bits like
+        // esp_cpu_process_stack_pc() when the result is firmware code.
         let mut pc0 = r.pc;
-        if pc0 != 0 && pc0 >> 30 == 0 && input.app.is_some_and(|s| s.is_code(pc0 | 0x4000_0000)) {
-            pc0 |= 0x4000_0000;
+        if pc0 != 0
+            && pc0 & REGION_MASK == 0
+            && input
+                .app
+                .is_some_and(|s| s.is_code(restore_code_region(pc0)))
+        {
+            pc0 = restore_code_region(pc0);
         }
         let mut frames = vec![RawFrame {
             pc: pc0,
@@ -49,8 +81,8 @@ impl Unwinder for XtensaUnwinder {
             .and_then(|s| s.code_byte(pc))
             .or_else(|| input.rom.and_then(|s| s.code_byte(pc)));
         if code_byte == Some(ENTRY_OPCODE) {
-            let callinc = ((r.ps >> 16) & 3) as usize;
-            let ra = r.a.get(4 * callinc).copied().unwrap_or(0);
+            let callinc = ((r.ps >> PS_CALLINC_SHIFT) & PS_CALLINC_BITS) as usize;
+            let ra = r.a.get(REGS_PER_CALLINC * callinc).copied().unwrap_or(0);
             if max < 2 {
                 return (frames, StopReason::MaxFrames { limit: max });
             }
@@ -71,7 +103,7 @@ impl Unwinder for XtensaUnwinder {
             }
             let next_pc = caller_pc(pc, a0);
             // Base save area below this frame's SP: caller's a0 at sp-16, a1 at sp-12.
-            let Some(bsa) = sp.checked_sub(16) else {
+            let Some(bsa) = sp.checked_sub(BASE_SAVE_AREA) else {
                 frames.push(RawFrame {
                     pc: next_pc,
                     sp: None,
@@ -80,7 +112,7 @@ impl Unwinder for XtensaUnwinder {
             };
             let (Some(next_a0), Some(next_sp)) = (
                 input.memory.read_u32(bsa),
-                input.memory.read_u32(bsa.wrapping_add(4)),
+                input.memory.read_u32(bsa.wrapping_add(BSA_A1)),
             ) else {
                 frames.push(RawFrame {
                     pc: next_pc,
