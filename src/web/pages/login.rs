@@ -32,6 +32,7 @@ struct LoginPage {
     error: Option<String>,
 }
 
+/// The `next` query: where to go after signing in (local paths only).
 #[derive(Deserialize)]
 pub struct NextQuery {
     next: Option<String>,
@@ -90,6 +91,7 @@ fn login_page(
     Ok(resp)
 }
 
+/// `GET /login`: the sign-in form, or straight on to `next` when already signed in.
 pub async fn form(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -110,6 +112,7 @@ pub async fn form(
     )
 }
 
+/// The sign-in form.
 #[derive(Deserialize)]
 pub struct LoginForm {
     #[serde(default)]
@@ -122,6 +125,8 @@ pub struct LoginForm {
     login_csrf: String,
 }
 
+/// `POST /login`: checks the form token, the throttle and the password, then sets the session
+/// cookie.
 pub async fn submit(
     State(st): State<AppState>,
     Extension(throttle): Extension<Arc<LoginThrottle>>,
@@ -186,6 +191,7 @@ pub async fn submit(
     Ok(resp)
 }
 
+/// `POST /logout`: ends the session and clears its cookie.
 pub async fn logout(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -214,6 +220,7 @@ struct PasswordPage {
     error: Option<String>,
 }
 
+/// `GET /account/password`: the change-password form.
 pub async fn password_form(
     AdminPage(s): AdminPage,
     Query(q): Query<super::confirm::DoneQuery>,
@@ -225,6 +232,7 @@ pub async fn password_form(
     })
 }
 
+/// The change-password form.
 #[derive(Deserialize)]
 pub struct PasswordForm {
     #[serde(default)]
@@ -235,6 +243,7 @@ pub struct PasswordForm {
     confirm: String,
 }
 
+/// `POST /account/password`: changes the signed-in user's password.
 pub async fn password_submit(
     State(st): State<AppState>,
     AdminForm { session, form }: AdminForm<PasswordForm>,
