@@ -5,9 +5,9 @@
 //!   the legacy flat file) is removed: nothing could be served or decoded from it;
 //! - a stored version without a row is *adopted*, not deleted: a `firmware-<v>.zip` that passes
 //!   the bundle checks (and whose app image says `<v>`) or a `firmware-<v>.bin` whose app image
-//!   says `<v>`. This takes over an `ASSETS_DIR` of the original system (which has no rows) and an upload that
-//!   crashed between its file writes and its commit. Files that fail the checks are left alone
-//!   with a warning. A model without a current version gets the newest adopted one.
+//!   says `<v>`. This takes over an `ASSETS_DIR` of the original system (which has no rows) and
+//!   an upload that crashed between its file writes and its commit. Files that fail the checks
+//!   are left alone with a warning. A model without a current version gets the newest adopted one.
 
 use std::collections::HashSet;
 use std::path::Path;

@@ -34,7 +34,7 @@ pub struct Chrome {
     pub title: String,
     /// The signed-in user's name; `None` on pages seen before signing in.
     pub user: Option<String>,
-    /// The session's CSRF token for the logout form; empty when signed out.
+    /// The session's CSRF token, put in every form the page has; empty when signed out.
     pub csrf: String,
     /// The active navigation section.
     pub nav: Nav,
