@@ -9,7 +9,7 @@ pub enum Error {
     /// 400 `VALIDATION_FAILED`: the input is wrong.
     #[error("{0}")]
     Validation(String),
-    /// 400 `INVALID_OPERATION`: "Cannot <op> because <cause>".
+    /// 400 `INVALID_OPERATION`: `Cannot <op> because <cause>`.
     #[error("{0}")]
     InvalidOperation(String),
     /// 401 `AUTHENTICATION_REQUIRED`.
@@ -18,7 +18,7 @@ pub enum Error {
     /// 403 `AUTHORIZATION_FAILED`.
     #[error("{0}")]
     Forbidden(String),
-    /// 404 `RECORD_NOT_FOUND`: "<Type> <id> was not found".
+    /// 404 `RECORD_NOT_FOUND`: `<Type> <id> was not found`.
     #[error("{0}")]
     NotFound(String),
     /// 409 `RECORD_EXISTS`.
@@ -42,7 +42,7 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// A `NotFound` with the standard text "<kind> <id> was not found".
+    /// A `NotFound` with the standard text `<kind> <id> was not found`.
     pub fn not_found(kind: &str, id: impl std::fmt::Display) -> Error {
         Error::NotFound(format!("{kind} {id} was not found"))
     }

@@ -7,7 +7,7 @@ use crate::ids::{CoredumpId, DeviceId, DeviceKey};
 use crate::store::{self, Layout};
 
 /// Deletes one dump of a device and its file; an unknown device or dump is `NotFound`
-/// ("Device <id> was not found", "Coredump <id> was not found").
+/// (`Device <id> was not found`, `Coredump <id> was not found`).
 pub fn delete_one(db: &Db, layout: &Layout, device_id: DeviceId, id: CoredumpId) -> Result<()> {
     let conn = db.conn()?;
     let device =

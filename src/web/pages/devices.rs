@@ -143,7 +143,7 @@ pub async fn create(
     })
 }
 
-/// A device id from a path; an id that is not a number is "Device <raw> was not found" (404).
+/// A device id from a path; an id that is not a number is `Device <raw> was not found` (404).
 pub fn parse_device_id(raw: &str) -> Result<DeviceId, PageError> {
     raw.parse()
         .map(DeviceId)

@@ -30,7 +30,7 @@ pub enum Nav {
 
 /// The frame around every page.
 pub struct Chrome {
-    /// The page title; `<title>` shows it as "<title> · crashbox".
+    /// The page title; `<title>` shows it as `<title> · crashbox`.
     pub title: String,
     /// The signed-in user's name; `None` on pages seen before signing in.
     pub user: Option<String>,
