@@ -14,7 +14,9 @@ use crate::store::Layout;
 use crate::web::AppState;
 use crate::worker::{self, Pool};
 
+/// A started appliance: shared state, the parse workers, and the first-run admin password.
 pub struct App {
+    /// The state every HTTP handler gets (database, config, storage layout, job queue, metrics).
     pub state: AppState,
     /// The first-run admin password, when this start created the admin user.
     pub initial_password: Option<String>,
@@ -54,6 +56,7 @@ impl App {
         })
     }
 
+    /// The HTTP router (API, dashboard, static assets) over this app's state.
     pub fn router(&self) -> axum::Router {
         crate::web::router(self.state.clone())
     }

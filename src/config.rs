@@ -77,24 +77,38 @@ pub struct ServeArgs {
 /// Resolved configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Root directory for the database, dumps and firmware.
     pub data_dir: PathBuf,
+    /// The SQLite database file (`<data dir>/crashbox.db`).
     pub db_path: PathBuf,
+    /// Where stored core dumps live (default `<data dir>/coredumps`).
     pub coredumps_dir: PathBuf,
+    /// Where firmware bundles live (default `<data dir>/assets`).
     pub assets_dir: PathBuf,
+    /// Newest core dumps kept per device (0 to 1,000,000).
     pub max_coredumps: u32,
+    /// Newest firmware versions kept per model (at least 1).
     pub max_firmwares: u32,
+    /// Largest accepted firmware bundle, in bytes.
     pub max_bundle_bytes: u64,
+    /// The optional parse sidecar; `None` unless both its URL and transfer dir are set.
     pub sidecar: Option<SidecarConfig>,
+    /// Number of parse worker threads (0: no parsing, dumps stay PENDING).
     pub workers: usize,
+    /// Directory of Espressif ROM ELFs for ROM frames; `None` when not configured.
     pub rom_elf_dir: Option<PathBuf>,
+    /// Whether session cookies are marked `Secure` (served behind TLS).
     pub cookie_secure: bool,
 }
 
 /// Where the optional gdb parse sidecar is and how long to wait for it.
 #[derive(Debug, Clone)]
 pub struct SidecarConfig {
+    /// Base URL, without a trailing slash (e.g. `http://127.0.0.1:8081`).
     pub url: String,
+    /// Directory shared with the sidecar; each job copies its dump and app ELF here.
     pub xfer_dir: PathBuf,
+    /// Timeout of one sidecar request (1 s to 1 h).
     pub timeout: Duration,
 }
 
@@ -102,8 +116,11 @@ pub struct SidecarConfig {
 #[derive(Debug, thiserror::Error)]
 #[error("invalid value {value:?} for {name}: {reason}")]
 pub struct ConfigError {
+    /// The environment variable (or flag) the value came from, e.g. `MAX_COREDUMPS`.
     pub name: &'static str,
+    /// The value as given.
     pub value: String,
+    /// Why it was refused.
     pub reason: String,
 }
 
@@ -206,6 +223,7 @@ impl ConfigArgs {
 }
 
 impl ServeArgs {
+    /// The listen address; an error names `CRASHBOX_BIND` when it does not parse.
     pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
         self.bind
             .trim()

@@ -1,14 +1,15 @@
-//! The service-level error: what went wrong, in the categories (and texts) of upstream-spec §1.5.
-//! `web::error` maps it to HTTP; the CLI prints it.
+//! The service-level error: what went wrong, in the categories (and texts) of the original
+//! Python system's API errors. `web::error` maps it to HTTP; the CLI prints it.
 
 use crate::db::DbError;
 
+/// A service failure; each variant maps to one HTTP status and API error code (see `web::error`).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// 400 `VALIDATION_FAILED`: the input is wrong.
     #[error("{0}")]
     Validation(String),
-    /// 400 `INVALID_OPERATION`: "Cannot <op> because <cause>".
+    /// 400 `INVALID_OPERATION`: `Cannot <op> because <cause>`.
     #[error("{0}")]
     InvalidOperation(String),
     /// 401 `AUTHENTICATION_REQUIRED`.
@@ -17,7 +18,7 @@ pub enum Error {
     /// 403 `AUTHORIZATION_FAILED`.
     #[error("{0}")]
     Forbidden(String),
-    /// 404 `RECORD_NOT_FOUND`: "<Type> <id> was not found".
+    /// 404 `RECORD_NOT_FOUND`: `<Type> <id> was not found`.
     #[error("{0}")]
     NotFound(String),
     /// 409 `RECORD_EXISTS`.
@@ -26,17 +27,22 @@ pub enum Error {
     /// 413: a body over a configured limit (firmware bundles).
     #[error("{0}")]
     TooLarge(String),
+    /// A storage-layer failure; answered as a 500 with a generic message.
     #[error(transparent)]
     Db(#[from] DbError),
+    /// A file-system failure (dump or firmware storage); answered as a 500 with a generic message.
     #[error("storage: {0}")]
     Io(#[from] std::io::Error),
+    /// Any other failure of ours; the API logs the text and answers a generic 500.
     #[error("{0}")]
     Internal(String),
 }
 
+/// The service result type; the error defaults to [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// A `NotFound` with the standard text `<kind> <id> was not found`.
     pub fn not_found(kind: &str, id: impl std::fmt::Display) -> Error {
         Error::NotFound(format!("{kind} {id} was not found"))
     }

@@ -8,7 +8,8 @@ use rand::RngExt;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 macro_rules! int_id {
-    ($name:ident) => {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
         #[derive(
             Debug,
             Clone,
@@ -22,7 +23,10 @@ macro_rules! int_id {
             serde::Deserialize,
         )]
         #[serde(transparent)]
-        pub struct $name(pub i64);
+        pub struct $name(
+            /// The row id in the database.
+            pub i64,
+        );
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 self.0.fmt(f)
@@ -61,11 +65,26 @@ macro_rules! sql_string {
     };
 }
 
-int_id!(DeviceId);
-int_id!(CoredumpId);
-int_id!(ModelId);
-int_id!(TokenId);
-int_id!(UserId);
+int_id!(
+    /// A device's row id.
+    DeviceId
+);
+int_id!(
+    /// A stored core dump's row id.
+    CoredumpId
+);
+int_id!(
+    /// A device model's row id.
+    ModelId
+);
+int_id!(
+    /// An API token's row id.
+    TokenId
+);
+int_id!(
+    /// A dashboard user's row id.
+    UserId
+);
 
 /// A device model code: `^[a-z0-9_]{1,50}$`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
@@ -73,15 +92,18 @@ int_id!(UserId);
 pub struct ModelCode(String);
 
 impl ModelCode {
+    /// The validation message for a code that does not parse.
     pub const INVALID: &'static str =
         "Model code must contain only lowercase letters, numbers, and underscores";
 
+    /// The code, or `None` unless `s` is 1–50 characters of `[a-z0-9_]`.
     pub fn parse(s: &str) -> Option<ModelCode> {
         let ok = (1..=50).contains(&s.len())
             && s.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         ok.then(|| ModelCode(s.to_string()))
     }
+    /// The code as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -101,6 +123,7 @@ pub struct DeviceKey(String);
 const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
 impl DeviceKey {
+    /// The key, or `None` unless `s` is exactly 8 characters of `[a-z2-7]`.
     pub fn parse(s: &str) -> Option<DeviceKey> {
         let ok = s.len() == 8 && s.bytes().all(|b| BASE32.contains(&b));
         ok.then(|| DeviceKey(s.to_string()))
@@ -117,6 +140,7 @@ impl DeviceKey {
         DeviceKey(key)
     }
 
+    /// The key as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -135,6 +159,7 @@ impl fmt::Display for DeviceKey {
 pub struct FirmwareVersion(String);
 
 impl FirmwareVersion {
+    /// The version, or `None` unless `s` is 1–31 characters of `[A-Za-z0-9._+-]` and not `.`/`..`.
     pub fn parse(s: &str) -> Option<FirmwareVersion> {
         let ok = (1..=31).contains(&s.len())
             && s.bytes()
@@ -143,6 +168,7 @@ impl FirmwareVersion {
             && s != "..";
         ok.then(|| FirmwareVersion(s.to_string()))
     }
+    /// The version as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -15,6 +15,8 @@
 //! - [`decode`]: the built-in core dump decoder.
 //! - [`cli`]: the command line.
 
+#![warn(missing_docs)]
+
 pub mod app;
 pub mod auth;
 pub mod cli;

@@ -7,20 +7,28 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+/// Labels of `crashbox_http_requests_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
+    /// The HTTP method, e.g. `GET`.
     pub method: String,
+    /// The matched route pattern (`unmatched` for paths no route matched).
     pub route: String,
+    /// The response status code.
     pub status: u16,
 }
 
+/// Labels of the request latency histogram.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
+    /// The matched route pattern (`unmatched` for paths no route matched).
     pub route: String,
 }
 
+/// Labels of the per-outcome counters and the parse duration histogram.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
+    /// The outcome, e.g. `stored`, `rejected`, `error`, `parsed`.
     pub outcome: String,
 }
 
@@ -36,16 +44,30 @@ fn parse_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 18))
 }
 
+/// Every metric crashbox exports, in one registry (names prefixed `crashbox_`).
 pub struct Metrics {
     registry: Registry,
+    /// `crashbox_http_requests_total`: requests by method, route and status.
     pub http_requests: Family<HttpLabels, Counter>,
+    /// `crashbox_http_request_duration_seconds`: request latency by route.
     pub http_duration: HistogramFamily<RouteLabels>,
+    /// `crashbox_coredump_uploads_total`: device core dump uploads by outcome (`stored`,
+    /// `rejected`, `error`).
     pub uploads: Family<OutcomeLabels, Counter>,
+    /// `crashbox_firmware_uploads_total`: CI firmware uploads by outcome (`stored`, `rejected`,
+    /// `error`).
     pub firmware_uploads: Family<OutcomeLabels, Counter>,
+    /// `crashbox_firmware_downloads_total`: device firmware downloads by outcome (`full`,
+    /// `partial`, `not_modified`, …).
     pub firmware_downloads: Family<OutcomeLabels, Counter>,
+    /// `crashbox_coredump_parses_total`: finished parse jobs by outcome (`parsed`, `error`,
+    /// `dropped`).
     pub parses: Family<OutcomeLabels, Counter>,
+    /// `crashbox_coredump_parse_duration_seconds`: parse job duration by outcome.
     pub parse_duration: HistogramFamily<OutcomeLabels>,
+    /// `crashbox_coredump_parse_attempts_total`: sidecar requests by outcome (`ok`, `failed`).
     pub parse_attempts: Family<OutcomeLabels, Counter>,
+    /// `crashbox_parse_queue_depth`: parse jobs waiting for a worker (set when `/metrics` is read).
     pub queue_depth: Gauge,
 }
 
@@ -56,6 +78,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// An empty set of metrics with every family registered.
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("crashbox");
         let http_requests = Family::<HttpLabels, Counter>::default();

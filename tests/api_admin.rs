@@ -1,4 +1,5 @@
-//! Admin JSON API: devices, models, tokens and coredumps (upstream-spec §5.8–§5.9, §14).
+//! Admin JSON API: devices, models, tokens and coredumps, with the original system's status
+//! codes and error texts.
 mod common;
 
 use common::TestApp;

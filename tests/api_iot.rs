@@ -1,4 +1,5 @@
-//! Device upload: `POST /api/iot/coredump` (upstream-spec §5.1 and §14, plus the hardening).
+//! Device upload: `POST /api/iot/coredump` (the original system's checks and texts, plus the
+//! hardening).
 mod common;
 
 use common::{TestApp, corpus_device_upload};

@@ -1,6 +1,6 @@
-//! CI side: `POST /api/pipeline/models/{code}/firmware` (upstream-spec §5.4, §6, §7 and §14's
-//! pipeline and firmware-service scenarios, plus every hardening case), the pipeline version
-//! endpoint, and `upload.sh` run for real with `sh` against the server.
+//! CI side: `POST /api/pipeline/models/{code}/firmware` (the original system's pipeline and
+//! firmware-service scenarios: app image version, bundle checks, plus every hardening case), the
+//! pipeline version endpoint, and `upload.sh` run for real with `sh` against the server.
 mod common;
 
 use common::TestApp;

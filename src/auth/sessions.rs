@@ -15,7 +15,9 @@ pub const SESSION_TTL: Duration = Duration::from_secs(12 * 60 * 60);
 /// A session just created: the cookie value (shown to the browser once) and its user.
 #[derive(Debug)]
 pub struct NewSession {
+    /// The session cookie's value (`cbs_…`); only its SHA-256 is stored.
     pub cookie: String,
+    /// Whether the user must change the password before anything else (first-run admin).
     pub must_change_password: bool,
 }
 

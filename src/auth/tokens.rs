@@ -4,8 +4,9 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// Prefix of device tokens (`cbd_…`) and API tokens (`cba_…`), so a leaked token is recognisable.
+/// Prefix of device tokens (`cbd_…`), so a leaked token is recognisable.
 pub const DEVICE_PREFIX: &str = "cbd_";
+/// Prefix of admin and pipeline API tokens (`cba_…`).
 pub const API_PREFIX: &str = "cba_";
 
 /// A new random token with the given prefix (24 random bytes, base64url).

@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{ConfigArgs, ServeArgs};
 
+/// The parsed command line: the shared configuration flags and one subcommand.
 #[derive(Debug, Parser)]
 #[command(
     name = "crashbox",
@@ -24,12 +25,15 @@ use crate::config::{ConfigArgs, ServeArgs};
     about = "Core dumps and firmware for a fleet of ESP32 devices"
 )]
 pub struct Cli {
+    /// Settings shared by every command (data dir, limits, sidecar), from flags or env vars.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// The task to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the appliance (HTTP API, dashboard, parse workers).

@@ -15,12 +15,16 @@ use crate::store::{self, Layout, atomic};
 /// A dump that is now durable on disk and in the database.
 #[derive(Debug)]
 pub struct Stored {
+    /// The new dump's row id (to enqueue its parse job).
     pub id: CoredumpId,
+    /// The dump's file name in the device's folder.
     pub filename: String,
+    /// How many older dumps of the device retention deleted to make room.
     pub evicted: usize,
 }
 
-/// Checks on the body that upstream makes after auth and the query (§5.1 steps 8–9).
+/// The body checks made after auth and the query, in the original system's order and texts:
+/// an empty body, then one over [`MAX_COREDUMP_SIZE`], is a validation error.
 pub fn check_body_len(len: usize) -> Result<()> {
     if len == 0 {
         return Err(Error::Validation("No coredump content provided".into()));

@@ -6,7 +6,8 @@ use crate::error::{Error, Result};
 use crate::ids::{CoredumpId, DeviceId, DeviceKey};
 use crate::store::{self, Layout};
 
-/// Deletes one dump of a device (404 texts as upstream §5.8).
+/// Deletes one dump of a device and its file; an unknown device or dump is `NotFound`
+/// (`Device <id> was not found`, `Coredump <id> was not found`).
 pub fn delete_one(db: &Db, layout: &Layout, device_id: DeviceId, id: CoredumpId) -> Result<()> {
     let conn = db.conn()?;
     let device =

@@ -5,5 +5,5 @@ pub mod ingest;
 pub mod manage;
 pub mod reconcile;
 
-/// Largest accepted dump: exactly 1 MiB is accepted (upstream-spec §2).
+/// Largest accepted dump in bytes: exactly 1 MiB is still accepted, as in the original system.
 pub const MAX_COREDUMP_SIZE: usize = 1_048_576;

@@ -15,8 +15,11 @@ use crate::store::{self, Layout};
 /// What reconciliation did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Report {
+    /// Dump files that had no row, deleted.
     pub orphan_files_removed: usize,
+    /// Rows whose file was gone, deleted.
     pub rows_without_file_removed: usize,
+    /// Temp files of interrupted writes, deleted.
     pub temp_files_removed: usize,
 }
 

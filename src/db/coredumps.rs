@@ -132,17 +132,23 @@ impl Verdict {
     }
 }
 
+/// One row of `coredumps`: a stored dump and where its decode stands.
 #[derive(Debug, Clone, Serialize)]
 pub struct Coredump {
+    /// The dump's row id.
     pub id: CoredumpId,
+    /// The device that uploaded it.
     pub device_id: DeviceId,
+    /// File name under the device's directory in `COREDUMPS_DIR` (`coredump_<time>Z.dmp`).
     pub filename: String,
     /// As the device reported it (any printable text up to 64 characters).
     pub chip: String,
     /// As the device reported it (any printable text up to 64 characters; not necessarily a
     /// stored [`crate::ids::FirmwareVersion`]).
     pub firmware_version: String,
+    /// Size of the stored dump in bytes.
     pub size: i64,
+    /// Where the decode stands.
     pub parse_status: ParseStatus,
     /// Why an `ERROR` row failed; not part of the API (which shows upstream's text).
     #[serde(skip)]
@@ -151,9 +157,13 @@ pub struct Coredump {
     pub parsed_output: Option<String>,
     /// JSON of the built-in decoder's analysis; only filled by the detail finders.
     pub analysis: Option<String>,
+    /// When the dump was stored (UTC).
     pub uploaded_at: Timestamp,
+    /// When the last parse finished (parsed or not); `None` while none has finished.
     pub parsed_at: Option<Timestamp>,
+    /// When the row was inserted (UTC); equal to `uploaded_at` for uploads.
     pub created_at: Timestamp,
+    /// When the row last changed (UTC).
     pub updated_at: Timestamp,
 }
 
@@ -184,15 +194,23 @@ fn from_row(r: &Row) -> rusqlite::Result<Coredump> {
     })
 }
 
+/// The columns of a new dump row; it is inserted `PENDING`.
 pub struct NewCoredump<'a> {
+    /// The uploading device.
     pub device_id: DeviceId,
+    /// File name under the device's directory, from [`crate::store::Layout`].
     pub filename: &'a str,
+    /// The chip the device reported.
     pub chip: &'a str,
+    /// The firmware version the device reported.
     pub firmware_version: &'a str,
+    /// Size of the dump in bytes.
     pub size: i64,
+    /// When the dump was stored; also the row's `created_at`/`updated_at`.
     pub uploaded_at: Timestamp,
 }
 
+/// Inserts a new `PENDING` dump row and returns its id.
 pub fn insert(conn: &Connection, c: &NewCoredump) -> Result<CoredumpId, DbError> {
     conn.prepare_cached(
         "INSERT INTO coredumps (device_id, filename, chip, firmware_version, size, parse_status,
@@ -243,6 +261,7 @@ pub fn find_by_id(conn: &Connection, id: CoredumpId) -> Result<Option<Coredump>,
         .optional()?)
 }
 
+/// Deletes one dump if it belongs to `device`; `false` when there was none.
 pub fn delete(conn: &Connection, device: DeviceId, id: CoredumpId) -> Result<bool, DbError> {
     Ok(conn.execute(
         "DELETE FROM coredumps WHERE id = ?1 AND device_id = ?2",
@@ -277,6 +296,7 @@ pub fn delete_beyond(
     Ok(names)
 }
 
+/// Number of stored dumps of a device.
 pub fn count_for_device(conn: &Connection, device: DeviceId) -> Result<i64, DbError> {
     Ok(conn.query_row(
         "SELECT COUNT(*) FROM coredumps WHERE device_id = ?1",
@@ -296,6 +316,7 @@ pub fn all_files(conn: &Connection) -> Result<Vec<(CoredumpId, String, String)>,
     Ok(rows)
 }
 
+/// Deletes the rows with these ids (missing ids are skipped); returns how many went.
 pub fn delete_by_ids(conn: &Connection, ids: &[CoredumpId]) -> Result<usize, DbError> {
     let mut stmt = conn.prepare_cached("DELETE FROM coredumps WHERE id = ?1")?;
     let mut n = 0;

@@ -12,12 +12,19 @@ use crate::ids::{CoredumpId, DeviceId, DeviceKey, Timestamp};
 /// The numbers on the home page.
 #[derive(Debug, Clone, Default)]
 pub struct Counts {
+    /// Registered devices.
     pub devices: i64,
+    /// Device models.
     pub models: i64,
+    /// Stored dumps, all devices.
     pub dumps_total: i64,
+    /// Dumps stored in the last 24 hours.
     pub dumps_24h: i64,
+    /// Dumps stored in the last 7 days.
     pub dumps_7d: i64,
+    /// Dumps waiting to be parsed (`PENDING`).
     pub pending: i64,
+    /// Dumps whose parse failed (`ERROR`).
     pub errors: i64,
 }
 
@@ -49,13 +56,21 @@ pub fn counts(conn: &Connection, day_ago: &str, week_ago: &str) -> Result<Counts
 /// A dump as listed on the device and home pages (no report, no analysis).
 #[derive(Debug, Clone)]
 pub struct DumpRow {
+    /// The dump's row id.
     pub id: CoredumpId,
+    /// Row id of the device that uploaded it.
     pub device_id: DeviceId,
+    /// Key of the device that uploaded it.
     pub device_key: String,
+    /// The chip the device reported.
     pub chip: String,
+    /// The firmware version the device reported.
     pub firmware_version: String,
+    /// Size of the dump in bytes.
     pub size: i64,
+    /// Where the decode stands.
     pub status: ParseStatus,
+    /// When the dump was stored.
     pub uploaded_at: Timestamp,
 }
 

@@ -10,29 +10,43 @@ use crate::ids::{DeviceId, DeviceKey, ModelCode, ModelId, Timestamp};
 /// A device with its model code, as the auth layer and services need it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Device {
+    /// The device's row id.
     pub id: DeviceId,
+    /// The device's public key (8 characters, base32): its name in URLs and on disk.
     pub key: DeviceKey,
+    /// Row id of the device's model.
     pub model_id: ModelId,
+    /// Code of the device's model.
     pub model: ModelCode,
+    /// Free-text name given by an admin (may be empty).
     pub name: String,
+    /// When the device was registered (UTC).
     pub created_at: Timestamp,
+    /// When the row last changed, e.g. a token reissue (UTC).
     pub updated_at: Timestamp,
 }
 
 /// A device list row (API and dashboard): adds the dump count and the newest dump.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeviceSummary {
+    /// The device's row id.
     pub id: DeviceId,
+    /// The device's public key.
     pub key: DeviceKey,
+    /// Code of the device's model.
     pub model: ModelCode,
+    /// Free-text name given by an admin (may be empty).
     pub name: String,
+    /// Number of stored dumps.
     pub coredump_count: i64,
+    /// When the newest dump was stored; `None` when the device has none.
     pub last_coredump_at: Option<Timestamp>,
     /// Firmware version reported with the newest dump.
     pub last_firmware_version: Option<String>,
     /// Parse status of the newest dump (the dashboard's badge; not in the API).
     #[serde(skip)]
     pub last_status: Option<ParseStatus>,
+    /// When the device was registered (UTC).
     pub created_at: Timestamp,
 }
 
@@ -72,12 +86,14 @@ pub fn insert(
     find(conn, DeviceId(conn.last_insert_rowid()))
 }
 
+/// The device with row id `id`, if any.
 pub fn find(conn: &Connection, id: DeviceId) -> Result<Option<Device>, DbError> {
     Ok(conn
         .query_row(&format!("{SELECT} WHERE d.id = ?1"), [id.0], from_row)
         .optional()?)
 }
 
+/// The device with key `key`, if any.
 pub fn find_by_key(conn: &Connection, key: &str) -> Result<Option<Device>, DbError> {
     Ok(conn
         .query_row(&format!("{SELECT} WHERE d.key = ?1"), [key], from_row)
@@ -171,6 +187,7 @@ pub fn search(
     Ok(Page { rows, total })
 }
 
+/// Replaces the device's token hash (the old token stops working); `false` when no such device.
 pub fn set_token_hash(conn: &Connection, id: DeviceId, hash: &[u8]) -> Result<bool, DbError> {
     Ok(conn.execute(
         "UPDATE devices SET token_hash = ?2, updated_at = ?3 WHERE id = ?1",
@@ -178,6 +195,7 @@ pub fn set_token_hash(conn: &Connection, id: DeviceId, hash: &[u8]) -> Result<bo
     )? > 0)
 }
 
+/// Deletes a device (its dump rows go with it); `false` when there was none.
 pub fn delete(conn: &Connection, id: DeviceId) -> Result<bool, DbError> {
     Ok(conn.execute("DELETE FROM devices WHERE id = ?1", [id.0])? > 0)
 }

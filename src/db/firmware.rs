@@ -7,10 +7,14 @@ use serde::Serialize;
 use super::{DbError, now};
 use crate::ids::{FirmwareVersion, ModelId, Timestamp};
 
+/// One row of `firmware_versions`: a stored firmware version of a model.
 #[derive(Debug, Clone, Serialize)]
 pub struct FirmwareRow {
+    /// The version's row id.
     pub id: i64,
+    /// Row id of the model it belongs to.
     pub model_id: ModelId,
+    /// The version string (safe in file names).
     pub version: FirmwareVersion,
     /// Hex SHA-256 of the app image (`.bin`): the device download's ETag.
     pub sha256: String,
@@ -18,7 +22,9 @@ pub struct FirmwareRow {
     pub size: i64,
     /// Bytes of the stored ZIP bundle; `None` for a legacy raw `.bin` upload.
     pub bundle_size: Option<i64>,
+    /// Whether the bundle carried the app ELF (needed to decode dumps of this version).
     pub has_elf: bool,
+    /// When the version was last uploaded (UTC).
     pub uploaded_at: Timestamp,
 }
 
@@ -40,11 +46,17 @@ fn from_row(r: &Row) -> rusqlite::Result<FirmwareRow> {
 
 /// What an upload records about a version.
 pub struct NewFirmware<'a> {
+    /// The model it belongs to.
     pub model_id: ModelId,
+    /// The version string (a validated [`FirmwareVersion`]'s text).
     pub version: &'a str,
+    /// Hex SHA-256 of the app image (`.bin`).
     pub sha256: &'a str,
+    /// Bytes of the app image.
     pub size: i64,
+    /// Bytes of the stored ZIP bundle; `None` for a legacy raw `.bin` upload.
     pub bundle_size: Option<i64>,
+    /// Whether the bundle carried the app ELF.
     pub has_elf: bool,
     /// When it was uploaded; `None` means now.
     pub uploaded_at: Option<&'a str>,
@@ -75,6 +87,7 @@ pub fn upsert(conn: &Connection, f: &NewFirmware) -> Result<FirmwareRow, DbError
     find(conn, f.model_id, f.version)?.ok_or(DbError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
 }
 
+/// The row of one version of a model, if stored.
 pub fn find(
     conn: &Connection,
     model: ModelId,

@@ -20,20 +20,27 @@ use std::time::Duration;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 
+/// A connection checked out of the pool; returned to it on drop.
 pub type Conn = r2d2::PooledConnection<SqliteConnectionManager>;
 
 /// Failures of the storage layer. "Not found" is not an error here: finders return `Option`.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
+    /// A SQLite statement or connection failed.
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// No pooled connection could be had (the pool timed out or could not open one).
     #[error("database pool: {0}")]
     Pool(#[from] r2d2::Error),
+    /// The blocking task running the SQL panicked or was cancelled.
     #[error("database task failed: {0}")]
     Join(String),
+    /// A schema migration step failed at open; nothing of that step was applied.
     #[error("database migration {version} failed: {source}")]
     Migration {
+        /// The 1-based number of the failing step.
         version: usize,
+        /// SQLite's error.
         source: rusqlite::Error,
     },
 }
@@ -134,6 +141,7 @@ pub fn now() -> String {
     format_ts(chrono::Utc::now())
 }
 
+/// Formats `t` the way the database stores times (see [`now`]).
 pub fn format_ts(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }

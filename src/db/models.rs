@@ -6,15 +6,22 @@ use serde::Serialize;
 use super::{DbError, now};
 use crate::ids::{FirmwareVersion, ModelCode, ModelId, Timestamp};
 
+/// One row of `device_models`, with its device count.
 #[derive(Debug, Clone, Serialize)]
 pub struct Model {
+    /// The model's row id.
     pub id: ModelId,
+    /// The model's code (`[a-z0-9_]`, 1–50 characters): its name in URLs and on disk.
     pub code: ModelCode,
+    /// Display name.
     pub name: String,
     /// The current firmware version: the last one uploaded.
     pub firmware_version: Option<FirmwareVersion>,
+    /// Number of devices of this model.
     pub device_count: i64,
+    /// When the model was created (UTC).
     pub created_at: Timestamp,
+    /// When the row last changed, e.g. a new current firmware (UTC).
     pub updated_at: Timestamp,
 }
 
@@ -48,28 +55,34 @@ pub fn insert(conn: &Connection, code: &str, name: &str) -> Result<Option<Model>
     find_by_code(conn, code)
 }
 
+/// The model with code `code`, if any.
 pub fn find_by_code(conn: &Connection, code: &str) -> Result<Option<Model>, DbError> {
     Ok(conn
         .query_row(&format!("{SELECT} WHERE m.code = ?1"), [code], from_row)
         .optional()?)
 }
 
+/// The model with row id `id`, if any.
 pub fn find(conn: &Connection, id: ModelId) -> Result<Option<Model>, DbError> {
     Ok(conn
         .query_row(&format!("{SELECT} WHERE m.id = ?1"), [id.0], from_row)
         .optional()?)
 }
 
+/// Every model, ordered by code.
 pub fn list(conn: &Connection) -> Result<Vec<Model>, DbError> {
     let mut stmt = conn.prepare(&format!("{SELECT} ORDER BY m.code"))?;
     let rows = stmt.query_map([], from_row)?.collect::<Result<_, _>>()?;
     Ok(rows)
 }
 
+/// Deletes a model (its devices, their dumps and its firmware rows go with it); `false` when there
+/// was none.
 pub fn delete(conn: &Connection, id: ModelId) -> Result<bool, DbError> {
     Ok(conn.execute("DELETE FROM device_models WHERE id = ?1", [id.0])? > 0)
 }
 
+/// Sets (or clears, with `None`) the model's current firmware version.
 pub fn set_firmware_version(
     conn: &Connection,
     id: ModelId,

@@ -13,9 +13,13 @@ use crate::ids::{CoredumpId, DeviceId, DeviceKey, ModelCode};
 /// What a worker needs to run one job (joined from the dump, its device and its model).
 #[derive(Debug, Clone)]
 pub struct Job {
+    /// The dump's row id.
     pub id: CoredumpId,
+    /// Key of the device that uploaded it (its folder under `COREDUMPS_DIR`).
     pub device_key: DeviceKey,
+    /// Code of the device's model (whose firmware holds the ELF).
     pub model_code: ModelCode,
+    /// The dump's file name in the device's folder.
     pub filename: String,
     /// As the device reported it.
     pub chip: String,

@@ -5,15 +5,22 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{DbError, now};
 use crate::ids::UserId;
 
+/// A valid dashboard session with its user.
 #[derive(Debug, Clone)]
 pub struct Session {
+    /// The signed-in user's row id.
     pub user_id: UserId,
+    /// The signed-in user's login name.
     pub username: String,
+    /// Whether the user must set a new password before using the dashboard.
     pub must_change_password: bool,
+    /// The session's CSRF token, which forms and `X-CSRF-Token` headers must carry.
     pub csrf_token: String,
+    /// When the session expires, in the database's RFC 3339 form.
     pub expires_at: String,
 }
 
+/// Stores a new session by the hash of its cookie value.
 pub fn insert(
     conn: &Connection,
     hash: &[u8],
@@ -49,11 +56,13 @@ pub fn find_valid(conn: &Connection, hash: &[u8]) -> Result<Option<Session>, DbE
         .optional()?)
 }
 
+/// Deletes the session with this cookie hash (logout); no error when there is none.
 pub fn delete(conn: &Connection, hash: &[u8]) -> Result<(), DbError> {
     conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [hash])?;
     Ok(())
 }
 
+/// Deletes every expired session; returns how many went.
 pub fn delete_expired(conn: &Connection) -> Result<usize, DbError> {
     Ok(conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now()])?)
 }

@@ -10,17 +10,22 @@ use crate::ids::TokenId;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// The admin API (`/api/*` outside the device and pipeline routes), same as a dashboard
+    /// session.
     Admin,
+    /// The CI pipeline API (`/api/pipeline/*`): firmware uploads and the current version.
     Pipeline,
 }
 
 impl Role {
+    /// The stored (and API) spelling: `admin` or `pipeline`.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
             Role::Pipeline => "pipeline",
         }
     }
+    /// Parses the stored spelling; anything else is `None`.
     pub fn parse(s: &str) -> Option<Role> {
         match s {
             "admin" => Some(Role::Admin),
@@ -30,13 +35,20 @@ impl Role {
     }
 }
 
+/// One row of `api_tokens` (without the hash).
 #[derive(Debug, Clone, Serialize)]
 pub struct ApiToken {
+    /// The token's row id.
     pub id: TokenId,
+    /// Free-text name given when it was issued.
     pub name: String,
+    /// What the token may do.
     pub role: Role,
+    /// When the token was issued, in the database's RFC 3339 form.
     pub created_at: String,
+    /// When the token last authenticated (updated at most once a minute); `None` if never used.
     pub last_used_at: Option<String>,
+    /// When the token was revoked; `None` while it is active.
     pub revoked_at: Option<String>,
 }
 
@@ -54,6 +66,7 @@ fn from_row(r: &Row) -> rusqlite::Result<ApiToken> {
 
 const SELECT: &str = "SELECT id, name, role, created_at, last_used_at, revoked_at FROM api_tokens";
 
+/// Stores a new token by its hash and returns its row.
 pub fn insert(conn: &Connection, name: &str, role: Role, hash: &[u8]) -> Result<ApiToken, DbError> {
     conn.execute(
         "INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -63,6 +76,7 @@ pub fn insert(conn: &Connection, name: &str, role: Role, hash: &[u8]) -> Result<
     Ok(conn.query_row(&format!("{SELECT} WHERE id = ?1"), [id], from_row)?)
 }
 
+/// Every token, revoked ones included, in order of issue.
 pub fn list(conn: &Connection) -> Result<Vec<ApiToken>, DbError> {
     let mut stmt = conn.prepare(&format!("{SELECT} ORDER BY id"))?;
     let rows = stmt.query_map([], from_row)?.collect::<Result<_, _>>()?;

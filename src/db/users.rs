@@ -5,11 +5,16 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{DbError, now};
 use crate::ids::UserId;
 
+/// One row of `users`: a dashboard account.
 #[derive(Debug, Clone)]
 pub struct User {
+    /// The user's row id.
     pub id: UserId,
+    /// The login name.
     pub username: String,
+    /// The argon2 password hash (PHC string).
     pub password_hash: String,
+    /// Whether the user must set a new password before using the dashboard (first-run admin).
     pub must_change_password: bool,
 }
 
@@ -22,6 +27,7 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<User> {
     })
 }
 
+/// The user with this login name, if any.
 pub fn find_by_name(conn: &Connection, username: &str) -> Result<Option<User>, DbError> {
     Ok(conn
         .query_row(
@@ -32,6 +38,7 @@ pub fn find_by_name(conn: &Connection, username: &str) -> Result<Option<User>, D
         .optional()?)
 }
 
+/// The user with row id `id`, if any.
 pub fn find(conn: &Connection, id: UserId) -> Result<Option<User>, DbError> {
     Ok(conn
         .query_row(
@@ -42,10 +49,12 @@ pub fn find(conn: &Connection, id: UserId) -> Result<Option<User>, DbError> {
         .optional()?)
 }
 
+/// Number of dashboard accounts.
 pub fn count(conn: &Connection) -> Result<i64, DbError> {
     Ok(conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
 }
 
+/// Inserts a user and returns its row id.
 pub fn insert(
     conn: &Connection,
     username: &str,

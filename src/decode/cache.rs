@@ -65,17 +65,8 @@ impl SymbolizerCache {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
+    /// Whether nothing is cached.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// Sum of the cached symbolizers' approximate sizes.
-    pub fn memory_bytes(&self) -> usize {
-        self.inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|(_, s)| s.approx_memory_bytes())
-            .sum()
     }
 }

@@ -55,15 +55,6 @@ impl RomElfSet {
         Ok(())
     }
 
-    /// Adds a ROM ELF named like esp-rom-elfs (`esp32c3_rev3_rom.elf`); `Ok(false)` if the
-    /// name does not follow that pattern.
-    pub fn insert_named(&mut self, file_name: &str, elf: Vec<u8>) -> Result<bool, DecodeError> {
-        match parse_rom_elf_name(file_name) {
-            Some((chip, rev)) => self.insert(chip, rev, elf).map(|()| true),
-            None => Ok(false),
-        }
-    }
-
     /// Number of ROM ELFs in the set.
     pub fn len(&self) -> usize {
         self.elfs.len()

@@ -1,5 +1,5 @@
-//! The ESP-IDF app image (`.bin`): reading the firmware version out of its `esp_app_desc_t`
-//! (upstream-spec §6). Pure: bytes in, version or upstream's error text out.
+//! The ESP-IDF app image (`.bin`): reading the firmware version out of its `esp_app_desc_t`,
+//! as the original Python system did. Pure: bytes in, version or the original error text out.
 //!
 //! Layout (ESP-IDF `esp_app_format.h`): `esp_image_header_t` (24 bytes) and the first
 //! `esp_image_segment_header_t` (8 bytes) precede the app descriptor, so `esp_app_desc_t`
@@ -11,8 +11,9 @@ use crate::error::{Error, Result};
 pub const APP_DESC_MAGIC: u32 = 0xABCD_5432;
 /// Offset of `esp_app_desc_t` in the image.
 pub const APP_DESC_OFFSET: usize = 32;
-/// Offset and length of `esp_app_desc_t.version` in the image.
+/// Offset of `esp_app_desc_t.version` in the image.
 pub const VERSION_OFFSET: usize = APP_DESC_OFFSET + 16;
+/// Length of the `version` field in bytes (NUL-padded).
 pub const VERSION_LEN: usize = 32;
 /// Shortest image that holds the version field.
 pub const MIN_LEN: usize = VERSION_OFFSET + VERSION_LEN;
@@ -44,8 +45,8 @@ pub fn version(bin: &[u8]) -> Result<String> {
     Ok(text.to_string())
 }
 
-/// A minimal valid app image as upstream's test helper builds it (§6): 288 bytes with the
-/// descriptor filled in. For tests, benchmarks and examples.
+/// A minimal valid app image as the original system's test helper builds it: 288 bytes with the
+/// descriptor filled in, then `extra` filler bytes. For tests, benchmarks and examples.
 pub fn synthetic_image(version: &str, extra: usize) -> Vec<u8> {
     fn padded(out: &mut Vec<u8>, s: &[u8], len: usize) {
         let n = s.len().min(len);

@@ -1,5 +1,5 @@
-//! Firmware ZIP bundles: the checks of upstream-spec §7 (exact texts, same order) plus the
-//! hardening upstream lacks — an entry-count cap, plain member names only, no duplicate names,
+//! Firmware ZIP bundles: the original Python system's checks (exact texts, same order) plus the
+//! hardening it lacked — an entry-count cap, plain member names only, no duplicate names,
 //! per-member and total uncompressed-size caps enforced while decompressing (zip bombs), and a
 //! `version.json` that must be a UTF-8 JSON object. Pure: bytes in, the checked parts out; the
 //! ELF, map and sdkconfig are decompressed once (to verify size and CRC) but not kept.

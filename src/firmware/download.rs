@@ -26,7 +26,12 @@ pub enum Plan {
     /// 200 with the whole body.
     Full,
     /// 206 with bytes `start..=end`.
-    Partial { start: u64, end: u64 },
+    Partial {
+        /// First byte sent (0-based).
+        start: u64,
+        /// Last byte sent, inclusive.
+        end: u64,
+    },
     /// 416 with `Content-Range: bytes */len`.
     Unsatisfiable,
 }

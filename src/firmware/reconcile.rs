@@ -5,9 +5,9 @@
 //!   the legacy flat file) is removed: nothing could be served or decoded from it;
 //! - a stored version without a row is *adopted*, not deleted: a `firmware-<v>.zip` that passes
 //!   the bundle checks (and whose app image says `<v>`) or a `firmware-<v>.bin` whose app image
-//!   says `<v>`. This takes over an upstream `ASSETS_DIR` (which has no rows) and an upload that
-//!   crashed between its file writes and its commit. Files that fail the checks are left alone
-//!   with a warning. A model without a current version gets the newest adopted one.
+//!   says `<v>`. This takes over an `ASSETS_DIR` of the original system (which has no rows) and
+//!   an upload that crashed between its file writes and its commit. Files that fail the checks
+//!   are left alone with a warning. A model without a current version gets the newest adopted one.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -24,8 +24,11 @@ const MAX_ADOPT_BYTES: u64 = 256 << 20;
 /// What reconciliation did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Report {
+    /// Temp files of interrupted writes (`.tmp-*`), deleted.
     pub temp_files_removed: usize,
+    /// Rows whose version had no file left, deleted.
     pub rows_without_files_removed: usize,
+    /// Stored versions without a row that passed the checks and got one.
     pub versions_adopted: usize,
 }
 

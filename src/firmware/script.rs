@@ -1,5 +1,5 @@
-//! The CI upload script served at `GET /api/pipeline/upload.sh` (upstream-spec §12, with a
-//! crashbox pipeline token in `CRASHBOX_TOKEN` instead of OIDC client credentials).
+//! The CI upload script served at `GET /api/pipeline/upload.sh`: the original system's script,
+//! with a crashbox pipeline token in `CRASHBOX_TOKEN` instead of OIDC client credentials.
 
 /// The script template; `@BACKEND_URL@` is replaced with the server's URL.
 const TEMPLATE: &str = include_str!("upload.sh");

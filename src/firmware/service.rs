@@ -31,9 +31,13 @@ use crate::worker::Jobs;
 /// The result of an accepted upload.
 #[derive(Debug, Serialize)]
 pub struct Uploaded {
+    /// Row id of the model.
     pub id: ModelId,
+    /// The model's code.
     pub code: String,
+    /// The uploaded version, now the model's current one.
     pub firmware_version: String,
+    /// Whether the upload carried the app ELF (needed to decode this version's dumps).
     pub has_elf: bool,
     /// Things the uploader should know but that did not stop the upload.
     pub warnings: Vec<String>,
@@ -58,13 +62,14 @@ fn unsafe_version(v: &str) -> Error {
     ))
 }
 
+/// Lower-case hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Validates and stores a firmware upload for model `code`: a ZIP bundle (upstream-spec §7
-/// plus hardening) or a legacy raw `.bin`. Dumps re-queued by a bundle are handed to `jobs`
-/// after the commit.
+/// Validates and stores a firmware upload for model `code`: a ZIP bundle (the original system's
+/// checks plus hardening, see [`bundle`]) or a legacy raw `.bin`. Dumps re-queued by a bundle
+/// are handed to `jobs` after the commit.
 pub fn upload(
     db: &Db,
     layout: &Layout,
@@ -212,7 +217,9 @@ fn remove_version_files(layout: &Layout, code: &ModelCode, version: &str) {
 /// An open file to send, with what the response headers need.
 #[derive(Debug)]
 pub struct OpenFile {
+    /// The opened file.
     pub file: File,
+    /// Its length in bytes.
     pub len: u64,
     /// Hex SHA-256 of the content.
     pub sha256: String,
@@ -335,6 +342,7 @@ fn extract_bin(layout: &Layout, code: &ModelCode, version: &FirmwareVersion) {
 /// A version as the admin list shows it.
 #[derive(Debug, Serialize)]
 pub struct VersionSummary {
+    /// The version string.
     pub version: String,
     /// Bytes of the app image (what devices download).
     pub size: i64,
@@ -342,7 +350,9 @@ pub struct VersionSummary {
     pub sha256: String,
     /// Bytes of the stored ZIP bundle; `null` for a raw `.bin` upload.
     pub bundle_size: Option<i64>,
+    /// Whether the bundle carried the app ELF.
     pub has_elf: bool,
+    /// When the version was last uploaded (UTC).
     pub uploaded_at: crate::ids::Timestamp,
     /// Whether this is the model's current version (what devices get).
     pub current: bool,

@@ -12,13 +12,20 @@ use crate::store::Layout;
 /// A device just created or re-keyed, with its token (shown this once).
 #[derive(Debug, Serialize)]
 pub struct DeviceWithToken {
+    /// The device's row id.
     pub id: DeviceId,
+    /// The device's key.
     pub key: DeviceKey,
+    /// Code of the device's model.
     pub model: ModelCode,
+    /// Free-text name (may be empty).
     pub name: String,
+    /// The device's bearer token in clear text (`cbd_…`); only its hash is stored.
     pub token: String,
 }
 
+/// Registers a device of model `model_code` with a fresh key and token; `name` is trimmed, at most
+/// 255 characters.
 pub fn create(db: &Db, model_code: &str, name: Option<&str>) -> Result<DeviceWithToken> {
     let name = name.map(str::trim).unwrap_or("");
     if name.chars().count() > 255 {
@@ -50,10 +57,12 @@ pub fn create(db: &Db, model_code: &str, name: Option<&str>) -> Result<DeviceWit
     ))
 }
 
+/// The device with row id `id`, or `NotFound`.
 pub fn find(db: &Db, id: DeviceId) -> Result<devices::Device> {
     devices::find(&*db.conn()?, id)?.ok_or_else(|| Error::not_found("Device", id))
 }
 
+/// The device with key `key`, or `NotFound`.
 pub fn find_by_key(db: &Db, key: &str) -> Result<devices::Device> {
     devices::find_by_key(&*db.conn()?, key)?.ok_or_else(|| Error::not_found("Device", key))
 }

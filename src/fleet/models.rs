@@ -5,6 +5,8 @@ use crate::error::{Error, Result};
 use crate::ids::ModelCode;
 use crate::store::{self, Layout};
 
+/// Creates a model; `name` defaults to the code and is at most 255 characters. `Exists` when the
+/// code is taken.
 pub fn create(db: &Db, code: &str, name: Option<&str>) -> Result<models::Model> {
     let code =
         ModelCode::parse(code).ok_or_else(|| Error::Validation(ModelCode::INVALID.into()))?;
@@ -22,6 +24,7 @@ pub fn create(db: &Db, code: &str, name: Option<&str>) -> Result<models::Model> 
         .ok_or_else(|| Error::Exists(format!("DeviceModel for {code} already exists")))
 }
 
+/// The model with code `code`, or `NotFound`.
 pub fn find(db: &Db, code: &str) -> Result<models::Model> {
     let conn = db.conn()?;
     models::find_by_code(&conn, code)?.ok_or_else(|| Error::not_found("DeviceModel", code))

@@ -11,12 +11,17 @@ use crate::ids::TokenId;
 /// A new token with its secret (shown this once).
 #[derive(Debug, Serialize)]
 pub struct NewToken {
+    /// The token's row id.
     pub id: TokenId,
+    /// The name given (trimmed).
     pub name: String,
+    /// What the token may do.
     pub role: Role,
+    /// The bearer token in clear text (`cba_…`); only its hash is stored.
     pub token: String,
 }
 
+/// Issues an API token with `role`; `name` must be 1–100 characters after trimming.
 pub fn create(db: &Db, name: &str, role: Role) -> Result<NewToken> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
@@ -34,6 +39,7 @@ pub fn create(db: &Db, name: &str, role: Role) -> Result<NewToken> {
     })
 }
 
+/// Revokes an active token; `NotFound` when there is no active token with that id.
 pub fn revoke(db: &Db, id: TokenId) -> Result<()> {
     if rows::revoke(&*db.conn()?, id)? {
         Ok(())

@@ -6,9 +6,9 @@
 //! removed on every path (a drop guard), and the answer is read with a size cap.
 //!
 //! [`Sidecar::parse`] makes up to [`MAX_ATTEMPTS`] requests with a short backoff, one log line
-//! and one `crashbox_parse_attempts_total` count per attempt. A 4xx other than 408/429 is not
-//! retried (the sidecar rejected the request itself). Before each attempt the caller's gate
-//! may stop the loop (shutting down, or the job was superseded).
+//! and one `crashbox_coredump_parse_attempts_total` count per attempt. A 4xx other than
+//! 408/429 is not retried (the sidecar rejected the request itself). Before each attempt the
+//! caller's gate may stop the loop (shutting down, or the job was superseded).
 
 use std::io;
 use std::path::{Path, PathBuf};

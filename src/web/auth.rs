@@ -29,7 +29,9 @@ pub struct DeviceAuth(pub Device);
 pub struct PipelineAuth(pub ApiToken);
 /// The calling admin: an API token or a dashboard session.
 pub enum AdminAuth {
+    /// An API token with role `admin`.
     Token(ApiToken),
+    /// A dashboard session (its state-changing requests carry the CSRF header).
     Session(Session),
 }
 

@@ -1,5 +1,6 @@
-//! Turning service errors into HTTP: JSON `{"error", "code"}` with upstream's status codes and
-//! texts. Internal failures answer a generic message; the cause is logged, never shown.
+//! Turning service errors into HTTP: JSON `{"error", "code"}` with the original Python system's
+//! status codes and texts. Internal failures answer a generic message; the cause is logged, never
+//! shown.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -8,14 +9,19 @@ use serde_json::json;
 
 use crate::error::Error;
 
+/// An API error answer: HTTP status, stable error code, and the message shown to the client.
 #[derive(Debug)]
 pub struct ApiError {
+    /// The HTTP status answered.
     pub status: StatusCode,
+    /// The stable error code, e.g. `RECORD_NOT_FOUND`.
     pub code: &'static str,
+    /// The human-readable text in the `error` field.
     pub message: String,
 }
 
 impl ApiError {
+    /// An error with any status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
@@ -23,15 +29,19 @@ impl ApiError {
             message: message.into(),
         }
     }
+    /// 400 `VALIDATION_FAILED`.
     pub fn validation(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "VALIDATION_FAILED", message)
     }
+    /// 401 `AUTHENTICATION_REQUIRED`.
     pub fn unauthenticated(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "AUTHENTICATION_REQUIRED", message)
     }
+    /// 403 `AUTHORIZATION_FAILED`.
     pub fn forbidden(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::FORBIDDEN, "AUTHORIZATION_FAILED", message)
     }
+    /// 404 `RECORD_NOT_FOUND`.
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "RECORD_NOT_FOUND", message)
     }
@@ -79,6 +89,7 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The result type of API handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
 
 /// The metric outcome of a request that stores something: `stored`, `rejected` (the client's

@@ -52,7 +52,9 @@ pub fn path_id(segment: &str, kind: &str) -> Result<i64, ApiError> {
 
 /// Why a capped body read stopped.
 pub enum BodyError {
+    /// The body grew past the limit.
     TooLarge,
+    /// The body could not be read (the connection failed); the reader's error text.
     Read(String),
 }
 

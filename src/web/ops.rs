@@ -7,6 +7,8 @@ use serde_json::json;
 
 use super::state::AppState;
 
+/// `GET /healthz`: 200 `{"status": "ok"}` when the database answers and both storage folders are
+/// writable, else 503 with the error.
 pub async fn healthz(State(st): State<AppState>) -> impl IntoResponse {
     let result = st
         .blocking(|st| {
@@ -29,6 +31,7 @@ pub async fn healthz(State(st): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// `GET /metrics`: every metric in OpenMetrics text format (refreshes the queue depth first).
 pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
     st.metrics.queue_depth.set(st.jobs.depth());
     (

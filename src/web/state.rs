@@ -8,12 +8,18 @@ use crate::metrics::Metrics;
 use crate::store::Layout;
 use crate::worker::Jobs;
 
+/// State shared by every handler; cheap to clone (everything inside is a handle or an `Arc`).
 #[derive(Clone)]
 pub struct AppState {
+    /// The database handle.
     pub db: Db,
+    /// The resolved configuration.
     pub config: Arc<Config>,
+    /// Where dumps and firmware live on disk.
     pub layout: Arc<Layout>,
+    /// The queue of parse jobs, handed to the worker threads.
     pub jobs: Jobs,
+    /// Counters and histograms served at `/metrics`.
     pub metrics: Arc<Metrics>,
 }
 

@@ -46,7 +46,9 @@ fn inode(_: &std::fs::Metadata) -> u64 {
 /// hashing megabytes for every dump).
 #[derive(Clone)]
 pub struct Elf {
+    /// The ELF file's contents, shared between the cache and running jobs.
     pub bytes: Arc<Vec<u8>>,
+    /// SHA-256 of `bytes`.
     pub sha256: [u8; 32],
 }
 

@@ -49,13 +49,21 @@ pub fn firmware_missing_message(model_code: &str, version: &str) -> String {
 
 /// Everything the workers share.
 pub struct Ctx {
+    /// The database (rows, claims, results).
     pub db: Db,
+    /// Where the dumps and firmware are stored.
     pub layout: Layout,
+    /// The parse sidecar; `None` when none is configured.
     pub sidecar: Option<Sidecar>,
+    /// The built-in decoder, shared by every worker.
     pub engine: Engine,
+    /// Recently used app ELFs.
     pub elves: ElfCache,
+    /// Where parse outcomes are counted.
     pub metrics: Arc<Metrics>,
+    /// The job queue, to put back a job whose run panicked.
     pub jobs: Jobs,
+    /// Set when the pool is shutting down; checked between steps and attempts.
     pub stop: Arc<Stop>,
     /// How long a claim holds before it counts as abandoned.
     pub lease: Duration,

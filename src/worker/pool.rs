@@ -41,6 +41,7 @@ pub struct Stop {
 }
 
 impl Stop {
+    /// Whether a stop was requested.
     pub fn stopping(&self) -> bool {
         self.flag.load(Ordering::SeqCst)
     }

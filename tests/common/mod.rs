@@ -3,7 +3,7 @@
 //! CLI runner for the built binary.
 #![allow(dead_code)]
 
-// Decode pipeline (branch `worker`): fake parse sidecar and firmware bundles.
+// Decode pipeline: fake parse sidecar and firmware bundles.
 pub mod pipeline;
 
 use std::path::{Path, PathBuf};

@@ -263,7 +263,7 @@ fn percent_decode(s: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Firmware bundles
 
-/// A minimal ESP-IDF app image whose `esp_app_desc_t` carries `version` (upstream-spec §6).
+/// A minimal ESP-IDF app image whose `esp_app_desc_t` (at byte 32) carries `version`.
 pub fn app_image(version: &str) -> Vec<u8> {
     let mut bin = vec![0u8; 32];
     bin[0] = 0xE9;

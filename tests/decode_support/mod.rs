@@ -111,7 +111,7 @@ pub fn elf_core(
     out
 }
 
-/// Header length per version (spec §1.3).
+/// Length of the ESP-IDF core dump header for each format version.
 pub fn header_len(version: u32) -> usize {
     match version & 0xFFFF {
         0x0001 => 16,

@@ -1,4 +1,4 @@
--- Firmware version history per model (upstream's later design, upstream-spec §16): one row per
+-- Firmware version history per model (the original system's later design): one row per
 -- stored version with what devices and admins need without opening any file. The app image
 -- (.bin) facts give the device download its Content-Length and ETag; `has_elf` says whether the
 -- version can decode dumps (a legacy raw .bin upload cannot). Retention (MAX_FIRMWARES) and the

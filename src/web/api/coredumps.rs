@@ -1,4 +1,4 @@
-//! Admin coredump endpoints under `/api/devices/{id}/coredumps` (upstream-spec §5.8).
+//! Admin coredump endpoints under `/api/devices/{id}/coredumps`: list, detail, download, delete.
 
 use axum::Json;
 use axum::body::Body;
@@ -48,6 +48,8 @@ fn ids(device: &str, coredump: &str) -> ApiResult<(DeviceId, CoredumpId)> {
     ))
 }
 
+/// `GET /api/devices/{id}/coredumps`: the device's dumps, newest first, as `{"count", "coredumps"}`
+/// summaries.
 pub async fn list(
     State(st): State<AppState>,
     _: AdminAuth,
@@ -74,6 +76,7 @@ async fn find(st: &AppState, device: DeviceId, id: CoredumpId) -> ApiResult<Core
         .await?)
 }
 
+/// `GET /api/devices/{id}/coredumps/{cid}`: one dump with its report and analysis.
 pub async fn detail(
     State(st): State<AppState>,
     _: AdminAuth,
@@ -83,6 +86,7 @@ pub async fn detail(
     Ok(Json(detail_json(&find(&st, device, id).await?)))
 }
 
+/// `GET /api/devices/{id}/coredumps/{cid}/download`: the raw dump file as an attachment.
 pub async fn download(
     State(st): State<AppState>,
     _: AdminAuth,
@@ -117,6 +121,7 @@ pub async fn download(
         .into_response())
 }
 
+/// `DELETE /api/devices/{id}/coredumps/{cid}`: deletes one dump and its file; 204.
 pub async fn delete_one(
     State(st): State<AppState>,
     _: AdminAuth,
@@ -128,6 +133,7 @@ pub async fn delete_one(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `DELETE /api/devices/{id}/coredumps`: deletes every dump of the device; 204.
 pub async fn delete_all(
     State(st): State<AppState>,
     _: AdminAuth,

@@ -14,6 +14,8 @@ use crate::web::error::ApiResult;
 use crate::web::extract::{ApiJson, path_id};
 use crate::web::state::AppState;
 
+/// Query of the device list: `search` (key, name or model code), `limit` (default 1000, 1–10,000),
+/// `offset`.
 #[derive(Deserialize)]
 pub struct ListQuery {
     search: Option<String>,
@@ -21,6 +23,7 @@ pub struct ListQuery {
     offset: Option<i64>,
 }
 
+/// `GET /api/devices`: one page of devices as `{"devices", "count"}` (`count` counts all matches).
 pub async fn list(
     State(st): State<AppState>,
     _: AdminAuth,
@@ -37,12 +40,14 @@ pub async fn list(
     Ok(Json(json!({"devices": page.rows, "count": page.total})))
 }
 
+/// Body of `POST /api/devices`: the model code and an optional name.
 #[derive(Deserialize)]
 pub struct NewDevice {
     model: String,
     name: Option<String>,
 }
 
+/// `POST /api/devices`: registers a device; 201 with its token, shown only this once.
 pub async fn create(
     State(st): State<AppState>,
     _: AdminAuth,
@@ -54,6 +59,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(json!(created))))
 }
 
+/// `GET /api/devices/{id}`: the device with its `coredump_count`.
 pub async fn detail(
     State(st): State<AppState>,
     _: AdminAuth,
@@ -73,6 +79,7 @@ pub async fn detail(
     Ok(Json(v))
 }
 
+/// `DELETE /api/devices/{id}`: deletes the device, its token and its dumps; 204.
 pub async fn delete(
     State(st): State<AppState>,
     _: AdminAuth,

@@ -14,8 +14,8 @@ use crate::web::error::{ApiError, ApiResult, store_outcome};
 use crate::web::extract::{self, BodyError};
 use crate::web::state::AppState;
 
-/// `POST /api/iot/coredump?chip=C&firmware_version=V` (upstream-spec §5.1, hardened: the size
-/// is enforced from `Content-Length` before reading and while streaming).
+/// `POST /api/iot/coredump?chip=C&firmware_version=V`: the original system's device upload,
+/// hardened: the size is enforced from `Content-Length` before reading and while streaming.
 pub async fn upload_coredump(
     State(st): State<AppState>,
     DeviceAuth(device): DeviceAuth,

@@ -13,17 +13,20 @@ use crate::web::error::ApiResult;
 use crate::web::extract::ApiJson;
 use crate::web::state::AppState;
 
+/// `GET /api/models`: every model as `{"models", "count"}`.
 pub async fn list(State(st): State<AppState>, _: AdminAuth) -> ApiResult<Json<Value>> {
     let items = st.blocking(|st| Ok(models::list(&*st.db.conn()?)?)).await?;
     Ok(Json(json!({"models": items, "count": items.len()})))
 }
 
+/// Body of `POST /api/models`: the code and an optional name (default: the code).
 #[derive(Deserialize)]
 pub struct NewModel {
     code: String,
     name: Option<String>,
 }
 
+/// `POST /api/models`: creates a model; 201 with the model.
 pub async fn create(
     State(st): State<AppState>,
     _: AdminAuth,
@@ -35,6 +38,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(json!(model))))
 }
 
+/// `GET /api/models/{code}`: one model.
 pub async fn detail(
     State(st): State<AppState>,
     _: AdminAuth,
@@ -46,6 +50,7 @@ pub async fn detail(
     Ok(Json(json!(model)))
 }
 
+/// `DELETE /api/models/{code}`: deletes a model without devices, and its firmware; 204.
 pub async fn delete(
     State(st): State<AppState>,
     _: AdminAuth,

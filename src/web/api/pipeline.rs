@@ -1,5 +1,5 @@
 //! CI endpoints (`/api/pipeline/*`, pipeline token): firmware upload and the current version,
-//! plus the public `upload.sh` script (upstream-spec §5.4–§5.6, §12).
+//! plus the public `upload.sh` script, as the original Python system offered them.
 //!
 //! The upload body is read with a cap of `Config.max_bundle_bytes`: a larger `Content-Length`
 //! is refused (413) before anything is read, and a body that grows past the cap while

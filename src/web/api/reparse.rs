@@ -13,6 +13,8 @@ use crate::web::extract::path_id;
 use crate::web::state::AppState;
 use crate::worker::reparse;
 
+/// `POST /api/devices/{id}/coredumps/{cid}/reparse`: re-queues the dump; 202 with `parse_status:
+/// PENDING`.
 pub async fn reparse(
     State(st): State<AppState>,
     _: AdminAuth,

@@ -14,17 +14,20 @@ use crate::web::error::ApiResult;
 use crate::web::extract::{ApiJson, path_id};
 use crate::web::state::AppState;
 
+/// `GET /api/tokens`: every API token (revoked ones included) as `{"tokens"}`, without secrets.
 pub async fn list(State(st): State<AppState>, _: AdminAuth) -> ApiResult<Json<Value>> {
     let items = st.blocking(|st| Ok(tokens::list(&*st.db.conn()?)?)).await?;
     Ok(Json(json!({"tokens": items})))
 }
 
+/// Body of `POST /api/tokens`: a name and the role (`admin` or `pipeline`).
 #[derive(Deserialize)]
 pub struct NewToken {
     name: String,
     role: Role,
 }
 
+/// `POST /api/tokens`: issues a token; 201 with its secret, shown only this once.
 pub async fn create(
     State(st): State<AppState>,
     _: AdminAuth,
@@ -36,6 +39,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(json!(token))))
 }
 
+/// `DELETE /api/tokens/{id}`: revokes the token; 204.
 pub async fn revoke(
     State(st): State<AppState>,
     _: AdminAuth,

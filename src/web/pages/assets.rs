@@ -26,6 +26,8 @@ pub fn url(name: &str) -> String {
     }
 }
 
+/// `GET /static/{*path}`: an embedded asset with a year-long immutable cache and its `ETag` (304 on
+/// a match).
 pub async fn serve(Path(path): Path<String>, headers: HeaderMap) -> Response {
     let Some(file) = Static::get(&path) else {
         return (StatusCode::NOT_FOUND, "not found").into_response();

@@ -11,16 +11,23 @@ use super::layout::Chrome;
 #[derive(Template)]
 #[template(path = "confirm.html")]
 pub struct ConfirmPage {
+    /// The page frame.
     pub c: Chrome,
+    /// The question, e.g. "Delete device abcd2345?".
     pub heading: String,
+    /// What will happen, shown under the heading.
     pub message: String,
+    /// Where the confirmed form posts (with `confirm=yes`).
     pub action: String,
+    /// Text of the confirm button.
     pub button: &'static str,
+    /// Where "Cancel" goes back to.
     pub cancel: String,
 }
 
 /// `?done=` after a redirect, naming the notice to show.
 #[derive(Deserialize)]
 pub struct DoneQuery {
+    /// The notice name, e.g. `device-deleted`; unknown names show nothing.
     pub done: Option<String>,
 }

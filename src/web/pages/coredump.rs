@@ -27,24 +27,35 @@ use crate::web::state::AppState;
 /// Frames shown in the summary; the full report has all of them.
 const TOP_FRAMES: usize = 8;
 
+/// One frame of the crashed task in the summary.
 pub struct FrameView {
+    /// Program counter as `0x%08x`; empty when the analysis has none.
     pub pc: String,
+    /// Function name; `??` when it was not symbolized.
     pub function: String,
+    /// `file:line` (or `file`), `ROM` for a ROM frame, empty when unknown.
     pub location: String,
 }
 
 /// What the summary box shows.
 #[derive(Default)]
 pub struct Summary {
+    /// The crashed task's name, or `TCB 0x…` when it has none; `None` when unknown.
     pub task: Option<String>,
+    /// The panic reason text; `None` when the dump has none.
     pub reason: Option<String>,
+    /// The exception cause as "Name (number)", "Name" or "cause N"; `None` when unknown.
     pub exception: Option<String>,
+    /// The first frames of the crashed task (or of the first task when none is marked crashed).
     pub frames: Vec<FrameView>,
+    /// Whether the decoder flagged the frames as unreliable (`frames_reliable: false`).
     pub unreliable: bool,
+    /// The decoder's warnings.
     pub warnings: Vec<String>,
 }
 
 impl Summary {
+    /// Whether there is nothing to show (no task, reason, exception or frames).
     pub fn is_empty(&self) -> bool {
         self.task.is_none()
             && self.reason.is_none()
@@ -147,6 +158,8 @@ fn parse_ids(device: &str, id: &str) -> Result<(DeviceId, CoredumpId), PageError
     Ok((device, id))
 }
 
+/// `GET /devices/{id}/coredumps/{cid}`: the dump page; reloads itself while a fresh dump is
+/// `PENDING`.
 pub async fn show(
     State(st): State<AppState>,
     AdminPage(s): AdminPage,
@@ -208,6 +221,7 @@ pub async fn reparse(
     )))
 }
 
+/// `GET /devices/{id}/coredumps/{cid}/delete`: asks before deleting a dump.
 pub async fn delete_confirm(
     AdminPage(s): AdminPage,
     Path((device, id)): Path<(String, String)>,
@@ -223,6 +237,7 @@ pub async fn delete_confirm(
     })
 }
 
+/// `POST /devices/{id}/coredumps/{cid}/delete`: deletes the dump (asks first unless `confirm=yes`).
 pub async fn delete(
     State(st): State<AppState>,
     Path((device, id)): Path<(String, String)>,

@@ -36,6 +36,7 @@ struct DevicePage {
     pager: Pager,
 }
 
+/// Query of the device page: the dump page number and a `?done=` notice.
 #[derive(Deserialize)]
 pub struct PageQuery {
     page: Option<String>,
@@ -47,6 +48,8 @@ pub fn recently(t: crate::ids::Timestamp) -> bool {
     chrono::Utc::now().signed_duration_since(t.as_datetime()) < REFRESH_WINDOW
 }
 
+/// `GET /devices/{id}`: the device with one page of its dumps; reloads itself while a recent dump
+/// is `PENDING`.
 pub async fn show(
     State(st): State<AppState>,
     AdminPage(s): AdminPage,
@@ -81,6 +84,7 @@ pub async fn show(
     })
 }
 
+/// `POST /devices/{id}/token`: issues the device a new token and shows it once.
 pub async fn rotate_token(
     State(st): State<AppState>,
     Path(id): Path<String>,
@@ -97,6 +101,7 @@ pub async fn rotate_token(
     })
 }
 
+/// `GET /devices/{id}/coredumps/delete`: asks before deleting all of a device's dumps.
 pub async fn delete_all_confirm(
     State(st): State<AppState>,
     AdminPage(s): AdminPage,
@@ -116,6 +121,8 @@ pub async fn delete_all_confirm(
     })
 }
 
+/// `POST /devices/{id}/coredumps/delete`: deletes every dump of the device (asks first unless
+/// `confirm=yes`).
 pub async fn delete_all(
     State(st): State<AppState>,
     Path(id): Path<String>,

@@ -21,14 +21,23 @@ use crate::web::state::AppState;
 /// Devices per page.
 pub const PER_PAGE: i64 = 50;
 
+/// One row of the devices table.
 pub struct DeviceView {
+    /// The device's row id (for its links).
     pub id: i64,
+    /// The device's key.
     pub key: String,
+    /// Free-text name (may be empty).
     pub name: String,
+    /// Code of the device's model.
     pub model: String,
+    /// Number of stored dumps.
     pub dump_count: i64,
+    /// The newest dump's time as (stored RFC 3339, display UTC); `None` when there is none.
     pub last_dump_at: Option<(String, String)>,
+    /// Firmware version reported with the newest dump; empty when there is none.
     pub last_firmware: String,
+    /// The newest dump's status badge as (text, CSS modifier); `None` when there is none.
     pub last_status: Option<(&'static str, &'static str)>,
 }
 
@@ -44,6 +53,7 @@ struct DevicesPage {
     models: Vec<Model>,
 }
 
+/// Query of the devices page.
 #[derive(Deserialize)]
 pub struct ListQuery {
     q: Option<String>,
@@ -51,6 +61,7 @@ pub struct ListQuery {
     done: Option<String>,
 }
 
+/// `GET /devices`: one page of the device table, filtered by `q`, with the add-device form.
 pub async fn list(
     State(st): State<AppState>,
     AdminPage(s): AdminPage,
@@ -100,11 +111,15 @@ pub async fn list(
 #[derive(Template)]
 #[template(path = "device_token.html")]
 pub struct DeviceTokenPage {
+    /// The page frame.
     pub c: Chrome,
+    /// The device, with its new token in clear text.
     pub device: DeviceWithToken,
+    /// Whether the token replaced an old one (rather than a new device's first).
     pub rotated: bool,
 }
 
+/// The add-device form.
 #[derive(Deserialize)]
 pub struct CreateForm {
     #[serde(default)]
@@ -113,6 +128,7 @@ pub struct CreateForm {
     name: String,
 }
 
+/// `POST /devices`: adds a device and shows its token once.
 pub async fn create(
     State(st): State<AppState>,
     AdminForm { session, form }: AdminForm<CreateForm>,
@@ -127,12 +143,14 @@ pub async fn create(
     })
 }
 
+/// A device id from a path; an id that is not a number is `Device <raw> was not found` (404).
 pub fn parse_device_id(raw: &str) -> Result<DeviceId, PageError> {
     raw.parse()
         .map(DeviceId)
         .map_err(|_| PageError::not_found(format!("Device {raw} was not found")))
 }
 
+/// `GET /devices/{id}/delete`: asks before deleting a device.
 pub async fn delete_confirm(
     State(st): State<AppState>,
     AdminPage(s): AdminPage,
@@ -152,6 +170,8 @@ pub async fn delete_confirm(
     })
 }
 
+/// `POST /devices/{id}/delete`: deletes the device, its token and its dumps (asks first unless
+/// `confirm=yes`).
 pub async fn delete(
     State(st): State<AppState>,
     Path(id): Path<String>,

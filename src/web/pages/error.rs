@@ -7,27 +7,35 @@ use axum::response::{Html, IntoResponse, Response};
 
 use crate::error::Error;
 
+/// A failed page: rendered as the HTML error page with this status and message.
 #[derive(Debug)]
 pub struct PageError {
+    /// The HTTP status answered.
     pub status: StatusCode,
+    /// The message shown to the user (never an internal cause).
     pub message: String,
 }
 
+/// The result type of page handlers.
 pub type PageResult<T = Response> = Result<T, PageError>;
 
 impl PageError {
+    /// An error page with any status and message.
     pub fn new(status: StatusCode, message: impl Into<String>) -> PageError {
         PageError {
             status,
             message: message.into(),
         }
     }
+    /// A 404 page.
     pub fn not_found(message: impl Into<String>) -> PageError {
         PageError::new(StatusCode::NOT_FOUND, message)
     }
+    /// A 400 page.
     pub fn bad_request(message: impl Into<String>) -> PageError {
         PageError::new(StatusCode::BAD_REQUEST, message)
     }
+    /// A 500 page with a generic message; `cause` is logged, never shown.
     pub fn internal(cause: impl std::fmt::Display) -> PageError {
         tracing::error!(error = %cause, "dashboard: internal error");
         PageError::new(

@@ -71,7 +71,9 @@ fn urlencode(s: &str) -> String {
 
 /// A signed-in user's urlencoded form whose `csrf` field matched the session's token.
 pub struct AdminForm<T> {
+    /// The signed-in user's session.
     pub session: Session,
+    /// The decoded form.
     pub form: T,
 }
 
@@ -116,11 +118,14 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AdminForm<T> {
 /// A form with nothing but the CSRF token and the optional confirmation.
 #[derive(Deserialize)]
 pub struct Confirm {
+    /// `yes` when the user already confirmed (a JavaScript prompt); otherwise a confirmation page
+    /// is shown first.
     #[serde(default)]
     pub confirm: String,
 }
 
 impl Confirm {
+    /// Whether the form says `confirm=yes`.
     pub fn confirmed(&self) -> bool {
         self.confirm == "yes"
     }
@@ -135,8 +140,11 @@ pub struct LoginThrottle {
 }
 
 impl LoginThrottle {
+    /// How long a failed sign-in waits before it is answered.
     pub const DELAY: Duration = Duration::from_millis(700);
+    /// Failures within [`LoginThrottle::WINDOW`] after which a user name is locked.
     pub const MAX_FAILURES: u32 = 5;
+    /// How long failures are remembered, and how long a locked name stays locked.
     pub const WINDOW: Duration = Duration::from_secs(15 * 60);
     /// Bound on remembered names, so random names cannot grow the map without limit.
     const MAX_ENTRIES: usize = 10_000;
@@ -153,6 +161,7 @@ impl LoginThrottle {
         (*count >= Self::MAX_FAILURES && elapsed < Self::WINDOW).then(|| Self::WINDOW - elapsed)
     }
 
+    /// Records a failed sign-in for `username` (case and surrounding spaces ignored).
     pub fn failed(&self, username: &str) {
         if let Ok(mut map) = self.failures.lock() {
             if map.len() >= Self::MAX_ENTRIES {
@@ -171,6 +180,7 @@ impl LoginThrottle {
         }
     }
 
+    /// Forgets the failures of `username` after a successful sign-in.
     pub fn succeeded(&self, username: &str) {
         if let Ok(mut map) = self.failures.lock() {
             map.remove(&Self::key(username));

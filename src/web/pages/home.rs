@@ -21,6 +21,7 @@ struct HomePage {
     recent: Vec<DumpView>,
 }
 
+/// `GET /`: the home page with the fleet counts and the ten newest dumps.
 pub async fn show(
     State(st): State<AppState>,
     AdminPage(s): AdminPage,

@@ -14,28 +14,42 @@ use crate::db::sessions::Session;
 /// The dashboard's sections, for the navigation's `aria-current`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
+    /// No section (login, errors, other pages outside the navigation).
     None,
+    /// The home page (`/`).
     Home,
+    /// The device list and device pages.
     Devices,
+    /// Models and their firmware.
     Models,
+    /// API tokens.
     Tokens,
+    /// The signed-in user's account (password change).
     Account,
 }
 
 /// The frame around every page.
 pub struct Chrome {
+    /// The page title; `<title>` shows it as `<title> · crashbox`.
     pub title: String,
+    /// The signed-in user's name; `None` on pages seen before signing in.
     pub user: Option<String>,
+    /// The session's CSRF token, put in every form the page has; empty when signed out.
     pub csrf: String,
+    /// The active navigation section.
     pub nav: Nav,
+    /// A fixed notice asked for by a redirect's `?done=` value.
     pub flash: Option<&'static str>,
+    /// URL of the stylesheet, versioned by its content hash.
     pub css: String,
+    /// URL of the script, versioned by its content hash.
     pub js: String,
     /// Seconds after which the page reloads itself (`<meta http-equiv="refresh">`).
     pub refresh: Option<u32>,
 }
 
 impl Chrome {
+    /// The frame for a signed-in user's page in section `nav`.
     pub fn new(title: impl Into<String>, session: &Session, nav: Nav) -> Chrome {
         Chrome {
             title: title.into(),
@@ -153,14 +167,20 @@ pub fn badge(status: ParseStatus) -> (&'static str, &'static str) {
 
 /// Pagination state for a list.
 pub struct Pager {
+    /// The current page, 1-based.
     pub page: i64,
+    /// Number of pages (at least 1).
     pub pages: i64,
+    /// Number of items on all pages.
     pub total: i64,
+    /// 1-based position of the first item shown; 0 when nothing is shown.
     pub first_item: i64,
+    /// 1-based position of the last item shown; 0 when nothing is shown.
     pub last_item: i64,
 }
 
 impl Pager {
+    /// The pager for page `page` of `total` items, `per_page` a page, `shown` of them on this page.
     pub fn new(page: i64, per_page: i64, total: i64, shown: usize) -> Pager {
         let pages = ((total + per_page - 1) / per_page).max(1);
         let first_item = if shown == 0 {
@@ -176,9 +196,11 @@ impl Pager {
             last_item: first_item + shown as i64 - i64::from(shown > 0),
         }
     }
+    /// The previous page's number; `None` on the first page.
     pub fn prev(&self) -> Option<i64> {
         (self.page > 1).then(|| (self.page - 1).min(self.pages))
     }
+    /// The next page's number; `None` on the last page.
     pub fn next(&self) -> Option<i64> {
         (self.page < self.pages).then_some(self.page + 1)
     }

@@ -32,6 +32,7 @@ struct LoginPage {
     error: Option<String>,
 }
 
+/// The `next` query: where to go after signing in (local paths only).
 #[derive(Deserialize)]
 pub struct NextQuery {
     next: Option<String>,
@@ -83,6 +84,7 @@ fn login_page(
     Ok(resp)
 }
 
+/// `GET /login`: the sign-in form, or straight on to `next` when already signed in.
 pub async fn form(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -103,6 +105,7 @@ pub async fn form(
     )
 }
 
+/// The sign-in form.
 #[derive(Deserialize)]
 pub struct LoginForm {
     #[serde(default)]
@@ -115,6 +118,8 @@ pub struct LoginForm {
     login_csrf: String,
 }
 
+/// `POST /login`: checks the form token, the throttle and the password, then sets the session
+/// cookie.
 pub async fn submit(
     State(st): State<AppState>,
     Extension(throttle): Extension<Arc<LoginThrottle>>,
@@ -179,6 +184,7 @@ pub async fn submit(
     Ok(resp)
 }
 
+/// `POST /logout`: ends the session and clears its cookie.
 pub async fn logout(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -207,6 +213,7 @@ struct PasswordPage {
     error: Option<String>,
 }
 
+/// `GET /account/password`: the change-password form.
 pub async fn password_form(
     AdminPage(s): AdminPage,
     Query(q): Query<super::confirm::DoneQuery>,
@@ -218,6 +225,7 @@ pub async fn password_form(
     })
 }
 
+/// The change-password form.
 #[derive(Deserialize)]
 pub struct PasswordForm {
     #[serde(default)]
@@ -228,6 +236,7 @@ pub struct PasswordForm {
     confirm: String,
 }
 
+/// `POST /account/password`: changes the signed-in user's password.
 pub async fn password_submit(
     State(st): State<AppState>,
     AdminForm { session, form }: AdminForm<PasswordForm>,

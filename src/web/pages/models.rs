@@ -24,6 +24,7 @@ struct ModelsPage {
     models: Vec<Model>,
 }
 
+/// `GET /models`: every model with its current version and device count, and the add-model form.
 pub async fn list(
     State(st): State<AppState>,
     AdminPage(s): AdminPage,
@@ -38,6 +39,7 @@ pub async fn list(
     })
 }
 
+/// The add-model form.
 #[derive(Deserialize)]
 pub struct CreateForm {
     #[serde(default)]
@@ -46,6 +48,7 @@ pub struct CreateForm {
     name: String,
 }
 
+/// `POST /models`: adds a model and opens its page.
 pub async fn create(
     State(st): State<AppState>,
     AdminForm { form, .. }: AdminForm<CreateForm>,
@@ -59,10 +62,15 @@ pub async fn create(
     )))
 }
 
+/// One stored firmware version on a model page.
 pub struct VersionView {
+    /// The version string.
     pub version: String,
+    /// Whether it is the model's current version.
     pub current: bool,
+    /// Size of the app image, human-readable.
     pub size: String,
+    /// Whether the bundle carried the app ELF (needed to decode dumps).
     pub has_elf: bool,
     /// Raw timestamp and its UTC rendering.
     pub uploaded: (String, String),
@@ -73,7 +81,7 @@ pub struct VersionView {
 struct ModelPage {
     c: Chrome,
     model: Model,
-    /// `None` when this build stores no firmware versions.
+    /// The model's stored versions, newest upload first.
     versions: Vec<VersionView>,
     max_bundle: String,
 }
@@ -83,6 +91,7 @@ fn parse_code(raw: &str) -> Result<ModelCode, PageError> {
         .ok_or_else(|| PageError::not_found(format!("DeviceModel {raw} was not found")))
 }
 
+/// `GET /models/{code}`: the model's stored firmware versions and the bundle upload form.
 pub async fn show(
     State(st): State<AppState>,
     AdminPage(s): AdminPage,
@@ -117,6 +126,7 @@ pub async fn show(
     })
 }
 
+/// `GET /models/{code}/delete`: asks before deleting a model.
 pub async fn delete_confirm(AdminPage(s): AdminPage, Path(code): Path<String>) -> PageResult {
     let code = parse_code(&code)?;
     render(&ConfirmPage {
@@ -129,6 +139,8 @@ pub async fn delete_confirm(AdminPage(s): AdminPage, Path(code): Path<String>) -
     })
 }
 
+/// `POST /models/{code}/delete`: deletes the model and its firmware (asks first unless
+/// `confirm=yes`).
 pub async fn delete(
     State(st): State<AppState>,
     Path(code): Path<String>,
@@ -196,6 +208,7 @@ fn parse_version(raw: &str) -> Result<FirmwareVersion, PageError> {
         .ok_or_else(|| PageError::not_found(format!("Firmware version {raw} was not found")))
 }
 
+/// `GET /models/{code}/firmware/{version}/delete`: asks before deleting a firmware version.
 pub async fn firmware_delete_confirm(
     AdminPage(s): AdminPage,
     Path((code, version)): Path<(String, String)>,
@@ -211,6 +224,8 @@ pub async fn firmware_delete_confirm(
     })
 }
 
+/// `POST /models/{code}/firmware/{version}/delete`: deletes the version's files and row (asks first
+/// unless `confirm=yes`).
 pub async fn firmware_delete(
     State(st): State<AppState>,
     Path((code, version)): Path<(String, String)>,

@@ -16,12 +16,19 @@ use crate::fleet::tokens::NewToken;
 use crate::ids::TokenId;
 use crate::web::state::AppState;
 
+/// One row of the tokens table.
 pub struct TokenView {
+    /// The token's row id.
     pub id: i64,
+    /// Free-text name given when it was issued.
     pub name: String,
+    /// `admin` or `pipeline`.
     pub role: &'static str,
+    /// When it was issued as (stored RFC 3339, display UTC).
     pub created: (String, String),
+    /// When it was last used as (stored, display); `None` if never.
     pub last_used: Option<(String, String)>,
+    /// When it was revoked as (stored, display); `None` while active.
     pub revoked: Option<(String, String)>,
 }
 
@@ -37,6 +44,7 @@ struct TokensPage {
     tokens: Vec<TokenView>,
 }
 
+/// `GET /tokens`: every API token and the create form.
 pub async fn list(
     State(st): State<AppState>,
     AdminPage(s): AdminPage,
@@ -69,6 +77,7 @@ struct TokenCreatedPage {
     token: NewToken,
 }
 
+/// The create-token form.
 #[derive(Deserialize)]
 pub struct CreateForm {
     #[serde(default)]
@@ -77,6 +86,7 @@ pub struct CreateForm {
     role: String,
 }
 
+/// `POST /tokens`: issues a token and shows its secret once.
 pub async fn create(
     State(st): State<AppState>,
     AdminForm { session, form }: AdminForm<CreateForm>,
@@ -98,6 +108,7 @@ fn parse_id(raw: &str) -> Result<TokenId, PageError> {
         .map_err(|_| PageError::not_found(format!("Token {raw} was not found")))
 }
 
+/// `GET /tokens/{id}/revoke`: asks before revoking a token.
 pub async fn revoke_confirm(AdminPage(s): AdminPage, Path(id): Path<String>) -> PageResult {
     let id = parse_id(&id)?;
     render(&ConfirmPage {
@@ -111,6 +122,7 @@ pub async fn revoke_confirm(AdminPage(s): AdminPage, Path(id): Path<String>) -> 
     })
 }
 
+/// `POST /tokens/{id}/revoke`: revokes the token (asks first unless `confirm=yes`).
 pub async fn revoke(
     State(st): State<AppState>,
     Path(id): Path<String>,

@@ -6,15 +6,25 @@ use crate::db::dashboard::DumpRow;
 
 /// A dump in a table (device page, home page).
 pub struct DumpView {
+    /// The dump's row id.
     pub id: i64,
+    /// Row id of the device that uploaded it.
     pub device_id: i64,
+    /// Key of the device that uploaded it.
     pub device_key: String,
+    /// The chip the device reported.
     pub chip: String,
+    /// The firmware version the device reported.
     pub firmware: String,
+    /// Size of the dump, human-readable.
     pub size: String,
+    /// Status badge text (`Pending`, `Parsed`, `Error`).
     pub status: &'static str,
+    /// Status badge CSS modifier (`pending`, `parsed`, `error`).
     pub status_class: &'static str,
+    /// When the dump was stored, as stored (RFC 3339), for `<time datetime>`.
     pub uploaded_at: String,
+    /// When the dump was stored, as shown without JavaScript (`YYYY-MM-DD HH:MM UTC`).
     pub uploaded_utc: String,
 }
 
