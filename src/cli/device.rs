@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use super::{layout, open_db, print_json};
+use super::{layout, open_db, output, print_json};
 use crate::config::Config;
 use crate::db::devices;
 use crate::fleet;
@@ -38,14 +38,12 @@ pub fn run(config: &Config, cmd: DeviceCmd) -> anyhow::Result<()> {
     match cmd {
         DeviceCmd::Add { model, name, json } => {
             let d = fleet::devices::create(&db, &model, name.as_deref())?;
-            if json {
-                print_json(&d)?;
-            } else {
-                println!(
+            output(json, &d, |d| {
+                format!(
                     "added device {} (model {})\ntoken: {}\n(the token is shown only now)",
                     d.key, d.model, d.token
-                );
-            }
+                )
+            })?;
         }
         DeviceCmd::List { json } => {
             let list = devices::search(&*db.conn()?, "", i64::MAX, 0)?.rows;
@@ -73,14 +71,12 @@ pub fn run(config: &Config, cmd: DeviceCmd) -> anyhow::Result<()> {
         DeviceCmd::Token { key, json } => {
             let device = fleet::devices::find_by_key(&db, &key)?;
             let d = fleet::devices::rotate_token(&db, device.id)?;
-            if json {
-                print_json(&d)?;
-            } else {
-                println!(
+            output(json, &d, |d| {
+                format!(
                     "new token for {}: {}\n(the token is shown only now)",
                     d.key, d.token
-                );
-            }
+                )
+            })?;
         }
         DeviceCmd::Rm { key } => {
             let device = fleet::devices::find_by_key(&db, &key)?;

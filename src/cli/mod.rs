@@ -96,3 +96,17 @@ fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string(v)?);
     Ok(())
 }
+
+/// Prints `v` as one line of JSON with `--json`, else the text `human` makes of it.
+fn output<T: serde::Serialize>(
+    json: bool,
+    v: &T,
+    human: impl FnOnce(&T) -> String,
+) -> anyhow::Result<()> {
+    if json {
+        print_json(v)
+    } else {
+        println!("{}", human(v));
+        Ok(())
+    }
+}

@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use super::{layout, open_db, print_json};
+use super::{layout, open_db, output, print_json};
 use crate::config::Config;
 use crate::db::models;
 use crate::fleet;
@@ -31,11 +31,7 @@ pub fn run(config: &Config, cmd: ModelCmd) -> anyhow::Result<()> {
     match cmd {
         ModelCmd::Add { code, name, json } => {
             let m = fleet::models::create(&db, &code, name.as_deref())?;
-            if json {
-                print_json(&m)?;
-            } else {
-                println!("added model {} ({})", m.code, m.name);
-            }
+            output(json, &m, |m| format!("added model {} ({})", m.code, m.name))?;
         }
         ModelCmd::List { json } => {
             let list = models::list(&*db.conn()?)?;

@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use super::{open_db, print_json};
+use super::{open_db, output, print_json};
 use crate::config::Config;
 use crate::db::tokens::{self, Role};
 use crate::fleet;
@@ -33,17 +33,15 @@ pub fn run(config: &Config, cmd: TokenCmd) -> anyhow::Result<()> {
     match cmd {
         TokenCmd::Create { role, name, json } => {
             let t = fleet::tokens::create(&db, &name, role)?;
-            if json {
-                print_json(&t)?;
-            } else {
-                println!(
+            output(json, &t, |t| {
+                format!(
                     "created {} token {} (id {})\ntoken: {}\n(the token is shown only now)",
                     t.role.as_str(),
                     t.name,
                     t.id,
                     t.token
-                );
-            }
+                )
+            })?;
         }
         TokenCmd::List { json } => {
             let list = tokens::list(&*db.conn()?)?;

@@ -6,11 +6,12 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 
-use super::confirm::ConfirmPage;
-use super::devices::{DeviceTokenPage, parse_device_id};
+use super::devices::{
+    DeviceAction, DeviceTokenPage, confirm_device_action, parse_device_id, run_device_action,
+};
 use super::error::PageResult;
 use super::guard::{AdminForm, AdminPage, Confirm};
-use super::layout::{Chrome, Nav, Pager, page_number, render, render_secret, see_other, utc};
+use super::layout::{Chrome, Nav, Pager, page_number, render, render_secret, utc};
 use super::views::DumpView;
 use crate::coredump::manage;
 use crate::db::dashboard;
@@ -101,24 +102,20 @@ pub async fn rotate_token(
     })
 }
 
+const DELETE_ALL_DUMPS: DeviceAction = DeviceAction {
+    title: "Delete all core dumps",
+    question: "Delete all core dumps of",
+    message: "Every stored core dump of this device and its decoded report are deleted. This action cannot be undone.",
+    path: "coredumps/delete",
+};
+
 /// `GET /devices/{id}/coredumps/delete`: asks before deleting all of a device's dumps.
 pub async fn delete_all_confirm(
     State(st): State<AppState>,
     AdminPage(s): AdminPage,
     Path(id): Path<String>,
 ) -> PageResult {
-    let id = parse_device_id(&id)?;
-    let device = st
-        .blocking(move |st| fleet::devices::find(&st.db, id))
-        .await?;
-    render(&ConfirmPage {
-        c: Chrome::new("Delete all core dumps", &s, Nav::Devices),
-        heading: format!("Delete all core dumps of {}?", device.key),
-        message: "Every stored core dump of this device and its decoded report are deleted. This action cannot be undone.".into(),
-        action: format!("/devices/{id}/coredumps/delete"),
-        button: "Delete all core dumps",
-        cancel: format!("/devices/{id}"),
-    })
+    confirm_device_action(&st, &s, &id, &DELETE_ALL_DUMPS).await
 }
 
 /// `POST /devices/{id}/coredumps/delete`: deletes every dump of the device (asks first unless
@@ -128,11 +125,7 @@ pub async fn delete_all(
     Path(id): Path<String>,
     AdminForm { form, .. }: AdminForm<Confirm>,
 ) -> PageResult {
-    let id = parse_device_id(&id)?;
-    if !form.confirmed() {
-        return Ok(see_other(&format!("/devices/{id}/coredumps/delete")));
-    }
-    st.blocking(move |st| manage::delete_all(&st.db, &st.layout, id))
-        .await?;
-    Ok(see_other(&format!("/devices/{id}?done=dumps-deleted")))
+    let op = |st: &AppState, id| manage::delete_all(&st.db, &st.layout, id);
+    let done = |id| format!("/devices/{id}?done=dumps-deleted");
+    run_device_action(&st, &id, &form, &DELETE_ALL_DUMPS, op, done).await
 }

@@ -13,6 +13,7 @@ use super::layout::{
 };
 use crate::db::devices;
 use crate::db::models::{self, Model};
+use crate::db::sessions::Session;
 use crate::fleet;
 use crate::fleet::devices::DeviceWithToken;
 use crate::ids::DeviceId;
@@ -150,24 +151,71 @@ pub fn parse_device_id(raw: &str) -> Result<DeviceId, PageError> {
         .map_err(|_| PageError::not_found(format!("Device {raw} was not found")))
 }
 
+/// A destructive action on one device, as its confirmation page names it.
+pub struct DeviceAction {
+    /// Page title and button text, e.g. `Delete device`.
+    pub title: &'static str,
+    /// The question, before the device key: `Delete device` → "Delete device k3xq7mza?".
+    pub question: &'static str,
+    /// What happens, in a sentence or two.
+    pub message: &'static str,
+    /// The action's path under `/devices/{id}/`.
+    pub path: &'static str,
+}
+
+/// Runs `op` on the device `raw_id` when the form confirms `action`, then redirects to
+/// `done(id)`; an unconfirmed post redirects to the action's confirmation page instead.
+pub async fn run_device_action<T: Send + 'static>(
+    st: &AppState,
+    raw_id: &str,
+    form: &Confirm,
+    action: &DeviceAction,
+    op: impl FnOnce(&AppState, DeviceId) -> crate::error::Result<T> + Send + 'static,
+    done: impl FnOnce(DeviceId) -> String,
+) -> PageResult {
+    let id = parse_device_id(raw_id)?;
+    if !form.confirmed() {
+        return Ok(see_other(&format!("/devices/{id}/{}", action.path)));
+    }
+    st.blocking(move |st| op(st, id)).await?;
+    Ok(see_other(&done(id)))
+}
+
+/// The confirmation page of `action` on the device `raw_id`.
+pub async fn confirm_device_action(
+    st: &AppState,
+    session: &Session,
+    raw_id: &str,
+    action: &DeviceAction,
+) -> PageResult {
+    let id = parse_device_id(raw_id)?;
+    let device = st
+        .blocking(move |st| fleet::devices::find(&st.db, id))
+        .await?;
+    render(&ConfirmPage {
+        c: Chrome::new(action.title, session, Nav::Devices),
+        heading: format!("{} {}?", action.question, device.key),
+        message: action.message.into(),
+        action: format!("/devices/{id}/{}", action.path),
+        button: action.title,
+        cancel: format!("/devices/{id}"),
+    })
+}
+
+const DELETE_DEVICE: DeviceAction = DeviceAction {
+    title: "Delete device",
+    question: "Delete device",
+    message: "The device, its token and all of its core dumps are deleted. This action cannot be undone.",
+    path: "delete",
+};
+
 /// `GET /devices/{id}/delete`: asks before deleting a device.
 pub async fn delete_confirm(
     State(st): State<AppState>,
     AdminPage(s): AdminPage,
     Path(id): Path<String>,
 ) -> PageResult {
-    let id = parse_device_id(&id)?;
-    let device = st
-        .blocking(move |st| fleet::devices::find(&st.db, id))
-        .await?;
-    render(&ConfirmPage {
-        c: Chrome::new("Delete device", &s, Nav::Devices),
-        heading: format!("Delete device {}?", device.key),
-        message: "The device, its token and all of its core dumps are deleted. This action cannot be undone.".into(),
-        action: format!("/devices/{id}/delete"),
-        button: "Delete device",
-        cancel: format!("/devices/{id}"),
-    })
+    confirm_device_action(&st, &s, &id, &DELETE_DEVICE).await
 }
 
 /// `POST /devices/{id}/delete`: deletes the device, its token and its dumps (asks first unless
@@ -177,11 +225,7 @@ pub async fn delete(
     Path(id): Path<String>,
     AdminForm { form, .. }: AdminForm<Confirm>,
 ) -> PageResult {
-    let id = parse_device_id(&id)?;
-    if !form.confirmed() {
-        return Ok(see_other(&format!("/devices/{id}/delete")));
-    }
-    st.blocking(move |st| fleet::devices::delete(&st.db, &st.layout, id))
-        .await?;
-    Ok(see_other("/devices?done=device-deleted"))
+    let op = |st: &AppState, id| fleet::devices::delete(&st.db, &st.layout, id);
+    let done = |_| "/devices?done=device-deleted".to_string();
+    run_device_action(&st, &id, &form, &DELETE_DEVICE, op, done).await
 }
