@@ -85,6 +85,10 @@ int_id!(
     /// A dashboard user's row id.
     UserId
 );
+int_id!(
+    /// A crash group's row id.
+    GroupId
+);
 
 /// A device model code: `^[a-z0-9_]{1,50}$`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]

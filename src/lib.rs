@@ -27,6 +27,7 @@ pub mod decode;
 pub mod error;
 pub mod firmware;
 pub mod fleet;
+pub mod groups;
 pub mod ids;
 pub mod metrics;
 pub mod sidecar;

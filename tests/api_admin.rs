@@ -424,6 +424,12 @@ fn admin_routes_reject_other_principals() {
         ("GET", "/api/tokens".into()),
         ("POST", "/api/tokens".into()),
         ("DELETE", "/api/tokens/1".into()),
+        ("GET", "/api/groups".into()),
+        ("GET", "/api/groups/1".into()),
+        ("POST", "/api/groups/1/resolve".into()),
+        ("POST", "/api/groups/1/mute".into()),
+        ("POST", "/api/groups/1/reopen".into()),
+        ("POST", "/api/groups/1/merge".into()),
     ];
     for (method, path) in &routes {
         for (who, token, want) in [

@@ -7,6 +7,7 @@ mod coredump;
 mod decode;
 mod device;
 mod firmware;
+mod group;
 mod model;
 mod serve;
 mod sidecar;
@@ -60,6 +61,9 @@ pub enum Command {
     /// Core dumps: re-parse.
     #[command(subcommand)]
     Coredump(coredump::CoredumpCmd),
+    /// Crash groups: list, show, resolve, mute, reopen, merge, rebuild.
+    #[command(subcommand)]
+    Group(group::GroupCmd),
     /// Consistent online copy of the database plus a tar of the blob folders.
     Backup(backup::BackupArgs),
 }
@@ -78,6 +82,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Decode(args) => decode::run(&config, args),
         Command::Sidecar(args) => sidecar::run(&config, args),
         Command::Coredump(cmd) => coredump::run(&config, cmd),
+        Command::Group(cmd) => group::run(&config, cmd),
     }
 }
 

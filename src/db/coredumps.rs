@@ -1,11 +1,10 @@
 //! `coredumps`: one row per stored dump. A `PENDING` row is also a parse job.
 
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
 use super::{DbError, now};
-use crate::ids::{CoredumpId, DeviceId, FirmwareVersion, ModelId, Timestamp};
+use crate::ids::{CoredumpId, DeviceId, FirmwareVersion, GroupId, ModelId, Timestamp};
 
 /// Where a dump is in its decode: `PENDING → PARSED | ERROR` (and back to `PENDING` on re-parse).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,26 +83,8 @@ impl ParseErrorKind {
     }
 }
 
-/// `FromSql`/`ToSql` through `as_str`/`parse`: an unknown stored value is a column error.
-macro_rules! sql_enum {
-    ($name:ident) => {
-        impl FromSql for $name {
-            fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
-                let s = v.as_str()?;
-                $name::parse(s).ok_or_else(|| {
-                    FromSqlError::Other(format!("unknown {} {s:?}", stringify!($name)).into())
-                })
-            }
-        }
-        impl ToSql for $name {
-            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-                Ok(ToSqlOutput::from(self.as_str()))
-            }
-        }
-    };
-}
-sql_enum!(ParseStatus);
-sql_enum!(ParseErrorKind);
+super::sql_enum!(ParseStatus);
+super::sql_enum!(ParseErrorKind);
 
 /// The final outcome of a parse, as recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +134,8 @@ pub struct Coredump {
     /// Why an `ERROR` row failed; not part of the API (which shows upstream's text).
     #[serde(skip)]
     pub parse_error_kind: Option<ParseErrorKind>,
+    /// The crash group (null until the dump is decoded with symbols).
+    pub group_id: Option<GroupId>,
     /// Only filled by the detail finders.
     pub parsed_output: Option<String>,
     /// JSON of the built-in decoder's analysis; only filled by the detail finders.
@@ -170,10 +153,10 @@ pub struct Coredump {
 /// Columns of a summary; the detail variant adds the two large text columns.
 const SUMMARY: &str =
     "SELECT id, device_id, filename, chip, firmware_version, size, parse_status, parse_error_kind,
-        NULL, NULL, uploaded_at, parsed_at, created_at, updated_at FROM coredumps";
+        group_id, NULL, NULL, uploaded_at, parsed_at, created_at, updated_at FROM coredumps";
 const DETAIL: &str =
     "SELECT id, device_id, filename, chip, firmware_version, size, parse_status, parse_error_kind,
-        parsed_output, analysis, uploaded_at, parsed_at, created_at, updated_at FROM coredumps";
+        group_id, parsed_output, analysis, uploaded_at, parsed_at, created_at, updated_at FROM coredumps";
 
 fn from_row(r: &Row) -> rusqlite::Result<Coredump> {
     Ok(Coredump {
@@ -185,12 +168,13 @@ fn from_row(r: &Row) -> rusqlite::Result<Coredump> {
         size: r.get(5)?,
         parse_status: r.get(6)?,
         parse_error_kind: r.get(7)?,
-        parsed_output: r.get(8)?,
-        analysis: r.get(9)?,
-        uploaded_at: r.get(10)?,
-        parsed_at: r.get(11)?,
-        created_at: r.get(12)?,
-        updated_at: r.get(13)?,
+        group_id: r.get(8)?,
+        parsed_output: r.get(9)?,
+        analysis: r.get(10)?,
+        uploaded_at: r.get(11)?,
+        parsed_at: r.get(12)?,
+        created_at: r.get(13)?,
+        updated_at: r.get(14)?,
     })
 }
 

@@ -19,6 +19,10 @@ const MIGRATIONS: &[&str] = &[
     // 4: typed parse outcomes: `parse_error_kind` on ERROR rows (dumps waiting for their
     //    firmware are found by kind, not by the text of their error).
     include_str!("migrations/004_parse_error_kind.sql"),
+    // 5: crash groups: one row per distinct bug of a model, the signatures that map to it
+    //    (merges), lifetime tallies per device and per firmware version, and the group of
+    //    each dump.
+    include_str!("migrations/005_crash_groups.sql"),
 ];
 
 pub fn apply(conn: &mut Connection) -> Result<(), DbError> {

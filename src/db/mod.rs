@@ -3,10 +3,36 @@
 //!
 //! The submodules, one per table, are the only place in crashbox that contains SQL.
 
+/// `FromSql`/`ToSql` for an enum with `as_str` and `parse`: an unknown stored value is a column
+/// error (the row is refused), never guessed.
+macro_rules! sql_enum {
+    ($name:ident) => {
+        impl rusqlite::types::FromSql for $name {
+            fn column_result(
+                v: rusqlite::types::ValueRef<'_>,
+            ) -> rusqlite::types::FromSqlResult<Self> {
+                let s = v.as_str()?;
+                $name::parse(s).ok_or_else(|| {
+                    rusqlite::types::FromSqlError::Other(
+                        format!("unknown {} {s:?}", stringify!($name)).into(),
+                    )
+                })
+            }
+        }
+        impl rusqlite::types::ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                Ok(rusqlite::types::ToSqlOutput::from(self.as_str()))
+            }
+        }
+    };
+}
+pub(crate) use sql_enum;
+
 pub mod coredumps;
 pub mod dashboard;
 pub mod devices;
 pub mod firmware;
+pub mod groups;
 mod migrations;
 pub mod models;
 pub mod parse_jobs;

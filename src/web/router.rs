@@ -12,7 +12,9 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
-use super::api::{coredumps, devices, firmware, iot, models, pipeline, reparse, tokens};
+use super::api::{
+    coredumps, devices, firmware, groups, iot, models, pipeline, reparse, tokens,
+};
 use super::ops;
 use super::state::AppState;
 use crate::metrics::{HttpLabels, RouteLabels};
@@ -53,6 +55,13 @@ pub fn router(state: AppState) -> Router {
             "/api/models/{code}",
             get(models::detail).delete(models::delete),
         )
+        // Admin: crash groups
+        .route("/api/groups", get(groups::list))
+        .route("/api/groups/{id}", get(groups::detail))
+        .route("/api/groups/{id}/resolve", post(groups::resolve))
+        .route("/api/groups/{id}/mute", post(groups::mute))
+        .route("/api/groups/{id}/reopen", post(groups::reopen))
+        .route("/api/groups/{id}/merge", post(groups::merge))
         // Admin: API tokens
         .route("/api/tokens", get(tokens::list).post(tokens::create))
         .route("/api/tokens/{id}", axum::routing::delete(tokens::revoke))

@@ -29,7 +29,8 @@ use super::elf_cache::{Elf, ElfCache};
 use super::pool::Stop;
 use crate::db::coredumps::{ParseErrorKind, Verdict};
 use crate::db::{self, Db, parse_jobs};
-use crate::decode::{self, Engine};
+use crate::decode::{self, Analysis, Engine};
+use crate::groups::service::group_dump;
 use crate::ids::CoredumpId;
 use crate::metrics::Metrics;
 use crate::sidecar::Sidecar;
@@ -90,7 +91,7 @@ enum Outcome {
     Done {
         verdict: Verdict,
         output: String,
-        analysis: Option<String>,
+        analysis: Option<Analysis>,
     },
     Gone,
     Released,
@@ -100,7 +101,7 @@ impl Outcome {
     fn error(
         kind: ParseErrorKind,
         reason: impl std::fmt::Display,
-        analysis: Option<String>,
+        analysis: Option<Analysis>,
     ) -> Outcome {
         Outcome::Done {
             verdict: Verdict::Failed(kind),
@@ -200,8 +201,15 @@ fn record(
             return Ok(Ran::Released);
         }
     };
+    let json = analysis.as_ref().and_then(|a| serde_json::to_string(a).ok());
+    let report = (verdict == Verdict::Parsed).then_some(output.as_str());
     let recorded = ctx.db.write(|tx| {
-        parse_jobs::finish(tx, id, token, verdict, Some(&output), analysis.as_deref())
+        let recorded = parse_jobs::finish(tx, id, token, verdict, Some(&output), json.as_deref())?;
+        // The dump's crash group is decided in the same commit as its result.
+        if recorded {
+            group_dump(tx, id, analysis.as_ref(), report)?;
+        }
+        Ok::<_, db::DbError>(recorded)
     })?;
     if !recorded {
         tracing::info!(id = %id, "coredump was deleted or re-queued while parsing; result dropped");
@@ -311,14 +319,14 @@ fn execute(ctx: &Ctx, id: CoredumpId, token: &str) -> Result<Outcome, db::DbErro
     }
 }
 
-/// The built-in decoder's view of a dump: the analysis as JSON (stored in both modes) and the
-/// text report, or why there is none.
+/// The built-in decoder's view of a dump: the analysis (stored in both modes) and the text
+/// report, or why there is none.
 fn built_in(
     engine: &Engine,
     job: &parse_jobs::Job,
     dump: &[u8],
     elf: Option<&Elf>,
-) -> (Option<String>, Result<String, String>) {
+) -> (Option<Analysis>, Result<String, String>) {
     // A device's `chip` is free text: an unknown one is no reason to fail the decode.
     let chip = decode::parse_chip(&job.chip).unwrap_or_else(|e| {
         tracing::debug!(id = %job.id, "ignoring the device's chip: {e}");
@@ -330,7 +338,10 @@ fn built_in(
         Some(Err(e)) => return (None, Err(e.to_string())),
     };
     match engine.decode(dump, symbolizer.as_deref(), chip) {
-        Ok(a) => (serde_json::to_string(&a).ok(), Ok(a.report_text())),
+        Ok(a) => {
+            let report = a.report_text();
+            (Some(a), Ok(report))
+        }
         Err(e) => (None, Err(e.to_string())),
     }
 }
@@ -342,7 +353,7 @@ fn with_sidecar(
     token: &str,
     dump: &[u8],
     elf: &[u8],
-    analysis: Option<String>,
+    analysis: Option<Analysis>,
 ) -> Result<Outcome, db::DbError> {
     let id = job.id;
     let staged = match sidecar.stage(id, dump, elf) {

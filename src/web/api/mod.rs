@@ -3,6 +3,7 @@
 pub mod coredumps;
 pub mod devices;
 pub mod firmware;
+pub mod groups;
 pub mod iot;
 pub mod models;
 pub mod pipeline;
