@@ -13,6 +13,7 @@
 //! - [`coredump`], [`fleet`]: the services behind the API and the CLI.
 //! - [`worker`]: background parse jobs.
 //! - [`decode`]: the built-in core dump decoder.
+//! - [`groups`]: crash signatures and firmware version order, for grouping dumps.
 //! - [`cli`]: the command line.
 
 #![warn(missing_docs)]
@@ -27,6 +28,7 @@ pub mod decode;
 pub mod error;
 pub mod firmware;
 pub mod fleet;
+pub mod groups;
 pub mod ids;
 pub mod metrics;
 pub mod sidecar;
