@@ -58,7 +58,6 @@ const PREFIX: &[(&str, &str)] = &[
     ("_esp_error_check_failed", "esp_error_check"),
     ("vApplicationStackOverflowHook", "stack_overflow"),
     ("task_wdt_isr", "task_wdt"),
-    ("esp_task_wdt_isr", "task_wdt"),
 ];
 
 /// Frames that mark an abort-style panic (the deliberate fault of `panic_abort` is then not
@@ -433,12 +432,9 @@ fn panic_class(text: &str) -> Option<&'static str> {
         "int_wdt"
     } else if t.contains("Stack canary watchpoint triggered")
         || t.contains("A stack overflow in task")
-        || starts("Stack protection fault")
     {
         "stack_overflow"
-    } else if t.contains("Cache disabled but cached memory region accessed")
-        || starts("Cache error")
-    {
+    } else if t.contains("Cache disabled but cached memory region accessed") {
         "cache_err"
     } else {
         return None;
@@ -790,6 +786,14 @@ mod tests {
                 "unknown",
             ),
             (analysis(None, None, site()), "unknown"),
+            (
+                analysis(
+                    Some("assertion \"n > 0\" failed: file \"main.c\", line 3, function: f"),
+                    None,
+                    site(),
+                ),
+                "assert",
+            ),
             (
                 analysis(Some("Interrupt wdt timeout on CPU0"), None, site()),
                 "int_wdt",
