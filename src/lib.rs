@@ -13,6 +13,7 @@
 //! - [`coredump`], [`fleet`]: the services behind the API and the CLI.
 //! - [`worker`]: background parse jobs.
 //! - [`decode`]: the built-in core dump decoder.
+//! - [`groups`]: crash groups: signatures, version order, grouping and the group operations.
 //! - [`cli`]: the command line.
 
 #![warn(missing_docs)]

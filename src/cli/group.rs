@@ -88,12 +88,13 @@ pub fn run(config: &Config, cmd: GroupCmd) -> anyhow::Result<()> {
             sort,
             json,
         } => {
-            let status = match status.as_deref() {
-                None => None,
-                Some(s) => Some(GroupStatus::parse(s).ok_or_else(|| {
-                    anyhow::anyhow!("--status {s}: use open, resolved or muted")
-                })?),
-            };
+            let status =
+                match status.as_deref() {
+                    None => None,
+                    Some(s) => Some(GroupStatus::parse(s).ok_or_else(|| {
+                        anyhow::anyhow!("--status {s}: use open, resolved or muted")
+                    })?),
+                };
             let sort = Sort::parse(&sort)
                 .ok_or_else(|| anyhow::anyhow!("--sort {sort}: use last_seen, count or devices"))?;
             let page = service::list(&db, model.as_deref(), status, sort, service::MAX_LIST, 0)?;
@@ -117,7 +118,10 @@ pub fn run(config: &Config, cmd: GroupCmd) -> anyhow::Result<()> {
         GroupCmd::Mute { id } => println!("{}", line(&service::mute(&db, GroupId(id))?)),
         GroupCmd::Reopen { id } => println!("{}", line(&service::reopen(&db, GroupId(id))?)),
         GroupCmd::Merge { id, into } => {
-            println!("{}", line(&service::merge(&db, GroupId(id), GroupId(into))?))
+            println!(
+                "{}",
+                line(&service::merge(&db, GroupId(id), GroupId(into))?)
+            )
         }
         GroupCmd::Rebuild { json } => {
             let r = service::rebuild(&db)?;

@@ -231,8 +231,9 @@ pub fn rebuild(db: &Db) -> Result<Rebuilt> {
         db.write(|tx| -> Result<()> {
             for (facts, analysis, report) in &batch {
                 done.dumps += 1;
-                let analysis: Option<Analysis> =
-                    analysis.as_deref().and_then(|a| serde_json::from_str(a).ok());
+                let analysis: Option<Analysis> = analysis
+                    .as_deref()
+                    .and_then(|a| serde_json::from_str(a).ok());
                 if let Some(a) = regroup(tx, facts, analysis.as_ref(), report.as_deref())? {
                     done.grouped += 1;
                     done.moved += usize::from(a.moved_from.is_some());

@@ -12,9 +12,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
-use super::api::{
-    coredumps, devices, firmware, groups, iot, models, pipeline, reparse, tokens,
-};
+use super::api::{coredumps, devices, firmware, groups, iot, models, pipeline, reparse, tokens};
 use super::ops;
 use super::state::AppState;
 use crate::metrics::{HttpLabels, RouteLabels};

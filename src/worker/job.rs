@@ -201,7 +201,9 @@ fn record(
             return Ok(Ran::Released);
         }
     };
-    let json = analysis.as_ref().and_then(|a| serde_json::to_string(a).ok());
+    let json = analysis
+        .as_ref()
+        .and_then(|a| serde_json::to_string(a).ok());
     let report = (verdict == Verdict::Parsed).then_some(output.as_str());
     let recorded = ctx.db.write(|tx| {
         let recorded = parse_jobs::finish(tx, id, token, verdict, Some(&output), json.as_deref())?;

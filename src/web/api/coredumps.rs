@@ -17,12 +17,13 @@ use crate::web::error::ApiResult;
 use crate::web::extract::path_id;
 use crate::web::state::AppState;
 
-/// The list item shape: no `parsed_output`.
+/// The list item shape: no `parsed_output`; `group_id` is null until the dump is grouped.
 pub fn summary_json(c: &Coredump) -> Value {
     json!({
         "id": c.id, "device_id": c.device_id, "filename": c.filename, "chip": c.chip,
         "firmware_version": c.firmware_version, "size": c.size, "parse_status": c.parse_status,
         "uploaded_at": c.uploaded_at, "parsed_at": c.parsed_at, "created_at": c.created_at,
+        "group_id": c.group_id,
     })
 }
 

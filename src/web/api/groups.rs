@@ -38,9 +38,7 @@ pub async fn list(
     let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(GroupStatus::parse(s).ok_or_else(|| {
-            ApiError::validation(format!(
-                "Unknown status {s:?}: use open, resolved or muted"
-            ))
+            ApiError::validation(format!("Unknown status {s:?}: use open, resolved or muted"))
         })?),
     };
     let sort = match q.sort.as_deref().filter(|s| !s.is_empty()) {
