@@ -361,9 +361,17 @@ fn regressions() {
     assert!(
         a.warnings.iter().any(|w| matches!(
             w,
-            Warning::TasksCapped { count: 600, limit } if *limit == opts.max_tasks
+            Warning::TasksCapped { limit, .. } if *limit == opts.max_tasks
         )),
         "{:?}",
+        a.warnings
+    );
+    let capped_notes = (a.warnings.iter())
+        .filter(|w| matches!(w, Warning::TaskNotesCapped { .. }))
+        .count();
+    assert_eq!(
+        capped_notes, 1,
+        "the note cap is said once: {:?}",
         a.warnings
     );
     for t in &a.tasks {

@@ -318,7 +318,10 @@ fn handle_note(name: &str, ntype: u32, desc: &[u8], dump: &mut Dump) {
     match (name, ntype) {
         ("CORE", NT_PRSTATUS) => {
             if dump.tasks.len() >= MAX_TASKS {
-                if dump.tasks.len() == MAX_TASKS {
+                // Said once, however many notes are past the cap.
+                let said =
+                    (dump.warnings.iter()).any(|w| matches!(w, Warning::TaskNotesCapped { .. }));
+                if !said {
                     dump.warnings
                         .push(Warning::TaskNotesCapped { limit: MAX_TASKS });
                 }
