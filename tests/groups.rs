@@ -3,7 +3,6 @@
 //! for another crash, resolve / regress / mute / reopen, merge, a late ELF, lifetime counts
 //! after deletes, and the CLI.
 mod common;
-#[allow(dead_code)]
 mod decode_support;
 
 use std::time::Duration;

@@ -324,18 +324,16 @@ pub fn uncount_dump(conn: &Connection, group: GroupId, d: &Counted) -> Result<()
     Ok(())
 }
 
-/// The group and signature recorded on a dump.
-pub fn dump_group(
-    conn: &Connection,
-    dump: CoredumpId,
-) -> Result<Option<(Option<GroupId>, Option<String>)>, DbError> {
+/// The group a dump is counted in (`None` when ungrouped or gone).
+pub fn dump_group(conn: &Connection, dump: CoredumpId) -> Result<Option<GroupId>, DbError> {
     Ok(conn
         .query_row(
-            "SELECT group_id, signature FROM coredumps WHERE id = ?1",
+            "SELECT group_id FROM coredumps WHERE id = ?1",
             [dump],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| r.get(0),
         )
-        .optional()?)
+        .optional()?
+        .flatten())
 }
 
 /// Records the group and signature of a dump.

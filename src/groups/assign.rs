@@ -38,7 +38,7 @@ pub fn assign(
     dump: &DumpFacts,
     sig: &Signature,
 ) -> Result<Option<Assigned>, DbError> {
-    let current = groups::dump_group(tx, dump.id)?.and_then(|(g, _)| g);
+    let current = groups::dump_group(tx, dump.id)?;
     let (group, created) = match groups::for_signature(tx, dump.model, &sig.hash)? {
         Some(g) => (g, false),
         None => {

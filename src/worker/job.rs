@@ -91,7 +91,7 @@ enum Outcome {
     Done {
         verdict: Verdict,
         output: String,
-        analysis: Option<Analysis>,
+        analysis: Option<Box<Analysis>>,
     },
     Gone,
     Released,
@@ -101,7 +101,7 @@ impl Outcome {
     fn error(
         kind: ParseErrorKind,
         reason: impl std::fmt::Display,
-        analysis: Option<Analysis>,
+        analysis: Option<Box<Analysis>>,
     ) -> Outcome {
         Outcome::Done {
             verdict: Verdict::Failed(kind),
@@ -209,7 +209,7 @@ fn record(
         let recorded = parse_jobs::finish(tx, id, token, verdict, Some(&output), json.as_deref())?;
         // The dump's crash group is decided in the same commit as its result.
         if recorded {
-            group_dump(tx, id, analysis.as_ref(), report)?;
+            group_dump(tx, id, analysis.as_deref(), report)?;
         }
         Ok::<_, db::DbError>(recorded)
     })?;
@@ -328,7 +328,7 @@ fn built_in(
     job: &parse_jobs::Job,
     dump: &[u8],
     elf: Option<&Elf>,
-) -> (Option<Analysis>, Result<String, String>) {
+) -> (Option<Box<Analysis>>, Result<String, String>) {
     // A device's `chip` is free text: an unknown one is no reason to fail the decode.
     let chip = decode::parse_chip(&job.chip).unwrap_or_else(|e| {
         tracing::debug!(id = %job.id, "ignoring the device's chip: {e}");
@@ -342,7 +342,7 @@ fn built_in(
     match engine.decode(dump, symbolizer.as_deref(), chip) {
         Ok(a) => {
             let report = a.report_text();
-            (Some(a), Ok(report))
+            (Some(Box::new(a)), Ok(report))
         }
         Err(e) => (None, Err(e.to_string())),
     }
@@ -355,7 +355,7 @@ fn with_sidecar(
     token: &str,
     dump: &[u8],
     elf: &[u8],
-    analysis: Option<Analysis>,
+    analysis: Option<Box<Analysis>>,
 ) -> Result<Outcome, db::DbError> {
     let id = job.id;
     let staged = match sidecar.stage(id, dump, elf) {
