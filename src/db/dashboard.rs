@@ -1,13 +1,16 @@
-//! The dashboard's own read queries: home-page counts, a device's dumps page by page, and the
-//! newest dumps of the fleet. Each page is one or two queries, so no page does N+1 round trips.
+//! The dashboard's own read queries: home-page counts, a device's dumps page by page, the
+//! newest dumps of the fleet, a dump with what its page says about it, and what a crash
+//! group's page shows beyond `crate::groups::service::detail` (dumps per day, its stored dumps,
+//! which of its devices still exist). Each page is a fixed number of queries, so no page does
+//! N+1 round trips.
 //! (The device list is [`super::devices::search`], shared with the API; a model's firmware
 //! versions are [`super::firmware::list_for_model`].)
 
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::coredumps::{Coredump, ParseStatus};
+use super::coredumps::{Coredump, ParseErrorKind, ParseStatus};
 use super::{DbError, Page};
-use crate::ids::{CoredumpId, DeviceId, DeviceKey, Timestamp};
+use crate::ids::{CoredumpId, DeviceId, DeviceKey, GroupId, ModelCode, Timestamp};
 
 /// The numbers on the home page.
 #[derive(Debug, Clone, Default)]
@@ -72,7 +75,19 @@ pub struct DumpRow {
     pub status: ParseStatus,
     /// When the dump was stored.
     pub uploaded_at: Timestamp,
+    /// Why an `ERROR` dump failed.
+    pub error_kind: Option<ParseErrorKind>,
+    /// Its crash group; `None` until it is decoded with symbols.
+    pub group_id: Option<GroupId>,
+    /// That group's title (`abort() in fail_once (main.c:14)`).
+    pub group_title: Option<String>,
 }
+
+/// The columns [`dump_row`] reads, from `coredumps c JOIN devices d LEFT JOIN crash_groups g`.
+const DUMP_COLUMNS: &str = "SELECT c.id, c.device_id, d.key, c.chip, c.firmware_version, c.size,
+        c.parse_status, c.uploaded_at, c.parse_error_kind, c.group_id, g.title
+     FROM coredumps c JOIN devices d ON d.id = c.device_id
+     LEFT JOIN crash_groups g ON g.id = c.group_id";
 
 fn dump_row(r: &Row) -> rusqlite::Result<DumpRow> {
     Ok(DumpRow {
@@ -84,6 +99,9 @@ fn dump_row(r: &Row) -> rusqlite::Result<DumpRow> {
         size: r.get(5)?,
         status: r.get(6)?,
         uploaded_at: r.get(7)?,
+        error_kind: r.get(8)?,
+        group_id: r.get(9)?,
+        group_title: r.get(10)?,
     })
 }
 
@@ -97,13 +115,10 @@ pub fn dump_page(
     let total: i64 = conn
         .prepare_cached("SELECT COUNT(*) FROM coredumps WHERE device_id = ?1")?
         .query_row([device.0], |r| r.get(0))?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT c.id, c.device_id, d.key, c.chip, c.firmware_version, c.size, c.parse_status,
-                c.uploaded_at
-         FROM coredumps c JOIN devices d ON d.id = c.device_id
-         WHERE c.device_id = ?1
-         ORDER BY c.uploaded_at DESC, c.id DESC LIMIT ?2 OFFSET ?3",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "{DUMP_COLUMNS} WHERE c.device_id = ?1
+         ORDER BY c.uploaded_at DESC, c.id DESC LIMIT ?2 OFFSET ?3"
+    ))?;
     let rows = stmt
         .query_map(params![device.0, limit, offset], dump_row)?
         .collect::<Result<_, _>>()?;
@@ -112,27 +127,104 @@ pub fn dump_page(
 
 /// The newest dumps of the whole fleet.
 pub fn recent_dumps(conn: &Connection, limit: i64) -> Result<Vec<DumpRow>, DbError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT c.id, c.device_id, d.key, c.chip, c.firmware_version, c.size, c.parse_status,
-                c.uploaded_at
-         FROM coredumps c JOIN devices d ON d.id = c.device_id
-         ORDER BY c.uploaded_at DESC, c.id DESC LIMIT ?1",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "{DUMP_COLUMNS} ORDER BY c.uploaded_at DESC, c.id DESC LIMIT ?1"
+    ))?;
     let rows = stmt
         .query_map([limit], dump_row)?
         .collect::<Result<_, _>>()?;
     Ok(rows)
 }
 
-/// A dump with its device key, for the dump page (one query).
+/// A dump with what its page shows around it.
+#[derive(Debug, Clone)]
+pub struct DumpContext {
+    /// The dump, with its report and analysis.
+    pub dump: Coredump,
+    /// Key of its device.
+    pub device_key: DeviceKey,
+    /// Code of its device's model.
+    pub model: ModelCode,
+    /// Title of its crash group, when it has one.
+    pub group_title: Option<String>,
+    /// Whether the model stores the dump's firmware version: `None` when it does not,
+    /// `Some(has_elf)` when it does.
+    pub firmware_has_elf: Option<bool>,
+}
+
+/// A dump of a device, with its device key, model, group title and whether its firmware
+/// version is stored (for the dump page; two queries).
 pub fn find_dump(
     conn: &Connection,
     device: DeviceId,
     id: CoredumpId,
-) -> Result<Option<(Coredump, DeviceKey)>, DbError> {
+) -> Result<Option<DumpContext>, DbError> {
     let Some(dump) = super::coredumps::find(conn, device, id)? else {
         return Ok(None);
     };
-    let key = super::devices::find(conn, device)?.map(|d| d.key);
-    Ok(key.map(|k| (dump, k)))
+    let around = conn
+        .prepare_cached(
+            "SELECT d.key, m.code,
+                (SELECT title FROM crash_groups WHERE id = ?2),
+                (SELECT has_elf FROM firmware_versions f
+                 WHERE f.device_model_id = m.id AND f.version = ?3)
+             FROM devices d JOIN device_models m ON m.id = d.device_model_id
+             WHERE d.id = ?1",
+        )?
+        .query_row(
+            params![device.0, dump.group_id, dump.firmware_version],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    Ok(around.map(
+        |(device_key, model, group_title, firmware_has_elf)| DumpContext {
+            dump,
+            device_key,
+            model,
+            group_title,
+            firmware_has_elf,
+        },
+    ))
+}
+
+/// Stored dumps of a group per UTC day (`YYYY-MM-DD`, oldest first) uploaded at or after
+/// `since` (a database timestamp); days without dumps are left out.
+pub fn dumps_per_day(
+    conn: &Connection,
+    group: GroupId,
+    since: &str,
+) -> Result<Vec<(String, i64)>, DbError> {
+    let rows = conn
+        .prepare_cached(
+            "SELECT substr(uploaded_at, 1, 10) AS day, COUNT(*) FROM coredumps
+             WHERE group_id = ?1 AND uploaded_at >= ?2 GROUP BY day ORDER BY day",
+        )?
+        .query_map(params![group, since], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// The newest stored dumps of a group (all devices), at most `limit`.
+pub fn group_dumps(conn: &Connection, group: GroupId, limit: i64) -> Result<Vec<DumpRow>, DbError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{DUMP_COLUMNS} WHERE c.group_id = ?1 ORDER BY c.uploaded_at DESC, c.id DESC LIMIT ?2"
+    ))?;
+    let rows = stmt
+        .query_map(params![group, limit], dump_row)?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// The devices counted in a group that still exist (same id and key: a deleted device's id
+/// may be reused), for links on the group page.
+pub fn group_devices_present(conn: &Connection, group: GroupId) -> Result<Vec<DeviceId>, DbError> {
+    let rows = conn
+        .prepare_cached(
+            "SELECT d.id FROM crash_group_devices g
+             JOIN devices d ON d.id = g.device_id AND d.key = g.device_key
+             WHERE g.group_id = ?1",
+        )?
+        .query_map([group], |r| Ok(DeviceId(r.get(0)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
 }

@@ -23,6 +23,8 @@ pub struct ConfirmPage {
     pub button: &'static str,
     /// Where "Cancel" goes back to.
     pub cancel: String,
+    /// More hidden fields the confirmed form posts, as (name, value).
+    pub fields: Vec<(&'static str, String)>,
 }
 
 /// `?done=` after a redirect, naming the notice to show.

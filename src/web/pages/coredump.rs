@@ -1,10 +1,13 @@
-//! One dump: the crash summary when it is decoded (crashed task, panic reason, exception
-//! cause, top frames with function and file:line), the full report with a copy button, its
-//! metadata, and download, re-parse and delete. A `PENDING` dump reloads itself until it
-//! settles.
+//! One dump: the crash summary when it is decoded (cause, crashed task, panic reason,
+//! exception, top frames with the first in-app frame highlighted and ESP-IDF paths shortened),
+//! why it is not decoded when it could not be, its crash group, the full report with a copy
+//! button, its metadata, and download, re-parse and delete. A `PENDING` dump reloads itself
+//! until it settles.
 //!
 //! The summary reads the decoder's `analysis` JSON leniently (field by field), so a report
-//! from an older or newer decoder still shows what it can.
+//! from an older or newer decoder still shows what it can; the cause and the highlighted frame
+//! come from the crash signature (`crate::groups::signature`) when the analysis can be signed.
+//! The group page shows its latest sample with the same [`Summary`].
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -17,24 +20,36 @@ use super::devices::parse_device_id;
 use super::error::{PageError, PageResult};
 use super::guard::{AdminForm, AdminPage, Confirm};
 use super::layout::{Chrome, Nav, badge, render, see_other, size, utc};
+use super::views::{SOFTWARE_REASONS, reason_words, short_path};
 use crate::coredump::manage;
-use crate::db::coredumps::ParseStatus;
-use crate::db::dashboard;
+use crate::db::coredumps::{ParseErrorKind, ParseStatus};
+use crate::db::dashboard::{self, DumpContext};
+use crate::decode::Analysis;
 use crate::error::Error;
+use crate::groups::signature::{self, Signature};
 use crate::ids::{CoredumpId, DeviceId};
 use crate::web::state::AppState;
 
-/// Frames shown in the summary; the full report has all of them.
+/// Frames shown in the summary (more when the first in-app frame is further down); the full
+/// report has all of them.
 const TOP_FRAMES: usize = 8;
 
 /// One frame of the crashed task in the summary.
 pub struct FrameView {
+    /// The frame's number in the crashed task's backtrace (0 = where it stopped).
+    pub index: usize,
     /// Program counter as `0x%08x`; empty when the analysis has none.
     pub pc: String,
     /// Function name; `??` when it was not symbolized.
     pub function: String,
-    /// `file:line` (or `file`), `ROM` for a ROM frame, empty when unknown.
+    /// Short `file:line` (`esp_system/panic.c:472`), `ROM` for a ROM frame, empty when unknown.
     pub location: String,
+    /// The full `file:line` when `location` shortened it (shown on hover); else empty.
+    pub full_location: String,
+    /// The first frame in the firmware's own code (the signature's in-app top frame).
+    pub app: bool,
+    /// A frame above that one: the panic handler and library code it went through.
+    pub plumbing: bool,
 }
 
 /// What the summary box shows.
@@ -42,12 +57,22 @@ pub struct FrameView {
 pub struct Summary {
     /// The crashed task's name, or `TCB 0x…` when it has none; `None` when unknown.
     pub task: Option<String>,
+    /// What stopped the program, from the crash signature's reason class in words
+    /// (`abort() was called`, `Assertion failed`, `LoadProhibited`); `None` without a signature.
+    pub cause: Option<String>,
     /// The panic reason text; `None` when the dump has none.
     pub reason: Option<String>,
     /// The exception cause as "Name (number)", "Name" or "cause N"; `None` when unknown.
     pub exception: Option<String>,
+    /// The exception is the fault the panic path raises on purpose (an abort, assert, watchdog
+    /// or stack-overflow panic), not the cause of the crash.
+    pub exception_deliberate: bool,
     /// The first frames of the crashed task (or of the first task when none is marked crashed).
     pub frames: Vec<FrameView>,
+    /// Frames of the crashed task not shown in the summary.
+    pub more_frames: usize,
+    /// Index of the highlighted first in-app frame, when there is one.
+    pub app_frame: Option<usize>,
     /// Whether the decoder flagged the frames as unreliable (`frames_reliable: false`).
     pub unreliable: bool,
     /// The decoder's warnings.
@@ -58,6 +83,7 @@ impl Summary {
     /// Whether there is nothing to show (no task, reason, exception or frames).
     pub fn is_empty(&self) -> bool {
         self.task.is_none()
+            && self.cause.is_none()
             && self.reason.is_none()
             && self.exception.is_none()
             && self.frames.is_empty()
@@ -71,8 +97,22 @@ fn text(v: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Builds the summary from the stored analysis JSON.
-pub fn summarize(analysis: &Value) -> Summary {
+/// The summary of a stored analysis (JSON) of a dump of model `model`: read leniently field
+/// by field, with the crash signature (cause, first in-app frame) when the analysis is
+/// complete enough to be signed. Unreadable JSON gives an empty summary.
+pub fn summary_of(model: &str, analysis: &str) -> Summary {
+    let Ok(value) = serde_json::from_str::<Value>(analysis) else {
+        return Summary::default();
+    };
+    let signature = serde_json::from_str::<Analysis>(analysis)
+        .ok()
+        .and_then(|a| signature::from_analysis(model, &a));
+    summarize(&value, signature.as_ref())
+}
+
+/// Builds the summary from the stored analysis JSON and, when the dump could be signed, its
+/// signature (the cause and the in-app frame to highlight).
+pub fn summarize(analysis: &Value, signature: Option<&Signature>) -> Summary {
     let crashed = &analysis["crashed_task"];
     let task = text(&crashed["name"]).or_else(|| {
         crashed["tcb"]
@@ -86,44 +126,134 @@ pub fn summarize(analysis: &Value) -> Summary {
         (None, Some(n)) => Some(format!("cause {n}")),
         (None, None) => None,
     };
+    let reason = text(&analysis["panic_reason"]);
+    // Without a signature: ESP-IDF writes a panic reason only for panics the program raised
+    // itself (abort, assert, task watchdog), so the exception next to one is the panic path's.
+    let exception_deliberate = exception.is_some()
+        && match signature {
+            Some(sig) => SOFTWARE_REASONS.contains(&sig.reason.as_str()),
+            None => reason.is_some(),
+        };
     let tasks = analysis["tasks"].as_array();
     let crashed_task = tasks.and_then(|ts| {
         ts.iter()
             .find(|t| t["status"] == "crashed")
+            .or_else(|| ts.iter().find(|t| t["tcb"] == crashed["tcb"]))
             .or_else(|| ts.first())
     });
-    let frames = crashed_task
+    let app_frame = signature.filter(|s| s.in_app).and_then(|s| s.top_frame);
+    let all = crashed_task
         .and_then(|t| t["frames"].as_array())
-        .map(|fs| {
-            fs.iter()
-                .take(TOP_FRAMES)
-                .map(|f| FrameView {
-                    pc: f["pc"]
-                        .as_u64()
-                        .map(|pc| format!("0x{pc:08x}"))
-                        .unwrap_or_default(),
-                    function: text(&f["function"]).unwrap_or_else(|| "??".into()),
-                    location: match (text(&f["file"]), f["line"].as_u64()) {
-                        (Some(file), Some(line)) => format!("{file}:{line}"),
-                        (Some(file), None) => file,
-                        _ if f["rom"] == true => "ROM".into(),
-                        _ => String::new(),
-                    },
-                })
-                .collect()
-        })
+        .map(Vec::as_slice)
         .unwrap_or_default();
+    let shown = TOP_FRAMES
+        .max(app_frame.map_or(0, |i| i + 3))
+        .min(all.len());
+    let frames = all[..shown]
+        .iter()
+        .enumerate()
+        .map(|(index, f)| frame_view(index, f, app_frame))
+        .collect();
     Summary {
         task,
-        reason: text(&analysis["panic_reason"]),
+        cause: signature.map(|s| reason_words(&s.reason)),
+        reason,
         exception,
+        exception_deliberate,
         frames,
+        more_frames: all.len() - shown,
+        app_frame,
         unreliable: analysis["frames_reliable"] == false,
         warnings: analysis["warnings"]
             .as_array()
             .map(|w| w.iter().filter_map(text).collect())
             .unwrap_or_default(),
     }
+}
+
+fn frame_view(index: usize, f: &Value, app_frame: Option<usize>) -> FrameView {
+    let (location, full_location) = match (text(&f["file"]), f["line"].as_u64()) {
+        (Some(file), line) => {
+            let line = line.map(|l| format!(":{l}")).unwrap_or_default();
+            let short = format!("{}{line}", short_path(&file));
+            let full = format!("{file}{line}");
+            if short == full {
+                (short, String::new())
+            } else {
+                (short, full)
+            }
+        }
+        _ if f["rom"] == true => ("ROM".into(), String::new()),
+        _ => (String::new(), String::new()),
+    };
+    FrameView {
+        index,
+        pc: f["pc"]
+            .as_u64()
+            .map(|pc| format!("0x{pc:08x}"))
+            .unwrap_or_default(),
+        function: text(&f["function"]).unwrap_or_else(|| "??".into()),
+        location,
+        full_location,
+        app: app_frame == Some(index),
+        plumbing: app_frame.is_some_and(|top| index < top),
+    }
+}
+
+/// Why a dump is not decoded, in plain words, with a link to what fixes it.
+pub struct Undecoded {
+    /// The explanation.
+    pub text: String,
+    /// A link that helps as (href, text), e.g. to the model's firmware upload.
+    pub link: Option<(String, String)>,
+}
+
+/// What the dump page says about a dump that could not be decoded (`None` when it was, or is
+/// still pending).
+pub fn undecoded(ctx: &DumpContext) -> Option<Undecoded> {
+    let d = &ctx.dump;
+    if d.parse_status != ParseStatus::Error {
+        return None;
+    }
+    let (model, version) = (&ctx.model, &d.firmware_version);
+    let upload = Some((format!("/models/{model}"), format!("Firmware of {model}")));
+    let (text, link) = match d.parse_error_kind {
+        Some(ParseErrorKind::FirmwareMissing) => match ctx.firmware_has_elf {
+            Some(false) => (
+                format!(
+                    "Firmware {version} of model {model} has no ELF file — upload its bundle with the app's .elf and this dump is decoded automatically."
+                ),
+                upload,
+            ),
+            _ => (
+                format!(
+                    "No firmware {version} for model {model} yet — upload it and this dump is decoded automatically."
+                ),
+                upload,
+            ),
+        },
+        Some(ParseErrorKind::DumpUnreadable) => (
+            "The stored dump file is missing or cannot be read, so it cannot be decoded. Ask the device to send it again, or delete this entry.".into(),
+            None,
+        ),
+        Some(ParseErrorKind::DecodeFailed) => (
+            "The decoder could not read this dump: it is damaged, cut short or not an ESP-IDF core dump. The report below says what it found.".into(),
+            None,
+        ),
+        Some(ParseErrorKind::SidecarFailed) => (
+            "The external parse sidecar failed on every attempt. Check that it is running, then use Re-parse.".into(),
+            None,
+        ),
+        Some(ParseErrorKind::Interrupted) => (
+            "Decoding this dump was interrupted again and again (the worker crashed or was stopped), so it was given up. Use Re-parse to try once more.".into(),
+            None,
+        ),
+        None => (
+            "This dump could not be decoded. The report below says why.".into(),
+            None,
+        ),
+    };
+    Some(Undecoded { text, link })
 }
 
 #[derive(Template)]
@@ -147,6 +277,9 @@ struct CoredumpPage {
     parsed_at: Option<(String, String)>,
     report: Option<String>,
     summary: Summary,
+    undecoded: Option<Undecoded>,
+    /// The dump's crash group as (id, title).
+    group: Option<(i64, String)>,
 }
 
 fn parse_ids(device: &str, id: &str) -> Result<(DeviceId, CoredumpId), PageError> {
@@ -167,20 +300,27 @@ pub async fn show(
     Query(q): Query<DoneQuery>,
 ) -> PageResult {
     let (device_id, id) = parse_ids(&device, &id)?;
-    let (dump, device_key) = st
+    let ctx = st
         .blocking(move |st| {
             dashboard::find_dump(&*st.db.conn()?, device_id, id)?
                 .ok_or_else(|| Error::not_found("Coredump", id))
         })
         .await?;
+    let undecoded = undecoded(&ctx);
+    let DumpContext {
+        dump,
+        device_key,
+        model,
+        group_title,
+        ..
+    } = ctx;
     let (status, status_class) = badge(dump.parse_status);
     let pending = dump.parse_status == ParseStatus::Pending;
     let settling = pending && recently(dump.updated_at);
     let summary = dump
         .analysis
         .as_deref()
-        .and_then(|a| serde_json::from_str::<Value>(a).ok())
-        .map(|a| summarize(&a))
+        .map(|a| summary_of(model.as_str(), a))
         .unwrap_or_default();
     let mut c =
         Chrome::new(format!("Core dump #{id}"), &s, Nav::Devices).with_flash(q.done.as_deref());
@@ -204,6 +344,10 @@ pub async fn show(
         report: dump.parsed_output.filter(|r| !r.trim().is_empty()),
         filename: dump.filename,
         summary,
+        undecoded,
+        group: dump
+            .group_id
+            .map(|g| (g.0, group_title.unwrap_or_default())),
     })
 }
 
@@ -234,6 +378,7 @@ pub async fn delete_confirm(
         action: format!("/devices/{device_id}/coredumps/{id}/delete"),
         button: "Delete",
         cancel: format!("/devices/{device_id}/coredumps/{id}"),
+        fields: Vec::new(),
     })
 }
 
@@ -258,7 +403,7 @@ pub async fn delete(
 
 #[cfg(test)]
 mod tests {
-    use super::summarize;
+    use super::*;
 
     #[test]
     fn summary_from_analysis() {
@@ -273,16 +418,17 @@ mod tests {
                           {"pc": 0x40000400u32, "function": null, "file": null, "line": null, "rom": true}]}],
             "warnings": ["checksum mismatch"]
         });
-        let s = summarize(&a);
+        let s = summarize(&a, None);
         assert_eq!(s.task.as_deref(), Some("main"));
         assert_eq!(s.exception.as_deref(), Some("StoreProhibited (29)"));
         assert_eq!(s.frames.len(), 2);
         assert_eq!(s.frames[0].location, "main.c:42");
+        assert_eq!(s.frames[0].full_location, "");
         assert_eq!(s.frames[0].pc, "0x400d1234");
         assert_eq!(s.frames[1].function, "??");
         assert_eq!(s.frames[1].location, "ROM");
         assert!(!s.unreliable);
         assert_eq!(s.warnings, vec!["checksum mismatch"]);
-        assert!(summarize(&serde_json::json!({})).is_empty());
+        assert!(summarize(&serde_json::json!({}), None).is_empty());
     }
 }

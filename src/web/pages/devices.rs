@@ -199,6 +199,7 @@ pub async fn confirm_device_action(
         action: format!("/devices/{id}/{}", action.path),
         button: action.title,
         cancel: format!("/devices/{id}"),
+        fields: Vec::new(),
     })
 }
 

@@ -16,7 +16,7 @@ use crate::db::sessions::Session;
 pub enum Nav {
     /// No section (login, errors, other pages outside the navigation).
     None,
-    /// The home page (`/`).
+    /// The home page (`/`, "Problems") and the crash group pages.
     Home,
     /// The device list and device pages.
     Devices,
@@ -109,6 +109,14 @@ fn flash_text(done: &str) -> Option<&'static str> {
         "firmware-deleted" => "Firmware version deleted.",
         "token-revoked" => "Token revoked.",
         "password-changed" => "Password changed.",
+        "group-resolved" => {
+            "Crash group resolved. A dump from a newer firmware version reopens it."
+        }
+        "group-muted" => "Crash group muted: its dumps are still counted, and it never reopens.",
+        "group-reopened" => "Crash group reopened.",
+        "group-merged" => {
+            "Crash groups merged: this group has the other one's dumps and counts now."
+        }
         _ => return None,
     })
 }

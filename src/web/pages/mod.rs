@@ -3,7 +3,9 @@
 //! [`guard::AdminForm`] extractor authenticates (and checks the form's CSRF token), one
 //! service or storage call runs off the runtime, then the page renders or a POST redirects.
 //!
-//! Deleting anything takes a confirmation: a POST without `confirm=yes` redirects to a
+//! The home page is "Problems" (the crash groups); each group has its page under `/groups/`.
+//!
+//! Deleting (or merging) anything takes a confirmation: a POST without `confirm=yes` redirects to a
 //! confirmation page (so it works without JavaScript); `static/app.js` asks in place instead.
 //! Pages never talk JSON: errors render [`error::PageError`].
 
@@ -13,6 +15,7 @@ pub mod coredump;
 pub mod device;
 pub mod devices;
 pub mod error;
+pub mod group;
 pub mod guard;
 pub mod home;
 pub mod layout;
@@ -44,6 +47,14 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/account/password",
             get(login::password_form).post(login::password_submit),
+        )
+        .route("/groups/{id}", get(group::show))
+        .route("/groups/{id}/resolve", post(group::resolve))
+        .route("/groups/{id}/mute", post(group::mute))
+        .route("/groups/{id}/reopen", post(group::reopen))
+        .route(
+            "/groups/{id}/merge",
+            get(group::merge_confirm).post(group::merge),
         )
         .route("/devices", get(devices::list).post(devices::create))
         .route("/devices/{id}", get(device::show))

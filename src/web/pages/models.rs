@@ -136,6 +136,7 @@ pub async fn delete_confirm(AdminPage(s): AdminPage, Path(code): Path<String>) -
         action: format!("/models/{code}/delete"),
         button: "Delete model",
         cancel: format!("/models/{code}"),
+        fields: Vec::new(),
     })
 }
 
@@ -221,6 +222,7 @@ pub async fn firmware_delete_confirm(
         action: format!("/models/{code}/firmware/{version}/delete"),
         button: "Delete firmware",
         cancel: format!("/models/{code}"),
+        fields: Vec::new(),
     })
 }
 

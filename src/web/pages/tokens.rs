@@ -119,6 +119,7 @@ pub async fn revoke_confirm(AdminPage(s): AdminPage, Path(id): Path<String>) -> 
         action: format!("/tokens/{id}/revoke"),
         button: "Revoke token",
         cancel: "/tokens".into(),
+        fields: Vec::new(),
     })
 }
 
