@@ -1,9 +1,13 @@
 //! The HTML dashboard over real HTTP: sign-in and sessions, CSRF, every page's happy path,
-//! confirmation flows, pagination, and the static assets.
+//! confirmation flows, pagination, the static assets, and the crash-group pages (Problems,
+//! a group with its chart and actions, the crash column, the dump page's cause and frames)
+//! with synthetic dumps decoded by the real workers and, for the in-app frame, the corpus.
 mod common;
+mod decode_support;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use common::{Resp, TestApp, TestDevice};
 use crashbox::db::coredumps::{self, ParseErrorKind, Verdict};
@@ -129,6 +133,9 @@ fn pages_redirect_to_login_without_a_session() {
     let app = app_with_admin();
     for path in [
         "/",
+        "/?status=open",
+        "/groups/1",
+        "/groups/1/merge?into=2",
         "/devices",
         "/devices/1",
         "/devices/1/coredumps/1",
@@ -153,8 +160,24 @@ fn pages_redirect_to_login_without_a_session() {
         b"model=x",
     );
     assert_eq!((r.status, location(&r).as_str()), (303, "/login"));
+    for action in ["resolve", "mute", "reopen", "merge"] {
+        // No body: the request is refused before a body would be read.
+        let r = app.post_with(
+            &format!("/groups/1/{action}"),
+            &[],
+            "application/x-www-form-urlencoded",
+            b"",
+        );
+        assert_eq!(
+            (r.status, location(&r).as_str()),
+            (303, "/login"),
+            "{action}"
+        );
+    }
     // An API token is not a dashboard session.
     let r = app.get("/devices", Some(&app.admin));
+    assert_eq!(r.status, 303);
+    let r = app.get("/groups/1", Some(&app.admin));
     assert_eq!(r.status, 303);
 }
 
@@ -177,7 +200,7 @@ fn login_sets_a_hardened_session_cookie_and_logout_ends_it() {
     assert!(!cookie.contains("Secure"), "{cookie}");
     let home = b.get("/");
     assert_eq!(home.status, 200);
-    assert!(home.text().contains("Overview"));
+    assert!(home.text().contains("Problems"));
     assert!(
         home.header("content-security-policy").is_some(),
         "pages carry a CSP"
@@ -682,6 +705,11 @@ fn home_page_counts_and_recent_dumps() {
     assert_eq!(stat("parse errors"), "1");
     assert!(html.contains(&dev.key));
     assert!(html.contains("1.2.5"));
+    // No group yet: the Problems list says what will appear there; the crash column says why
+    // each dump has none.
+    assert!(html.contains("No crash groups yet."), "{html}");
+    assert!(html.contains("<th scope=\"col\">Crash</th>"));
+    assert!(html.contains("not grouped yet"));
 }
 
 #[test]
@@ -859,4 +887,545 @@ fn static_assets_are_versioned_and_cached() {
     );
     assert_eq!(app.get("/static/nope.css", None).status, 404);
     assert_eq!(app.get("/static/../Cargo.toml", None).status, 404);
+}
+
+// ---------------------------------------------------------------------------------------
+// Crash groups: real parse workers decode synthetic dumps (no corpus needed) and group them.
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// An app with parse workers, so uploaded dumps are decoded and grouped; the admin has a
+/// known password.
+fn grouping_app() -> TestApp {
+    let app = TestApp::start();
+    crashbox::fleet::users::set_password(&app.state().db, &app.config.data_dir, "admin", PASSWORD)
+        .unwrap();
+    app
+}
+
+/// A dump with the firmware ELF it was made with.
+struct Crash {
+    chip: &'static str,
+    dump: Vec<u8>,
+    elf: Vec<u8>,
+}
+
+/// The synthetic Xtensa abort in `func_a` (symbols only, no source lines).
+fn xtensa_crash() -> Crash {
+    let elf = decode_support::xtensa_app();
+    Crash {
+        chip: "esp32",
+        dump: decode_support::xtensa_core(&decode_support::sha256_hex(&elf)[..9]),
+        elf,
+    }
+}
+
+/// The synthetic RISC-V crash in `f0`: another crash site.
+fn riscv_crash() -> Crash {
+    let elf = decode_support::riscv_app();
+    Crash {
+        chip: "esp32c3",
+        dump: decode_support::riscv_core(&decode_support::sha256_hex(&elf)[..9]),
+        elf,
+    }
+}
+
+/// Uploads `crash` from `dev` as firmware `fw`, waits for its parse; the dump's API detail.
+fn send(app: &TestApp, dev: &TestDevice, fw: &str, crash: &Crash) -> serde_json::Value {
+    let r = app.upload(dev, crash.chip, fw, &crash.dump);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["coredump_id"].as_i64().unwrap();
+    app.wait_parsed(dev.id, id, WAIT)
+}
+
+fn group_of(d: &serde_json::Value) -> i64 {
+    d["group_id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("dump has no group: {d}"))
+}
+
+/// The `<tr>…</tr>` of the group list (not the recent dumps) that links to group `id`.
+fn group_row(html: &str, id: i64) -> Option<String> {
+    let table = html.find("<table class=\"data groups\">")?;
+    let html = &html[table..table + html[table..].find("</table>")?];
+    let link = format!("href=\"/groups/{id}\"");
+    let at = html.find(&link)?;
+    let start = html[..at].rfind("<tr")?;
+    let end = at + html[at..].find("</tr>")?;
+    Some(html[start..end].to_string())
+}
+
+#[test]
+fn problems_page_lists_groups_filters_and_sorts() {
+    let app = grouping_app();
+    let (xt, rv) = (xtensa_crash(), riscv_crash());
+    app.create_model("m");
+    app.create_model("n");
+    for v in ["1.0", "1.1"] {
+        app.install_bundle("m", v, &xt.elf);
+    }
+    app.install_bundle("n", "1.0", &rv.elf);
+    let (a, b, c) = (
+        app.create_device("m"),
+        app.create_device("m"),
+        app.create_device("n"),
+    );
+    let gm = group_of(&send(&app, &a, "1.0", &xt));
+    assert_eq!(group_of(&send(&app, &b, "1.0", &xt)), gm);
+    let gn = group_of(&send(&app, &c, "1.0", &rv));
+    assert_ne!(gm, gn);
+
+    let br = Browser::new(&app);
+    br.login();
+    let html = br.get("/").text();
+    assert!(html.contains("<h1>Problems</h1>"));
+    assert!(html.contains("aria-current=\"page\">Problems</a>"), "nav");
+    let row = group_row(&html, gm).expect("group m listed");
+    for want in ["func_a", ">m</a>", "badge-group-open", ">2</td>", "1.0"] {
+        assert!(row.contains(want), "missing {want} in {row}");
+    }
+    assert!(group_row(&html, gn).is_some(), "group n listed");
+    // The counts strip stays, and the newest dumps show their crash, linked.
+    assert!(html.contains("<span class=\"stat-label\">devices</span>"));
+    assert!(html.contains(&format!(
+        "<td class=\"crash-cell\"><a href=\"/groups/{gm}\">"
+    )));
+
+    // Filter by model (a GET form: plain links work).
+    assert!(html.contains("<form method=\"get\" action=\"/\""));
+    let only_n = br.get("/?model=n").text();
+    assert!(group_row(&only_n, gn).is_some());
+    assert!(group_row(&only_n, gm).is_none());
+    assert!(only_n.contains("<option value=\"n\" selected>"));
+    let nosuch = br.get("/?model=nosuch");
+    assert_eq!(nosuch.status, 200);
+    assert!(nosuch.text().contains("There is no model"));
+
+    // Filter by status.
+    let resolved = br.get("/?status=resolved").text();
+    assert!(resolved.contains("No crash group matches these filters."));
+    let csrf = br.csrf();
+    let r = br.post(
+        &format!("/groups/{gn}/resolve"),
+        &[("csrf", &csrf), ("version", "1.0")],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let resolved = br.get("/?status=resolved").text();
+    assert!(group_row(&resolved, gn).is_some());
+    assert!(group_row(&resolved, gm).is_none());
+    let open = br.get("/?status=open&model=m").text();
+    assert!(group_row(&open, gm).is_some());
+    assert!(group_row(&open, gn).is_none());
+    // Unknown values are ignored rather than refused.
+    assert_eq!(br.get("/?status=bogus&sort=size&page=x").status, 200);
+
+    // Sorting: header links that keep the filters; the active column says so.
+    let by_devices = br.get("/?model=m&sort=devices").text();
+    assert!(by_devices.contains("aria-sort=\"descending\"><a class=\"sort sort-active\" href=\"/?model=m&#38;sort=devices\">Devices"));
+    assert!(by_devices.contains("href=\"/?model=m&#38;sort=count\""));
+    assert!(by_devices.contains("<input type=\"hidden\" name=\"sort\" value=\"devices\">"));
+
+    // A regression: resolved in 1.0, a dump from 1.1 reopens it; it is marked and on top.
+    let r = br.post(
+        &format!("/groups/{gm}/resolve"),
+        &[("csrf", &csrf), ("version", "1.0")],
+    );
+    assert_eq!(r.status, 303);
+    send(&app, &a, "1.1", &xt);
+    let html = br.get("/?sort=count").text();
+    let row = group_row(&html, gm).unwrap();
+    assert!(row.contains("class=\"group-open regressed\""), "{row}");
+    assert!(row.contains("badge-regressed"), "{row}");
+    assert!(
+        html.find(&format!("/groups/{gm}\"")) < html.find(&format!("/groups/{gn}\"")),
+        "open before resolved"
+    );
+}
+
+#[test]
+fn problems_page_paginates_by_fifty() {
+    let app = app_with_admin();
+    app.create_model("m");
+    let db = &app.state().db;
+    db.write(|tx| -> Result<(), crashbox::db::DbError> {
+        let model = crashbox::db::models::find_by_code(tx, "m")?.unwrap().id;
+        for i in 0..55 {
+            let frames = [format!("fn_{i}")];
+            crashbox::db::groups::create(
+                tx,
+                &crashbox::db::groups::NewGroup {
+                    model,
+                    signature: &format!("v1:{i:064}"),
+                    title: &format!("abort() in fn_{i} (main.c:{i})"),
+                    reason: "abort",
+                    frames: &frames,
+                    seen: crashbox::ids::Timestamp::from(
+                        chrono::Utc::now() - chrono::Duration::minutes(i),
+                    ),
+                    version: "1.0",
+                },
+            )?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let b = Browser::new(&app);
+    b.login();
+    let first = b.get("/").text();
+    assert!(first.contains("Page 1 of 2 · 1–50 of 55"));
+    assert!(first.contains("fn_0 "), "newest first");
+    assert!(!first.contains("fn_54 "));
+    let second = b.get("/?page=2").text();
+    assert!(second.contains("fn_54 "));
+    assert!(second.contains("Page 2 of 2 · 51–55 of 55"));
+}
+
+#[test]
+fn group_page_shows_chart_versions_devices_and_dumps() {
+    let app = grouping_app();
+    let xt = xtensa_crash();
+    app.create_model("m");
+    for v in ["1.0", "1.1"] {
+        app.install_bundle("m", v, &xt.elf);
+    }
+    let (a, b) = (app.create_device("m"), app.create_device("m"));
+    let first = send(&app, &a, "1.0", &xt);
+    let g = group_of(&first);
+    let second = send(&app, &b, "1.1", &xt);
+    assert_eq!(group_of(&second), g);
+
+    let br = Browser::new(&app);
+    br.login();
+    let page = br.get(&format!("/groups/{g}"));
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    for want in [
+        "func_a",
+        "badge-group-open",
+        "Why these dumps are grouped",
+        "v1:",
+        "<li>func_a</li>",
+        "abort() was called",
+        // The chart: an inline SVG, one bar per day of the last 30 with a title each, and a
+        // text summary.
+        "<svg viewBox=\"0 0 300 60\"",
+        "role=\"img\"",
+        "2 stored dumps in the last 30 days",
+        // Versions and devices affected, the stored dumps, the latest sample.
+        "Versions affected",
+        "<td class=\"mono\">1.0",
+        "<td class=\"mono\">1.1",
+        &format!("<a class=\"mono\" href=\"/devices/{}\">{}</a>", a.id, a.key),
+        &format!("<a class=\"mono\" href=\"/devices/{}\">{}</a>", b.id, b.key),
+        &format!("href=\"/devices/{}/coredumps/{}\"", a.id, first["id"]),
+        &format!("Core dump #{} →", second["id"]),
+        "Latest sample",
+        "<dt>Cause</dt><dd>abort() was called</dd>",
+    ] {
+        assert!(html.contains(want), "missing {want}");
+    }
+    let svg = &html[html.find("<svg").unwrap()..html.find("</svg>").unwrap()];
+    assert_eq!(svg.matches("<rect ").count(), 30, "one bar per day");
+    assert_eq!(
+        svg.matches("<title").count(),
+        31,
+        "a title per bar and one for the chart"
+    );
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert!(
+        svg.contains(&format!("<title>{today}: 2 dumps</title>")),
+        "{svg}"
+    );
+    // The dump and device pages link to the group.
+    let dump = br
+        .get(&format!("/devices/{}/coredumps/{}", a.id, first["id"]))
+        .text();
+    assert!(dump.contains(&format!("href=\"/groups/{g}\"")));
+    let device = br.get(&format!("/devices/{}", a.id)).text();
+    assert!(device.contains(&format!(
+        "<td class=\"crash-cell\"><a href=\"/groups/{g}\">"
+    )));
+
+    // A deleted device stays counted, without a link.
+    let r = app.delete(&format!("/api/devices/{}", b.id), Some(&app.admin));
+    assert_eq!(r.status, 204);
+    let html = br.get(&format!("/groups/{g}")).text();
+    assert!(html.contains(&format!(
+        "<span class=\"mono\">{}</span> <span class=\"muted small\">deleted</span>",
+        b.key
+    )));
+    assert!(html.contains("1 stored dump in the last 30 days"));
+
+    assert_eq!(br.get("/groups/999").status, 404);
+    assert_eq!(br.get("/groups/x").status, 404);
+}
+
+#[test]
+fn group_actions_work_without_js_and_need_the_csrf_token() {
+    let app = grouping_app();
+    let (xt, rv) = (xtensa_crash(), riscv_crash());
+    app.create_model("m");
+    app.create_model("other");
+    app.install_bundle("m", "1.0", &xt.elf);
+    app.install_bundle("m", "1.1", &rv.elf);
+    app.install_bundle("other", "1.0", &rv.elf);
+    let a = app.create_device("m");
+    let elsewhere = app.create_device("other");
+    let g = group_of(&send(&app, &a, "1.0", &xt));
+    let h = group_of(&send(&app, &a, "1.1", &rv));
+    let foreign = group_of(&send(&app, &elsewhere, "1.0", &rv));
+    assert!(g != h && h != foreign);
+    let status = |id: i64| {
+        app.get(&format!("/api/groups/{id}"), Some(&app.admin))
+            .json()["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+
+    let br = Browser::new(&app);
+    let csrf = br.login();
+    let url = format!("/groups/{g}");
+    let html = br.get(&url).text();
+    for form in ["resolve", "mute", "merge"] {
+        assert!(
+            html.contains(&format!("<form method=\"post\" action=\"{url}/{form}\"")),
+            "{form}"
+        );
+    }
+    assert!(
+        !html.contains(&format!("action=\"{url}/reopen\"")),
+        "already open"
+    );
+    assert!(
+        html.contains("placeholder=\"1.1\""),
+        "resolve defaults to the current version"
+    );
+
+    // Without the CSRF token (or with another one) nothing happens.
+    for action in ["resolve", "mute", "reopen", "merge"] {
+        for fields in [vec![("into", "2")], vec![("into", "2"), ("csrf", "0000")]] {
+            let r = br.post(&format!("{url}/{action}"), &fields);
+            assert_eq!(r.status, 403, "{action}");
+            assert!(r.text().contains("This form has expired"));
+        }
+    }
+    assert_eq!(status(g), "open");
+
+    // Resolve, default version: the model's current firmware.
+    let r = br.post(
+        &format!("{url}/resolve"),
+        &[("csrf", &csrf), ("version", " ")],
+    );
+    assert_eq!(location(&r), format!("{url}?done=group-resolved"));
+    let html = br.get(&location(&r)).text();
+    assert!(html.contains("Crash group resolved."));
+    assert!(html.contains("badge-group-resolved"));
+    assert!(html.contains("<dt>Resolved in</dt><dd class=\"mono\">1.1</dd>"));
+    assert!(html.contains(&format!("action=\"{url}/reopen\"")));
+    // And in a given version.
+    br.post(
+        &format!("{url}/resolve"),
+        &[("csrf", &csrf), ("version", "1.0")],
+    );
+    assert_eq!(
+        app.get(&format!("/api/groups/{g}"), Some(&app.admin))
+            .json()["resolved_in_version"],
+        "1.0"
+    );
+    // A refused action is the page's error notice, not an error page.
+    let long = "x".repeat(65);
+    let r = br.post(
+        &format!("{url}/resolve"),
+        &[("csrf", &csrf), ("version", &long)],
+    );
+    assert_eq!(r.status, 400);
+    let html = r.text();
+    assert!(
+        html.contains("<p class=\"alert\" role=\"alert\">"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Why these dumps are grouped"),
+        "the group page itself"
+    );
+
+    // Mute, reopen.
+    let r = br.post(&format!("{url}/mute"), &[("csrf", &csrf)]);
+    assert_eq!(location(&r), format!("{url}?done=group-muted"));
+    assert!(br.get(&location(&r)).text().contains("Crash group muted"));
+    assert_eq!(status(g), "muted");
+    let r = br.post(&format!("{url}/reopen"), &[("csrf", &csrf)]);
+    assert_eq!(location(&r), format!("{url}?done=group-reopened"));
+    assert_eq!(status(g), "open");
+
+    // Merge: refused with a reason for itself, a missing group and another model's group.
+    for (into, says) in [
+        (g.to_string(), "cannot be merged into itself".to_string()),
+        (
+            "999".to_string(),
+            "Crash group 999 was not found".to_string(),
+        ),
+        ("abc".to_string(), "is not a crash group number".to_string()),
+        (
+            foreign.to_string(),
+            "only groups of one model can be merged".to_string(),
+        ),
+    ] {
+        let r = br.post(&format!("{url}/merge"), &[("csrf", &csrf), ("into", &into)]);
+        assert_eq!(r.status, 400, "{into}");
+        assert!(r.text().contains(&says), "{into}: {}", r.text());
+    }
+    // Without JavaScript a merge asks first, on a page that carries the target.
+    let r = br.post(
+        &format!("{url}/merge"),
+        &[("csrf", &csrf), ("into", &h.to_string())],
+    );
+    assert_eq!(location(&r), format!("{url}/merge?into={h}"));
+    let confirm = br.get(&location(&r)).text();
+    assert!(confirm.contains(&format!("Merge crash group #{g} into #{h}?")));
+    assert!(confirm.contains(&format!(
+        "<input type=\"hidden\" name=\"into\" value=\"{h}\">"
+    )));
+    assert_eq!(status(g), "open", "nothing merged yet");
+    let r = br.post(
+        &format!("{url}/merge"),
+        &[
+            ("csrf", &csrf),
+            ("into", &h.to_string()),
+            ("confirm", "yes"),
+        ],
+    );
+    assert_eq!(location(&r), format!("/groups/{h}?done=group-merged"));
+    assert!(br.get(&location(&r)).text().contains("Crash groups merged"));
+    assert_eq!(br.get(&url).status, 404);
+    assert_eq!(
+        app.get(&format!("/api/groups/{h}"), Some(&app.admin))
+            .json()["count"],
+        2
+    );
+    assert_eq!(
+        br.post("/groups/999/mute", &[("csrf", &csrf)]).status,
+        404,
+        "acting on a missing group"
+    );
+}
+
+#[test]
+fn resolving_without_any_version_is_an_error_notice() {
+    let app = grouping_app();
+    let xt = xtensa_crash();
+    app.create_model("m");
+    app.install_bundle("m", "1.0", &xt.elf);
+    let a = app.create_device("m");
+    let g = group_of(&send(&app, &a, "1.0", &xt));
+    // The device goes, then the only firmware version: the model has no current version.
+    assert_eq!(
+        app.delete(&format!("/api/devices/{}", a.id), Some(&app.admin))
+            .status,
+        204
+    );
+    assert_eq!(
+        app.delete("/api/models/m/firmware/1.0", Some(&app.admin))
+            .status,
+        204
+    );
+    let br = Browser::new(&app);
+    let csrf = br.login();
+    let html = br.get(&format!("/groups/{g}")).text();
+    assert!(html.contains("The model has no firmware yet"));
+    assert!(html.contains("No dump of this group is stored any more"));
+    let r = br.post(&format!("/groups/{g}/resolve"), &[("csrf", &csrf)]);
+    assert_eq!(r.status, 400);
+    let html = r.text();
+    assert!(
+        html.contains("role=\"alert\">Cannot resolve crash group"),
+        "{html}"
+    );
+    assert!(html.contains("no firmware version yet"));
+}
+
+#[test]
+fn undecoded_dump_says_why_in_plain_words() {
+    let app = app_with_admin();
+    let (dev, id) = device_with_dump(&app);
+    let conn = app.state().db.conn().unwrap();
+    coredumps::set_result(
+        &conn,
+        CoredumpId(id),
+        Verdict::Failed(ParseErrorKind::FirmwareMissing),
+        Some("Unable to parse coredump: firmware ZIP not found for tempsensor version 1.2.3"),
+        None,
+    )
+    .unwrap();
+    let b = Browser::new(&app);
+    b.login();
+    let html = b.get(&format!("/devices/{}/coredumps/{id}", dev.id)).text();
+    assert!(
+        html.contains(
+            "No firmware 1.2.3 for model tempsensor yet — upload it and this dump is decoded automatically."
+        ),
+        "{html}"
+    );
+    assert!(html.contains("href=\"/models/tempsensor\""));
+    let device = b.get(&format!("/devices/{}", dev.id)).text();
+    assert!(device.contains("waiting for firmware"));
+
+    coredumps::set_result(
+        &conn,
+        CoredumpId(id),
+        Verdict::Failed(ParseErrorKind::DecodeFailed),
+        Some("Unable to parse coredump: not an ELF core"),
+        None,
+    )
+    .unwrap();
+    let html = b.get(&format!("/devices/{}/coredumps/{id}", dev.id)).text();
+    assert!(html.contains("The decoder could not read this dump"));
+}
+
+#[test]
+fn dump_page_highlights_the_in_app_frame_and_names_the_cause() {
+    let Some(dir) = common::corpus_case("esp32c3") else {
+        return;
+    };
+    let c3 = Crash {
+        chip: "esp32c3",
+        dump: common::corpus_device_upload("esp32c3").expect("corpus dump"),
+        elf: std::fs::read(dir.join("app.elf")).expect("corpus app.elf"),
+    };
+    let app = grouping_app();
+    app.create_model("m");
+    app.install_bundle("m", "1.0", &c3.elf);
+    let a = app.create_device("m");
+    let d = send(&app, &a, "1.0", &c3);
+    let g = group_of(&d);
+    let br = Browser::new(&app);
+    br.login();
+    let html = br
+        .get(&format!("/devices/{}/coredumps/{}", a.id, d["id"]))
+        .text();
+    // fail_once (frame 3) is highlighted; the panic path above it is dimmed.
+    let app_row = &html[html
+        .find("<tr class=\"frame-app\">")
+        .expect("highlighted frame")..];
+    let app_row = &app_row[..app_row.find("</tr>").unwrap()];
+    assert!(app_row.contains(">3</td>"), "{app_row}");
+    assert!(app_row.contains("fail_once"), "{app_row}");
+    assert!(app_row.contains("your code"), "{app_row}");
+    assert!(app_row.contains("main/test_core_dump.c:14"), "{app_row}");
+    assert_eq!(html.matches("<tr class=\"frame-plumbing\">").count(), 3);
+    // ESP-IDF paths are shortened, the full path is on hover.
+    assert!(html.contains(
+        "title=\"/builds/espressif/esp-idf/components/esp_system/panic.c:472\">esp_system/panic.c:472</td>"
+    ), "{html}");
+    // The cause is the abort, not the fault panic_abort raises to stop the program.
+    assert!(html.contains("<dt>Cause</dt><dd>abort() was called</dd>"));
+    assert!(html.contains("<dt>CPU exception</dt>"));
+    assert!(html.contains("not the cause"));
+    assert!(!html.contains("<dt>Exception</dt>"));
+    assert!(html.contains(&format!("href=\"/groups/{g}\"")));
+    // The group page shows the same sample.
+    let group = br.get(&format!("/groups/{g}")).text();
+    assert!(group.contains("<tr class=\"frame-app\">"));
+    assert!(group.contains("abort() in fail_once (test_core_dump.c:14)"));
 }
