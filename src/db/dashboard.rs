@@ -228,3 +228,10 @@ pub fn group_devices_present(conn: &Connection, group: GroupId) -> Result<Vec<De
         .collect::<Result<_, _>>()?;
     Ok(rows)
 }
+
+/// How many signatures lead to a group: 1, plus one for each group merged into it.
+pub fn group_signature_count(conn: &Connection, group: GroupId) -> Result<i64, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT COUNT(*) FROM crash_group_signatures WHERE group_id = ?1")?
+        .query_row([group], |r| r.get(0))?)
+}

@@ -165,6 +165,8 @@ struct GroupPage {
     g: GroupView,
     signature: String,
     frames: Vec<String>,
+    /// Signatures merged into the group (besides its own).
+    merged_signatures: i64,
     stored: i64,
     chart: Chart,
     versions: Vec<VersionRow>,
@@ -211,6 +213,7 @@ struct Loaded {
     per_day: Vec<(String, i64)>,
     dumps: Vec<dashboard::DumpRow>,
     present: Vec<crate::ids::DeviceId>,
+    signatures: i64,
     current_version: Option<String>,
     sample: Option<dashboard::DumpContext>,
     siblings: Vec<Group>,
@@ -240,6 +243,7 @@ fn load(st: &AppState, id: GroupId, since: &str) -> Result<Loaded> {
         per_day: dashboard::dumps_per_day(&conn, id, since)?,
         dumps: dashboard::group_dumps(&conn, id, DUMPS_SHOWN)?,
         present: dashboard::group_devices_present(&conn, id)?,
+        signatures: dashboard::group_signature_count(&conn, id)?,
         current_version: models::find(&conn, detail.group.model_id)?
             .and_then(|m| m.firmware_version)
             .map(|v| v.to_string()),
@@ -315,6 +319,7 @@ async fn page(
         g: GroupView::from(group),
         signature: group.signature.clone(),
         frames: group.frames.clone(),
+        merged_signatures: (l.signatures - 1).max(0),
         stored: l.detail.stored_dumps,
         chart: Chart::new(today, &l.per_day),
         versions,
