@@ -1,19 +1,27 @@
 //! The dashboard in a real browser: `tests/browser/dashboard.mjs` drives the system Chromium
 //! (Playwright's protocol client, no browser download) against a seeded crashbox, signs in,
-//! opens a device and its dump, deletes dumps after confirming (with and without JavaScript),
-//! checks that pages fit 375 px, and writes screenshots to `target/screenshots/`.
+//! opens the Problems page, a crash group (chart, actions with and without JavaScript, a merge
+//! through its confirmation page), a device and its dump, deletes dumps after confirming (with
+//! and without JavaScript), checks that pages fit 375 px (the frame table without sideways
+//! scrolling), and writes screenshots to `target/screenshots/`.
+//!
+//! The groups come from dumps the real workers decode: the synthetic Xtensa crash always, and
+//! the corpus's esp32c3 abort (real ESP-IDF frames) when the corpus is there.
 //!
 //! Needs `chromium` (or `$CHROMIUM`), `node` and `npm ci --prefix tests/browser`. Without them
 //! the test is skipped with a message on stderr (see `tests/support`), except under `CI=true`,
 //! where it fails.
 mod common;
+mod decode_support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
-use common::{TestApp, skip};
+use common::{TestApp, TestDevice, skip};
 use crashbox::db::coredumps::{self, ParseErrorKind, Verdict};
-use crashbox::ids::CoredumpId;
+use crashbox::db::groups::{self, GroupStatus};
+use crashbox::ids::{CoredumpId, Timestamp};
 
 fn chromium() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("CHROMIUM") {
@@ -45,6 +53,93 @@ pc             0x400d2c1e   0x400d2c1e <read_sensor+22>
 * 1    process 1073422000 0x400d2c1e in read_sensor (ctx=0x0) at /src/main/sensor.c:87
   2    process 1073419224 0x40089e2a in vTaskDelay (xTicksToDelay=100) at /idf/components/freertos/tasks.c:1588
 ";
+
+/// Uploads `dump` from `dev` and waits for its parse; `(dump id, group id)`.
+fn send(app: &TestApp, dev: &TestDevice, chip: &str, fw: &str, dump: &[u8]) -> (i64, i64) {
+    let r = app.upload(dev, chip, fw, dump);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["coredump_id"].as_i64().unwrap();
+    let d = app.wait_parsed(dev.id, id, Duration::from_secs(30));
+    let group = d["group_id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("dump not grouped: {d}"));
+    (id, group)
+}
+
+/// Groups as a fleet has them after a while: long titles, every status, a regression. Rows
+/// only (no dumps), for the Problems page.
+fn seed_more_groups(app: &TestApp) {
+    let titles = [
+        (
+            "LoadProhibited in sensor_read_calibrated_value_from_eeprom (sensor_calibration.c:214)",
+            "doorbell",
+            GroupStatus::Open,
+            true,
+        ),
+        (
+            "Task watchdog timeout in wifi_reconnect_loop (net.c:88)",
+            "doorbell",
+            GroupStatus::Open,
+            false,
+        ),
+        (
+            "assert in ring_buffer_push (ring.c:41)",
+            "tempsensor",
+            GroupStatus::Resolved,
+            false,
+        ),
+        (
+            "Stack overflow in mqtt_task (mqtt_client_glue.cpp:302)",
+            "tempsensor",
+            GroupStatus::Muted,
+            false,
+        ),
+        (
+            "Store access fault in ota_write_chunk (ota.c:129)",
+            "doorbell",
+            GroupStatus::Resolved,
+            false,
+        ),
+    ];
+    app.state()
+        .db
+        .write(|tx| -> Result<(), crashbox::db::DbError> {
+            for (i, (title, model, status, regressed)) in titles.into_iter().enumerate() {
+                let model = crashbox::db::models::find_by_code(tx, model)?.unwrap().id;
+                let seen =
+                    Timestamp::from(chrono::Utc::now() - chrono::Duration::hours(5 * i as i64 + 1));
+                let frames = vec![title.split(' ').nth(2).unwrap_or("f").to_string()];
+                let id = groups::create(
+                    tx,
+                    &groups::NewGroup {
+                        model,
+                        signature: &format!("v1:{:064}", i + 1),
+                        title,
+                        reason: "abort",
+                        frames: &frames,
+                        seen,
+                        version: "2.0.0",
+                    },
+                )?;
+                for d in 0..(7 - i as i64) {
+                    groups::count_dump(
+                        tx,
+                        id,
+                        &groups::Counted {
+                            device: crashbox::ids::DeviceId(1000 + d),
+                            device_key: &format!("gone{d:04}"),
+                            version: if d % 2 == 0 { "2.0.0" } else { "2.1.0" },
+                            seen,
+                        },
+                    )?;
+                }
+                let resolved_in = (status == GroupStatus::Resolved || regressed).then_some("2.0.0");
+                groups::set_status(tx, id, status, resolved_in, regressed)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+}
 
 #[test]
 fn dashboard_in_chromium() {
@@ -116,6 +211,38 @@ fn dashboard_in_chromium() {
         .unwrap();
     }
 
+    // Crash groups, decoded by the real workers: the synthetic Xtensa abort in func_a from two
+    // devices (versions 3.0 and 3.1), and the corpus's esp32c3 abort in fail_once when the
+    // corpus is there (otherwise the RISC-V synthetic crash in f0).
+    let xt_elf = decode_support::xtensa_app();
+    let xt = decode_support::xtensa_core(&decode_support::sha256_hex(&xt_elf)[..9]);
+    app.install_bundle("tempsensor", "3.0", &xt_elf);
+    app.install_bundle("tempsensor", "3.1", &xt_elf);
+    let (a, b) = (
+        app.create_device("tempsensor"),
+        app.create_device("tempsensor"),
+    );
+    let (_, merged_group) = send(&app, &a, "esp32", "3.0", &xt);
+    send(&app, &b, "esp32", "3.1", &xt);
+    let corpus = common::support::corpus_dir().and_then(|dir| {
+        Some((
+            std::fs::read(dir.join("esp32c3/app.elf")).ok()?,
+            common::corpus_device_upload("esp32c3")?,
+        ))
+    });
+    let (chip, elf, dump) = match corpus {
+        Some((elf, dump)) => ("esp32c3", elf, dump),
+        None => {
+            let elf = decode_support::riscv_app();
+            let dump = decode_support::riscv_core(&decode_support::sha256_hex(&elf)[..9]);
+            ("esp32c3", elf, dump)
+        }
+    };
+    app.install_bundle("tempsensor", "3.2", &elf);
+    send(&app, &a, chip, "3.2", &dump);
+    let (sample_dump, group) = send(&app, &b, chip, "3.2", &dump);
+    seed_more_groups(&app);
+
     let shots = root.join("target/screenshots");
     let out = Command::new("node")
         .arg(script_dir.join("dashboard.mjs"))
@@ -125,6 +252,10 @@ fn dashboard_in_chromium() {
         .env("DEVICE_ID", dev.id.to_string())
         .env("DUMP_ID", ids[2].to_string())
         .env("DUMP2_ID", ids[1].to_string())
+        .env("GROUP_ID", group.to_string())
+        .env("MERGED_GROUP_ID", merged_group.to_string())
+        .env("SAMPLE_DEVICE_ID", b.id.to_string())
+        .env("SAMPLE_DUMP_ID", sample_dump.to_string())
         .env("CHROMIUM", &chrome)
         .env("SHOT_DIR", &shots)
         .output()
@@ -137,4 +268,9 @@ fn dashboard_in_chromium() {
     assert_eq!(left.len(), 1, "only the ERROR dump is left");
     assert!(shots.join("phone-coredump.png").exists());
     assert!(shots.join("desktop-coredump.png").exists());
+    assert!(shots.join("desktop-problems.png").exists());
+    assert!(shots.join("phone-group.png").exists());
+    // The merge without JavaScript went through.
+    let merged = app.get(&format!("/api/groups/{merged_group}"), Some(&app.admin));
+    assert_eq!(merged.status, 404, "merged into #{group}");
 }

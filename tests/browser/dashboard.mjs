@@ -1,6 +1,8 @@
 // Drives the system Chromium through the dashboard (run by tests/browser.rs, which starts the
 // server and seeds it). Environment: BASE_URL, USERNAME, PASSWORD, DEVICE_ID, DUMP_ID,
-// DUMP2_ID, CHROMIUM, SHOT_DIR. Exits non-zero on the first failed check.
+// DUMP2_ID, GROUP_ID (a crash group with a decoded sample), MERGED_GROUP_ID (a group of the same
+// model, merged into GROUP_ID without JavaScript), SAMPLE_DEVICE_ID and SAMPLE_DUMP_ID (a
+// grouped dump), CHROMIUM, SHOT_DIR. Exits non-zero on the first failed check.
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 
@@ -14,6 +16,9 @@ const shots = env("SHOT_DIR");
 const deviceId = env("DEVICE_ID");
 const dumpId = env("DUMP_ID");
 const dump2Id = env("DUMP2_ID");
+const groupId = env("GROUP_ID");
+const mergedGroupId = env("MERGED_GROUP_ID");
+const sampleUrl = `/devices/${env("SAMPLE_DEVICE_ID")}/coredumps/${env("SAMPLE_DUMP_ID")}`;
 mkdirSync(shots, { recursive: true });
 
 const check = (cond, what) => {
@@ -50,6 +55,16 @@ async function session(name, options) {
     const scroll = await page.evaluate(() => document.documentElement.scrollWidth);
     check(scroll <= width, `${name}: ${what} fits ${width}px without sideways scrolling (${scroll})`);
   };
+  // The frame table never scrolls sideways, not even inside its box.
+  const framesFit = async (what) => {
+    const boxes = await page.evaluate(() =>
+      [...document.querySelectorAll(".frames-wrap")].map((e) => [e.scrollWidth, e.clientWidth]),
+    );
+    check(boxes.length > 0, `${name}: ${what} has a frame table`);
+    for (const [scroll, client] of boxes) {
+      check(scroll <= client, `${name}: ${what} frame table fits its box (${scroll} <= ${client})`);
+    }
+  };
   await page.goto(`${base}/devices/${deviceId}`);
   check(page.url().includes("/login?next="), `${name}: a page without a session leads to the login`);
   await shot("login");
@@ -58,17 +73,43 @@ async function session(name, options) {
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL(`${base}/devices/${deviceId}`);
   check(true, `${name}: signed in and back on the device page`);
-  return { context, page, shot, noOverflow, problems };
+  return { context, page, shot, noOverflow, framesFit, problems };
 }
 
 // Desktop, JavaScript on: browse, open the dump, delete it after confirming in place.
 {
-  const { context, page, shot, noOverflow, problems } = await session("desktop", {
+  const { context, page, shot, noOverflow, framesFit, problems } = await session("desktop", {
     viewport: { width: 1280, height: 860 },
   });
   await page.goto(`${base}/`);
-  await shot("home");
-  await page.getByRole("link", { name: "Devices", exact: true }).click();
+  check(await page.getByRole("heading", { name: "Problems", level: 1 }).isVisible(), "desktop: home is the Problems page");
+  check((await page.locator("table.groups tbody tr").count()) >= 3, "desktop: crash groups listed");
+  check((await page.locator("table.groups .badge-regressed").count()) === 1, "desktop: the regression is marked");
+  await noOverflow("problems page");
+  await shot("problems");
+  await page.getByRole("link", { name: "Dumps", exact: true }).click();
+  await page.waitForURL(`${base}/?sort=count`);
+  check(await page.locator('th[aria-sort="descending"]').textContent().then((t) => t.includes("Dumps")), "desktop: sorted by dumps");
+  await page.getByLabel("Status").selectOption("muted");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.waitForURL(/status=muted/);
+  check((await page.locator("table.groups tbody tr").count()) === 1, "desktop: status filter leaves the muted group");
+  await page.goto(`${base}/groups/${groupId}`);
+  check((await page.locator("figure.chart svg rect").count()) === 30, "desktop: chart has a bar per day");
+  check(await page.getByRole("heading", { name: "Latest sample" }).isVisible(), "desktop: latest sample shown");
+  await noOverflow("group page");
+  await shot("group");
+  await page.getByRole("button", { name: "Mute", exact: true }).click();
+  await page.waitForURL(`**/groups/${groupId}?done=group-muted`);
+  check(await page.getByText("Crash group muted").isVisible(), "desktop: muted with a notice");
+  await page.getByRole("button", { name: "Reopen", exact: true }).click();
+  await page.waitForURL(`**/groups/${groupId}?done=group-reopened`);
+  check(await page.getByText("Crash group reopened.").isVisible(), "desktop: reopened with a notice");
+  await page.goto(`${base}${sampleUrl}`);
+  check((await page.locator("tr.frame-app").count()) === 1, "desktop: the in-app frame is highlighted");
+  await framesFit("grouped dump page");
+  await shot("grouped-coredump");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Devices", exact: true }).click();
   await shot("devices");
   await page.goto(`${base}/devices/${deviceId}`);
   const row = page.locator(`a[href="/devices/${deviceId}/coredumps/${dumpId}"]`).first();
@@ -103,14 +144,16 @@ async function session(name, options) {
 
 // Phone width: every page readable at 375 px; tables scroll inside their box.
 {
-  const { context, page, shot, noOverflow, problems } = await session("phone", {
+  const { context, page, shot, noOverflow, framesFit, problems } = await session("phone", {
     viewport: { width: 375, height: 740 },
     deviceScaleFactor: 2,
     isMobile: true,
     hasTouch: true,
   });
   for (const [what, path] of [
-    ["home", "/"],
+    ["problems", "/"],
+    ["group", `/groups/${groupId}`],
+    ["grouped-coredump", sampleUrl],
     ["devices", "/devices"],
     ["device", `/devices/${deviceId}`],
     ["coredump", `/devices/${deviceId}/coredumps/${dump2Id}`],
@@ -119,6 +162,7 @@ async function session(name, options) {
   ]) {
     await page.goto(`${base}${path}`);
     await noOverflow(what);
+    if (what.includes("coredump") || what === "group") await framesFit(what);
     await shot(what);
   }
   check(problems.length === 0, `phone: no console errors (${problems.join(" | ")})`);
@@ -146,6 +190,25 @@ async function session(name, options) {
     "no JS: the dump is gone from the list",
   );
   await shot("device-empty");
+
+  // Group actions without JavaScript: resolve in a version, then merge through the
+  // confirmation page.
+  await page.goto(`${base}/groups/${groupId}`);
+  await shot("group");
+  await page.getByLabel(/fixed in version/).fill("3.2");
+  await page.getByRole("button", { name: "Resolve", exact: true }).click();
+  await page.waitForURL(`**/groups/${groupId}?done=group-resolved`);
+  check(await page.getByText("Crash group resolved.").isVisible(), "no JS: resolved with a notice");
+  await page.goto(`${base}/groups/${mergedGroupId}`);
+  await page.getByLabel("Merge into group #").fill(groupId);
+  await page.getByRole("button", { name: "Merge…" }).click();
+  await page.waitForURL(`**/groups/${mergedGroupId}/merge?into=${groupId}`);
+  check(await page.getByText(`Merge crash group #${mergedGroupId} into #${groupId}?`).isVisible(), "no JS: merge asks first");
+  await shot("merge-confirm");
+  await page.getByRole("button", { name: "Merge", exact: true }).click();
+  await page.waitForURL(`**/groups/${groupId}?done=group-merged`);
+  check(await page.getByText("Crash groups merged").isVisible(), "no JS: merged with a notice");
+  await shot("group-merged");
   await context.close();
 }
 
