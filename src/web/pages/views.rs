@@ -32,6 +32,8 @@ pub struct DumpView {
     pub group: Option<(i64, String)>,
     /// What the crash column says for a dump without a group.
     pub ungrouped: &'static str,
+    /// Why it has none (tooltip).
+    pub ungrouped_hint: &'static str,
 }
 
 impl From<&DumpRow> for DumpView {
@@ -53,6 +55,7 @@ impl From<&DumpRow> for DumpView {
                 (g.0, title)
             }),
             ungrouped: ungrouped_text(r.status, r.error_kind),
+            ungrouped_hint: ungrouped_hint(r.status, r.error_kind),
         }
     }
 }
@@ -62,7 +65,22 @@ pub fn ungrouped_text(status: ParseStatus, kind: Option<ParseErrorKind>) -> &'st
     match (status, kind) {
         (ParseStatus::Pending, _) => "not grouped yet",
         (ParseStatus::Error, Some(ParseErrorKind::FirmwareMissing)) => "waiting for firmware",
-        _ => "—",
+        (ParseStatus::Error, _) => "not decoded",
+        (ParseStatus::Parsed, _) => "not grouped",
+    }
+}
+
+/// The tooltip of the crash column of a dump without a group.
+pub fn ungrouped_hint(status: ParseStatus, kind: Option<ParseErrorKind>) -> &'static str {
+    match (status, kind) {
+        (ParseStatus::Pending, _) => "It is grouped once it is decoded.",
+        (ParseStatus::Error, Some(ParseErrorKind::FirmwareMissing)) => {
+            "It is decoded and grouped once its firmware version is uploaded with the ELF."
+        }
+        (ParseStatus::Error, _) => "It could not be decoded, so it has no crash group.",
+        (ParseStatus::Parsed, _) => {
+            "Its frames could not be read with the firmware's symbols (no matching ELF, or no named frame), so it has no crash group."
+        }
     }
 }
 
@@ -216,7 +234,8 @@ mod tests {
         );
         assert_eq!(
             ungrouped_text(ParseStatus::Error, Some(ParseErrorKind::DecodeFailed)),
-            "—"
+            "not decoded"
         );
+        assert_eq!(ungrouped_text(ParseStatus::Parsed, None), "not grouped");
     }
 }
