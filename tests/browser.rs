@@ -195,8 +195,8 @@ fn dashboard_in_chromium() {
     coredumps::set_result(
         &conn,
         CoredumpId(ids[0]),
-        Verdict::Failed(ParseErrorKind::DecodeFailed),
-        Some("not a core dump"),
+        Verdict::Failed(ParseErrorKind::FirmwareMissing),
+        Some("Unable to parse coredump: firmware ZIP not found for tempsensor version 1.4.0"),
         None,
     )
     .unwrap();
@@ -252,6 +252,7 @@ fn dashboard_in_chromium() {
         .env("DEVICE_ID", dev.id.to_string())
         .env("DUMP_ID", ids[2].to_string())
         .env("DUMP2_ID", ids[1].to_string())
+        .env("UNDECODED_DUMP_ID", ids[0].to_string())
         .env("GROUP_ID", group.to_string())
         .env("MERGED_GROUP_ID", merged_group.to_string())
         .env("SAMPLE_DEVICE_ID", b.id.to_string())

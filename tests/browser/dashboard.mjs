@@ -2,7 +2,8 @@
 // server and seeds it). Environment: BASE_URL, USERNAME, PASSWORD, DEVICE_ID, DUMP_ID,
 // DUMP2_ID, GROUP_ID (a crash group with a decoded sample), MERGED_GROUP_ID (a group of the same
 // model, merged into GROUP_ID without JavaScript), SAMPLE_DEVICE_ID and SAMPLE_DUMP_ID (a
-// grouped dump), CHROMIUM, SHOT_DIR. Exits non-zero on the first failed check.
+// grouped dump), UNDECODED_DUMP_ID (a dump waiting for its firmware), CHROMIUM, SHOT_DIR.
+// Exits non-zero on the first failed check.
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 
@@ -18,6 +19,7 @@ const dumpId = env("DUMP_ID");
 const dump2Id = env("DUMP2_ID");
 const groupId = env("GROUP_ID");
 const mergedGroupId = env("MERGED_GROUP_ID");
+const undecodedUrl = `/devices/${deviceId}/coredumps/${env("UNDECODED_DUMP_ID")}`;
 const sampleUrl = `/devices/${env("SAMPLE_DEVICE_ID")}/coredumps/${env("SAMPLE_DUMP_ID")}`;
 mkdirSync(shots, { recursive: true });
 
@@ -154,6 +156,7 @@ async function session(name, options) {
     ["problems", "/"],
     ["group", `/groups/${groupId}`],
     ["grouped-coredump", sampleUrl],
+    ["undecoded", undecodedUrl],
     ["devices", "/devices"],
     ["device", `/devices/${deviceId}`],
     ["coredump", `/devices/${deviceId}/coredumps/${dump2Id}`],
@@ -163,6 +166,12 @@ async function session(name, options) {
     await page.goto(`${base}${path}`);
     await noOverflow(what);
     if (what.includes("coredump") || what === "group") await framesFit(what);
+    if (what === "undecoded") {
+      check(
+        await page.getByText("No firmware 1.4.0 for model tempsensor yet").isVisible(),
+        "phone: an undecoded dump says why",
+      );
+    }
     await shot(what);
   }
   check(problems.length === 0, `phone: no console errors (${problems.join(" | ")})`);

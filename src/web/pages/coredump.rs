@@ -431,4 +431,56 @@ mod tests {
         assert_eq!(s.warnings, vec!["checksum mismatch"]);
         assert!(summarize(&serde_json::json!({}), None).is_empty());
     }
+
+    #[test]
+    fn the_signature_names_the_cause_and_the_in_app_frame() {
+        let frame = |f: &str, file: &str, line: u32| serde_json::json!({"pc": 0x4200_0000u32, "function": f, "file": file, "line": line});
+        let a = serde_json::json!({
+            "panic_reason": "abort() was called at PC 0x42009351 on core 0",
+            "exception": {"cause": 7, "cause_name": "Store access fault"},
+            "tasks": [{"status": "crashed", "frames": [
+                frame("panic_abort", "/builds/espressif/esp-idf/components/esp_system/panic.c", 472),
+                frame("abort", "/builds/espressif/esp-idf/components/newlib/abort.c", 38),
+                frame("fail_once", "/home/me/app/main/main.c", 14),
+            ]}]
+        });
+        let sig = Signature {
+            hash: "v1:00".into(),
+            reason: "abort".into(),
+            frames: vec!["fail_once".into()],
+            in_app: true,
+            title: "abort() in fail_once (main.c:14)".into(),
+            top_frame: Some(2),
+        };
+        let s = summarize(&a, Some(&sig));
+        assert_eq!(s.cause.as_deref(), Some("abort() was called"));
+        assert!(
+            s.exception_deliberate,
+            "the fault panic_abort raises is not the cause"
+        );
+        assert_eq!(s.app_frame, Some(2));
+        assert!(s.frames[2].app && !s.frames[2].plumbing);
+        assert!(s.frames[0].plumbing && s.frames[1].plumbing);
+        assert_eq!(s.frames[0].location, "esp_system/panic.c:472");
+        assert_eq!(
+            s.frames[0].full_location,
+            "/builds/espressif/esp-idf/components/esp_system/panic.c:472"
+        );
+        assert_eq!(s.frames[2].location, "main/main.c:14");
+
+        // An exception that is the cause stays the cause.
+        let fault = Signature {
+            reason: "LoadProhibited".into(),
+            ..sig.clone()
+        };
+        let s = summarize(&a, Some(&fault));
+        assert!(!s.exception_deliberate);
+        // No in-app frame: nothing is highlighted.
+        let library = Signature {
+            in_app: false,
+            ..sig
+        };
+        let s = summarize(&a, Some(&library));
+        assert!(s.app_frame.is_none() && s.frames.iter().all(|f| !f.app && !f.plumbing));
+    }
 }
