@@ -216,7 +216,10 @@ pub fn undecoded(ctx: &DumpContext) -> Option<Undecoded> {
         return None;
     }
     let (model, version) = (&ctx.model, &d.firmware_version);
-    let upload = Some((format!("/models/{model}"), format!("Firmware of {model}")));
+    let upload = Some((
+        format!("/models/{model}"),
+        format!("Upload firmware for {model}"),
+    ));
     let (text, link) = match d.parse_error_kind {
         Some(ParseErrorKind::FirmwareMissing) => match ctx.firmware_has_elf {
             Some(false) => (
