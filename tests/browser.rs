@@ -230,6 +230,7 @@ fn dashboard_in_chromium() {
             common::corpus_device_upload("esp32c3")?,
         ))
     });
+    let in_app = corpus.is_some();
     let (chip, elf, dump) = match corpus {
         Some((elf, dump)) => ("esp32c3", elf, dump),
         None => {
@@ -257,6 +258,7 @@ fn dashboard_in_chromium() {
         .env("MERGED_GROUP_ID", merged_group.to_string())
         .env("SAMPLE_DEVICE_ID", b.id.to_string())
         .env("SAMPLE_DUMP_ID", sample_dump.to_string())
+        .env("SAMPLE_IN_APP", if in_app { "1" } else { "0" })
         .env("CHROMIUM", &chrome)
         .env("SHOT_DIR", &shots)
         .output()
