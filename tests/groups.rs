@@ -353,3 +353,34 @@ fn the_cli_lists_resolves_and_rebuilds() {
     let out = app.cli(&["group", "show", "999"]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn a_dump_only_a_sidecar_could_decode_is_grouped_from_its_report_text() {
+    use common::pipeline::{FakeSidecar, Reply};
+    let Some(dir) = corpus_case("esp32c3") else {
+        return;
+    };
+    let Some((c3, _)) = crashes() else { return };
+    let report = std::fs::read_to_string(dir.join("expected_output")).unwrap();
+    // The bundle's "ELF" is no ELF: the built-in decoder cannot symbolize, the sidecar's gdb
+    // text is all there is.
+    let sidecar = FakeSidecar::start(vec![]);
+    sidecar.set_default(Reply::Json(200, json!({ "output": report }).to_string()));
+    let app = TestApp::start_with(|c| sidecar.configure(c, Duration::from_secs(10)));
+    app.create_model("m");
+    app.install_bundle("m", "1.0", b"not an ELF");
+    let dev = app.create_device("m");
+    let d = send(&app, &dev, "1.0", &c3);
+    assert_eq!(d["parse_status"], "PARSED", "{d}");
+    let g = group(&app, group_of(&d));
+    assert!(g["title"].as_str().unwrap().contains("fail_once"), "{g}");
+
+    // The same crash decoded in-process elsewhere lands in the same group.
+    let other = TestApp::start();
+    other.create_model("m");
+    other.install_bundle("m", "1.0", &c3.elf);
+    let dev = other.create_device("m");
+    let d2 = send(&other, &dev, "1.0", &c3);
+    let g2 = group(&other, group_of(&d2));
+    assert_eq!(g["signature"], g2["signature"]);
+}
