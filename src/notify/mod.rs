@@ -22,6 +22,7 @@
 pub mod channels;
 pub mod payload;
 pub mod sender;
+pub mod service;
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
