@@ -620,3 +620,54 @@ fn groups_notify_once_per_matching_channel_with_regressions_and_cooldown() {
     send(&app, &dev, "1.2", &c3);
     assert_eq!(deliveries(&app).len(), before);
 }
+
+#[test]
+fn the_cli_adds_lists_tests_and_removes_channels() {
+    let app = TestApp::start_with(fast);
+    let sink = HttpSink::start(&[]);
+    let out = app.cli(&[
+        "notify", "add", "webhook", "--url", &sink.url, "--name", "lab",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secret = text
+        .split_whitespace()
+        .find(|w| w.starts_with("whsec_"))
+        .expect("secret printed once")
+        .to_string();
+    let out = app.cli_stdin(
+        &[
+            "notify",
+            "add",
+            "ntfy",
+            "--url",
+            &sink.url,
+            "--secret-stdin",
+        ],
+        "tk_cli_secret\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = app.cli(&["notify", "list", "--json"]);
+    let list: Value = serde_json::from_slice(&out.stdout).expect("JSON list");
+    assert_eq!(list["channels"].as_array().map(Vec::len), Some(2), "{list}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains(&secret["whsec_".len()..]) && !text.contains("tk_cli_secret"));
+    // A queued test event is sent by the running server within its sweep.
+    let out = app.cli(&["notify", "test", "1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    verify(&secret, &sink.wait(1)[0]);
+    assert!(app.cli(&["notify", "rm", "2"]).status.success());
+    assert!(!app.cli(&["notify", "rm", "2"]).status.success());
+}
