@@ -111,3 +111,41 @@ pub fn summary(p: &Value) -> Summary {
     }
     Summary { title, text, link }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn created() -> Value {
+        json!({"type": "group.created", "event_id": "evt_1", "time": "2026-12-01T00:00:00Z",
+            "group": {"id": 7, "title": "abort() in f", "model": "m", "status": "open",
+                "count": 1, "devices": 1, "first_version": "1.0", "last_version": "1.0"},
+            "dump": {"id": 42, "device_id": 3, "device_key": "k1", "firmware_version": "1.0"}})
+    }
+
+    #[test]
+    fn links_only_with_a_public_url() {
+        assert!(with_links(&created(), None).get("links").is_none());
+        let v = with_links(&created(), Some("https://c.example"));
+        assert_eq!(v["links"]["group"], "https://c.example/groups/7");
+        assert_eq!(
+            v["links"]["dump"],
+            "https://c.example/devices/3/coredumps/42"
+        );
+    }
+
+    #[test]
+    fn the_summary_names_title_model_version_device_and_link() {
+        let s = summary(&with_links(&created(), Some("https://c.example")));
+        assert_eq!(s.title, "New crash group in m: abort() in f");
+        for part in [
+            "abort() in f",
+            "model m",
+            "Firmware 1.0",
+            "device k1",
+            "https://c.example/groups/7",
+        ] {
+            assert!(s.text.contains(part), "{part} in {}", s.text);
+        }
+    }
+}

@@ -60,3 +60,29 @@ pub fn send(
             .send(body.as_bytes()),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_matches_the_standard_webhooks_test_vector() {
+        // The vector the Standard Webhooks reference libraries test against.
+        let sig = signature(
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            br#"{"test": 2432232314}"#,
+        )
+        .unwrap();
+        assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn new_secrets_are_whsec_base64_of_24_bytes() {
+        let s = new_secret();
+        let key = STANDARD.decode(s.strip_prefix("whsec_").unwrap()).unwrap();
+        assert_eq!(key.len(), 24);
+        assert_ne!(s, new_secret());
+    }
+}
