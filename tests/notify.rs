@@ -671,3 +671,108 @@ fn the_cli_adds_lists_tests_and_removes_channels() {
     assert!(app.cli(&["notify", "rm", "2"]).status.success());
     assert!(!app.cli(&["notify", "rm", "2"]).status.success());
 }
+
+/// The secrets never reach the log of a real `crashbox serve` (debug level), through sent and
+/// failed deliveries; the server is then killed with SIGKILL.
+#[test]
+fn secrets_stay_out_of_the_server_log() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_string();
+    let cli = |args: &[&str], stdin: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_crashbox"))
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let hook = HttpSink::start(&[]);
+    let ntfy = HttpSink::start(&[500; 10]);
+    let (smtp_port, mails, _) = smtp_sink();
+    let out = cli(&["notify", "add", "webhook", "--url", &hook.url], "");
+    let secret = out
+        .split_whitespace()
+        .find(|w| w.starts_with("whsec_"))
+        .unwrap()
+        .to_string();
+    cli(
+        &[
+            "notify",
+            "add",
+            "ntfy",
+            "--url",
+            &ntfy.url,
+            "--secret-stdin",
+        ],
+        "tk_log_secret\n",
+    );
+    cli(
+        &[
+            "notify",
+            "add",
+            "email",
+            "--smtp-host",
+            "127.0.0.1",
+            "--smtp-port",
+            &smtp_port.to_string(),
+            "--smtp-tls",
+            "plain",
+            "--smtp-username",
+            "lab",
+            "--from",
+            "c@lab.example",
+            "--to",
+            "d@lab.example",
+            "--secret-stdin",
+        ],
+        "pw_log_secret\n",
+    );
+    for id in ["1", "2", "3"] {
+        cli(&["notify", "test", id], "");
+    }
+    let mut server = Command::new(env!("CARGO_BIN_EXE_crashbox"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("CRASHBOX_LOG", "debug")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = server.stderr.take().unwrap();
+    let log = Arc::new(Mutex::new(String::new()));
+    let l = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let mut l = l.lock().unwrap();
+            l.push_str(&line);
+            l.push('\n');
+        }
+    });
+    verify(&secret, &hook.wait(1)[0]);
+    ntfy.wait(1);
+    wait_for("an e-mail", WAIT, || !mails.lock().unwrap().is_empty());
+    wait_for("the delivery log lines", WAIT, || {
+        let l = log.lock().unwrap();
+        l.matches("notification sent").count() >= 2 && l.contains("notification not delivered")
+    });
+    server.kill().unwrap();
+    let _ = server.wait();
+    let log = log.lock().unwrap().clone();
+    for s in [&secret["whsec_".len()..], "tk_log_secret", "pw_log_secret"] {
+        assert!(!log.contains(s), "{s} in the log:\n{log}");
+    }
+}
