@@ -776,3 +776,55 @@ fn secrets_stay_out_of_the_server_log() {
         assert!(!log.contains(s), "{s} in the log:\n{log}");
     }
 }
+
+#[test]
+fn a_group_reaching_a_spike_threshold_notifies_once() {
+    let Some(c3) = c3() else { return };
+    let app = TestApp::start_with(fast);
+    app.create_model("m");
+    let (a, b) = (app.create_device("m"), app.create_device("m"));
+    app.install_bundle("m", "1.0", &c3.elf);
+    let r = app.post_json(
+        "/api/notifications/channels",
+        Some(&app.admin),
+        &json!({"kind": "slack", "url": "http://127.0.0.1:9/", "events": ["group.spike"]}),
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("threshold"), "{}", r.text());
+    let sink = HttpSink::start(&[]);
+    let dumps = add(
+        &app,
+        &json!({"kind": "slack", "url": sink.url, "events": ["group.spike"], "spike_dumps": 3}),
+    );
+    let devices = add(
+        &app,
+        &json!({"kind": "ntfy", "url": sink.url, "events": ["group.spike"], "spike_devices": 2,
+            "spike_window_s": 600}),
+    );
+    assert_eq!(devices["spike_window_s"], 600);
+    send(&app, &a, "1.0", &c3);
+    send(&app, &a, "1.0", &c3);
+    assert!(deliveries(&app).is_empty(), "below both thresholds");
+    // The third dump, from a second device: both thresholds are reached.
+    send(&app, &b, "1.0", &c3);
+    let got = sink.wait(2);
+    let slack = got
+        .iter()
+        .find(|r| !r.headers.contains_key("title"))
+        .unwrap();
+    let text = slack.json()["text"].as_str().unwrap().to_string();
+    assert!(text.contains("Crash group spiking"), "{text}");
+    let ntfy = got
+        .iter()
+        .find(|r| r.headers.contains_key("title"))
+        .unwrap();
+    assert_eq!(ntfy.header("priority"), "high");
+    // Past the thresholds: nothing more.
+    send(&app, &a, "1.0", &c3);
+    send(&app, &b, "1.0", &c3);
+    let d = deliveries(&app);
+    assert_eq!(d.len(), 2, "{d:?}");
+    assert!(d.iter().all(|d| d["event_type"] == "group.spike"));
+    let ids: Vec<_> = d.iter().map(|d| d["channel_id"].clone()).collect();
+    assert!(ids.contains(&dumps["id"]) && ids.contains(&devices["id"]));
+}

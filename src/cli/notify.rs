@@ -54,6 +54,15 @@ pub struct AddArgs {
     /// Cooldown per group in seconds (default 3600).
     #[arg(long)]
     pub cooldown: Option<i64>,
+    /// group.spike: dumps of one group within --spike-window.
+    #[arg(long)]
+    pub spike_dumps: Option<i64>,
+    /// group.spike: distinct devices of one group within --spike-window.
+    #[arg(long)]
+    pub spike_devices: Option<i64>,
+    /// group.spike window in seconds (default 3600).
+    #[arg(long)]
+    pub spike_window: Option<i64>,
     /// Read the ntfy token or the SMTP password from the first line of stdin.
     #[arg(long)]
     pub secret_stdin: bool,
@@ -97,6 +106,9 @@ pub fn run(config: &Config, cmd: NotifyCmd) -> anyhow::Result<()> {
                 events: (!a.events.is_empty()).then_some(a.events),
                 models: (!a.models.is_empty()).then_some(a.models),
                 cooldown_s: a.cooldown,
+                spike_dumps: a.spike_dumps,
+                spike_devices: a.spike_devices,
+                spike_window_s: a.spike_window,
                 token: if is_email { None } else { secret.clone() },
                 smtp_password: if is_email { secret } else { None },
                 smtp_host: a.smtp_host,

@@ -34,6 +34,12 @@ pub struct Channel {
     pub models: Vec<String>,
     /// Least time between two notifications of one group on this channel, in seconds.
     pub cooldown_s: i64,
+    /// `group.spike`: dumps of one group within the window (off when `None`).
+    pub spike_dumps: Option<i64>,
+    /// `group.spike`: distinct devices of one group within the window (off when `None`).
+    pub spike_devices: Option<i64>,
+    /// `group.spike`: the window, in seconds.
+    pub spike_window_s: i64,
     /// SMTP server (e-mail).
     pub smtp_host: Option<String>,
     /// SMTP port (e-mail).
@@ -71,6 +77,12 @@ pub struct ChannelSettings {
     pub models: Vec<String>,
     /// Cooldown per group, seconds.
     pub cooldown_s: i64,
+    /// Spike threshold: dumps in the window.
+    pub spike_dumps: Option<i64>,
+    /// Spike threshold: distinct devices in the window.
+    pub spike_devices: Option<i64>,
+    /// Spike window, seconds.
+    pub spike_window_s: i64,
     /// SMTP server.
     pub smtp_host: Option<String>,
     /// SMTP port.
@@ -87,7 +99,7 @@ pub struct ChannelSettings {
 
 const CHANNEL: &str = "SELECT id, kind, name, url, secret IS NOT NULL, events, models, cooldown_s,
         smtp_host, smtp_port, smtp_tls, smtp_username, email_from, email_to, created_at,
-        last_status, last_error, last_attempt_at
+        last_status, last_error, last_attempt_at, spike_dumps, spike_devices, spike_window_s
      FROM notify_channels";
 
 fn json_list(s: &str) -> Vec<String> {
@@ -104,6 +116,9 @@ fn channel_row(r: &Row) -> rusqlite::Result<Channel> {
         events: json_list(&r.get::<_, String>(5)?),
         models: json_list(&r.get::<_, String>(6)?),
         cooldown_s: r.get(7)?,
+        spike_dumps: r.get(18)?,
+        spike_devices: r.get(19)?,
+        spike_window_s: r.get(20)?,
         smtp_host: r.get(8)?,
         smtp_port: r.get(9)?,
         smtp_tls: r.get(10)?,
@@ -143,8 +158,9 @@ pub fn create_channel(
 ) -> Result<i64, DbError> {
     conn.execute(
         "INSERT INTO notify_channels (kind, name, url, secret, events, models, cooldown_s,
-            smtp_host, smtp_port, smtp_tls, smtp_username, email_from, email_to, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            smtp_host, smtp_port, smtp_tls, smtp_username, email_from, email_to, created_at,
+            spike_dumps, spike_devices, spike_window_s)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         params![
             s.kind,
             s.name,
@@ -159,7 +175,10 @@ pub fn create_channel(
             s.smtp_username,
             s.email_from,
             s.email_to,
-            now()
+            now(),
+            s.spike_dumps,
+            s.spike_devices,
+            s.spike_window_s
         ],
     )?;
     Ok(conn.last_insert_rowid())
@@ -176,7 +195,8 @@ pub fn update_channel(
     let n = conn.execute(
         "UPDATE notify_channels SET name = ?2, url = ?3, events = ?4, models = ?5,
             cooldown_s = ?6, smtp_host = ?7, smtp_port = ?8, smtp_tls = ?9, smtp_username = ?10,
-            email_from = ?11, email_to = ?12, secret = COALESCE(?13, secret)
+            email_from = ?11, email_to = ?12, secret = COALESCE(?13, secret),
+            spike_dumps = ?14, spike_devices = ?15, spike_window_s = ?16
          WHERE id = ?1",
         params![
             id,
@@ -191,7 +211,10 @@ pub fn update_channel(
             s.smtp_username,
             s.email_from,
             s.email_to,
-            secret
+            secret,
+            s.spike_dumps,
+            s.spike_devices,
+            s.spike_window_s
         ],
     )?;
     Ok(n > 0)
@@ -200,6 +223,43 @@ pub fn update_channel(
 /// Deletes a channel and its deliveries; `false` when there is no such channel.
 pub fn delete_channel(conn: &Connection, id: i64) -> Result<bool, DbError> {
     Ok(conn.execute("DELETE FROM notify_channels WHERE id = ?1", [id])? > 0)
+}
+
+/// Channels whose `group.spike` threshold the new dump `dump` (of device `device`) of `group`
+/// just reached: its group's stored dumps within the channel's window reached `spike_dumps`
+/// with this dump, or its distinct devices reached `spike_devices` with this dump's device new
+/// in the window. Only channels selecting `group.spike` with a threshold are looked at.
+pub fn spiking_channels(tx: &Connection, group: i64, device: i64) -> Result<Vec<i64>, DbError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT id, spike_dumps, spike_devices, spike_window_s FROM notify_channels
+         WHERE (spike_dumps IS NOT NULL OR spike_devices IS NOT NULL)
+           AND EXISTS (SELECT 1 FROM json_each(events) WHERE value = 'group.spike')",
+    )?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Option<i64>>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = Vec::new();
+    for (id, dumps, devices, window) in rows {
+        let since = super::format_ts(chrono::Utc::now() - chrono::Duration::seconds(window));
+        let (n, d, mine): (i64, i64, i64) = tx.query_row(
+            "SELECT COUNT(*), COUNT(DISTINCT device_id),
+                COALESCE(SUM(device_id = ?3), 0)
+             FROM coredumps WHERE group_id = ?1 AND uploaded_at >= ?2",
+            params![group, since, device],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        if dumps == Some(n) || (devices == Some(d) && mine == 1) {
+            out.push(id);
+        }
+    }
+    Ok(out)
 }
 
 /// A channel's stored secret (for the sender only; never answered or logged).

@@ -1,7 +1,8 @@
 //! Notifications: tell the lab when a crash group is created or regresses.
 //!
 //! - **Outbox.** [`emit_for_group`] runs inside the parse job's result commit: when the dump
-//!   created or reopened a group (not a muted one), it stores the event and one delivery per
+//!   created or reopened a group (not a muted one), or made an open group reach a channel's
+//!   spike threshold (`group.spike`), it stores the event and one delivery per
 //!   matching channel (event type, model, per-group cooldown) in the same transaction
 //!   ([`crate::db::notify::emit`]), so an event is never lost and never sent for an uncommitted
 //!   group.
@@ -73,6 +74,9 @@ pub fn emit_for_group(
     facts: &DumpFacts,
     assigned: &Assigned,
 ) -> Result<bool, DbError> {
+    if assigned.moved_from.is_none() && !assigned.created && !assigned.regressed {
+        return emit_spikes(tx, facts, assigned);
+    }
     let kind = if assigned.created {
         "group.created"
     } else if assigned.regressed {
@@ -98,4 +102,35 @@ pub fn emit_for_group(
         None,
     )?;
     Ok(out.queued > 0)
+}
+
+/// `group.spike`: one event per channel whose threshold this dump reached (each channel has its
+/// own thresholds, so each gets its own event id). Not for muted or resolved groups.
+fn emit_spikes(tx: &Connection, facts: &DumpFacts, assigned: &Assigned) -> Result<bool, DbError> {
+    let channels = store::spiking_channels(tx, assigned.group.0, facts.device.0)?;
+    if channels.is_empty() {
+        return Ok(false);
+    }
+    let Some(group) = groups::find(tx, assigned.group)? else {
+        return Ok(false);
+    };
+    if group.status != GroupStatus::Open {
+        return Ok(false);
+    }
+    let mut queued = false;
+    for channel in channels {
+        let event_id = new_event_id();
+        let payload = payload::event("group.spike", &event_id, &group, Some(facts));
+        let out = store::emit(
+            tx,
+            "group.spike",
+            &event_id,
+            Some(group.id.0),
+            group.model.as_str(),
+            &payload,
+            Some(channel),
+        )?;
+        queued |= out.queued > 0;
+    }
+    Ok(queued)
 }

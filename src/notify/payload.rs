@@ -88,10 +88,10 @@ pub fn summary(p: &Value) -> Summary {
         };
     }
     let g = &p["group"];
-    let what = if p["type"] == "group.regressed" {
-        "Crash group regressed"
-    } else {
-        "New crash group"
+    let what = match p["type"].as_str() {
+        Some("group.regressed") => "Crash group regressed",
+        Some("group.spike") => "Crash group spiking",
+        _ => "New crash group",
     };
     let title = format!("{what} in {}: {}", s(&g["model"]), s(&g["title"]));
     let mut text = format!(

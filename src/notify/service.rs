@@ -30,6 +30,12 @@ pub struct ChannelInput {
     pub models: Option<Vec<String>>,
     /// Cooldown per group in seconds (default 3600, 0 to 7 days).
     pub cooldown_s: Option<i64>,
+    /// `group.spike`: dumps of one group within the window.
+    pub spike_dumps: Option<i64>,
+    /// `group.spike`: distinct devices of one group within the window.
+    pub spike_devices: Option<i64>,
+    /// `group.spike`: the window in seconds (default 3600, 60 to 7 days).
+    pub spike_window_s: Option<i64>,
     /// ntfy access token (write-only).
     pub token: Option<String>,
     /// SMTP server (e-mail).
@@ -110,8 +116,33 @@ fn validate(
             "cooldown_s must be between 0 and {MAX_COOLDOWN_S} seconds"
         )));
     }
+    for (name, v) in [
+        ("spike_dumps", input.spike_dumps),
+        ("spike_devices", input.spike_devices),
+    ] {
+        if v.is_some_and(|v| !(1..=1_000_000).contains(&v)) {
+            return Err(bad(format!("{name} must be between 1 and 1000000")));
+        }
+    }
+    let spike_window_s = input.spike_window_s.unwrap_or(3600);
+    if !(60..=MAX_COOLDOWN_S).contains(&spike_window_s) {
+        return Err(bad(format!(
+            "spike_window_s must be between 60 and {MAX_COOLDOWN_S} seconds"
+        )));
+    }
+    if events.iter().any(|e| e == "group.spike")
+        && input.spike_dumps.is_none()
+        && input.spike_devices.is_none()
+    {
+        return Err(bad(
+            "The group.spike event needs spike_dumps or spike_devices (a threshold)",
+        ));
+    }
     let mut s = ChannelSettings {
         kind: kind.to_string(),
+        spike_dumps: input.spike_dumps,
+        spike_devices: input.spike_devices,
+        spike_window_s,
         name: some(&input.name).unwrap_or_else(|| kind.to_string()),
         url,
         events,

@@ -14,6 +14,11 @@ CREATE TABLE notify_channels (
     events           TEXT NOT NULL,
     models           TEXT NOT NULL DEFAULT '[]',
     cooldown_s       INTEGER NOT NULL DEFAULT 3600,
+    -- group.spike: a group reaching spike_dumps dumps or spike_devices distinct devices within
+    -- spike_window_s (NULL: that threshold is off).
+    spike_dumps      INTEGER,
+    spike_devices    INTEGER,
+    spike_window_s   INTEGER NOT NULL DEFAULT 3600,
     smtp_host        TEXT,
     smtp_port        INTEGER,
     smtp_tls         TEXT CHECK (smtp_tls IS NULL OR smtp_tls IN ('starttls', 'tls', 'plain')),
