@@ -67,6 +67,11 @@ impl HttpSink {
                 if let Some(req) = read_request(&s) {
                     g.lock().unwrap().push(req);
                 }
+                if status == 0 {
+                    // Never answer (a receiver that hangs); the connection stays open.
+                    std::mem::forget(s);
+                    continue;
+                }
                 let mut s = s;
                 let _ = write!(
                     s,
@@ -672,32 +677,91 @@ fn the_cli_adds_lists_tests_and_removes_channels() {
     assert!(!app.cli(&["notify", "rm", "2"]).status.success());
 }
 
+/// `crashbox serve` on `data` with debug logs collected.
+fn serve(data: &str) -> (std::process::Child, Arc<Mutex<String>>) {
+    use std::process::{Command, Stdio};
+    let mut server = Command::new(env!("CARGO_BIN_EXE_crashbox"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("CRASHBOX_LOG", "debug")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = server.stderr.take().unwrap();
+    let log = Arc::new(Mutex::new(String::new()));
+    let l = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let mut l = l.lock().unwrap();
+            l.push_str(&line);
+            l.push('\n');
+        }
+    });
+    (server, log)
+}
+
+/// A `crashbox` command on `data` with `stdin`; its stdout (it must succeed).
+fn run_cli(data: &str, args: &[&str], stdin: &str) -> String {
+    use std::process::{Command, Stdio};
+    let mut c = Command::new(env!("CARGO_BIN_EXE_crashbox"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = c.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// `kill -9` while a delivery is in flight (its receiver hangs): the claim dies with the process
+/// and the next start sends the event (at least once).
+#[test]
+fn a_delivery_in_flight_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_string();
+    let sink = HttpSink::start(&[0]);
+    let out = run_cli(&data, &["notify", "add", "webhook", "--url", &sink.url], "");
+    let secret = out
+        .split_whitespace()
+        .find(|w| w.starts_with("whsec_"))
+        .unwrap()
+        .to_string();
+    run_cli(&data, &["notify", "test", "1"], "");
+    let (mut server, _) = serve(&data);
+    let first = sink.wait(1);
+    server.kill().unwrap();
+    let _ = server.wait();
+    let (mut server, _) = serve(&data);
+    let got = sink.wait(2);
+    server.kill().unwrap();
+    let _ = server.wait();
+    verify(&secret, &got[1]);
+    assert_eq!(
+        got[1].header("webhook-id"),
+        first[0].header("webhook-id"),
+        "the same event, for receivers to de-duplicate"
+    );
+}
+
 /// The secrets never reach the log of a real `crashbox serve` (debug level), through sent and
 /// failed deliveries; the server is then killed with SIGKILL.
 #[test]
 fn secrets_stay_out_of_the_server_log() {
-    use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap().to_string();
-    let cli = |args: &[&str], stdin: &str| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_crashbox"))
-            .arg("--data-dir")
-            .arg(&data)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        let out = c.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).to_string()
-    };
+    let cli = |args: &[&str], stdin: &str| run_cli(&data, args, stdin);
     let hook = HttpSink::start(&[]);
     let ntfy = HttpSink::start(&[500; 10]);
     let (smtp_port, mails, _) = smtp_sink();
@@ -742,26 +806,7 @@ fn secrets_stay_out_of_the_server_log() {
     for id in ["1", "2", "3"] {
         cli(&["notify", "test", id], "");
     }
-    let mut server = Command::new(env!("CARGO_BIN_EXE_crashbox"))
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("CRASHBOX_LOG", "debug")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = server.stderr.take().unwrap();
-    let log = Arc::new(Mutex::new(String::new()));
-    let l = log.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let mut l = l.lock().unwrap();
-            l.push_str(&line);
-            l.push('\n');
-        }
-    });
+    let (mut server, log) = serve(&data);
     verify(&secret, &hook.wait(1)[0]);
     ntfy.wait(1);
     wait_for("an e-mail", WAIT, || !mails.lock().unwrap().is_empty());
