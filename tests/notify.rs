@@ -30,6 +30,7 @@ fn fast(c: &mut crashbox::config::Config) {
 /// One request received by [`HttpSink`].
 #[derive(Debug, Clone)]
 struct Req {
+    at: std::time::Instant,
     path: String,
     headers: HashMap<String, String>,
     body: Vec<u8>,
@@ -115,6 +116,7 @@ fn read_request(s: &TcpStream) -> Option<Req> {
     let mut body = vec![0; n];
     r.read_exact(&mut body).ok()?;
     Some(Req {
+        at: std::time::Instant::now(),
         path,
         headers,
         body,
@@ -872,4 +874,31 @@ fn a_group_reaching_a_spike_threshold_notifies_once() {
     assert!(d.iter().all(|d| d["event_type"] == "group.spike"));
     let ids: Vec<_> = d.iter().map(|d| d["channel_id"].clone()).collect();
     assert!(ids.contains(&dumps["id"]) && ids.contains(&devices["id"]));
+}
+
+/// A hanging receiver costs the other channels one attempt timeout per round, not one per
+/// queued delivery.
+#[test]
+fn a_hanging_channel_does_not_hold_up_the_others() {
+    let app = TestApp::start_with(|c| {
+        fast(c);
+        c.notify_timeout = Duration::from_millis(700);
+    });
+    let hang = HttpSink::start(&[0; 20]);
+    let good = HttpSink::start(&[]);
+    let h = add(&app, &json!({"kind": "slack", "url": hang.url}));
+    let g = add(&app, &json!({"kind": "slack", "url": good.url}));
+    for _ in 0..4 {
+        test_event(&app, &h["id"]);
+    }
+    test_event(&app, &g["id"]);
+    let sent = good.wait(1)[0].at;
+    // The first event may be claimed alone (a round of its own) before the others are queued;
+    // the next round tries the hanging channel once and defers its other deliveries. One
+    // attempt per delivery would make it 4.
+    let before = hang.requests().iter().filter(|r| r.at < sent).count();
+    assert!(
+        before <= 2,
+        "{before} hanging attempts before the good channel's turn"
+    );
 }

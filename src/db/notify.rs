@@ -497,6 +497,16 @@ pub fn record_attempt(
     Ok(n > 0)
 }
 
+/// Gives a claimed delivery back without an attempt, due again at `at` (its channel just failed
+/// in this round, so it is not tried again right away).
+pub fn defer(tx: &Connection, id: i64, token: &str, at: &str) -> Result<bool, DbError> {
+    Ok(tx.execute(
+        "UPDATE notify_deliveries SET next_attempt_at = ?3, claim_token = NULL, claimed_at = NULL
+         WHERE id = ?1 AND claim_token = ?2",
+        params![id, token, at],
+    )? > 0)
+}
+
 /// The earliest `next_attempt_at` of a pending delivery.
 pub fn next_due(conn: &Connection) -> Result<Option<String>, DbError> {
     Ok(conn.query_row(

@@ -11,8 +11,10 @@
 //!   `Config::notify_timeout` (10 s), and marks them `sent`, schedules a retry
 //!   (`Config::notify_retry`, exponential-ish: 30 s, 2 min, 10 min, 15 min) or marks them
 //!   `failed` with the last error. Sequential sending with a per-attempt timeout is the chosen
-//!   isolation: a dead or slow channel costs the others at most one timeout per attempt, and
-//!   uploads never wait on it (the upload path only writes rows). It is woken by [`Wake`] when
+//!   isolation: a dead or slow channel costs the others at most one timeout per round (once
+//!   one of its deliveries failed, its other deliveries of that round are deferred to that
+//!   retry time without an attempt), and uploads never wait on it (the upload path only writes
+//!   rows). It is woken by [`Wake`] when
 //!   a job committed events, and sweeps every few seconds.
 //! - **Channels** ([`channels`]): a Standard Webhooks signed JSON webhook, a Slack-compatible
 //!   webhook, ntfy and SMTP e-mail.

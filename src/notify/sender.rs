@@ -2,6 +2,7 @@
 //! by the configured timeout), and records the outcome; woken by [`super::Wake`] and every
 //! [`SWEEP_INTERVAL`].
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -136,17 +137,29 @@ fn round(ctx: &Ctx) -> Result<usize, DbError> {
         .db
         .write(|tx| store::claim_due(tx, &token, &stale, BATCH))?;
     let n = batch.len();
+    // Channels that failed in this round, with the time their retry is due: their other
+    // deliveries wait for it instead of costing another timeout each.
+    let mut failing: HashMap<i64, String> = HashMap::new();
     for d in batch {
         if ctx.stop.load(Ordering::SeqCst) {
             // Left claimed; the next start drops the claim and sends it.
             break;
         }
-        deliver(ctx, &token, d)?;
+        if let Some(at) = failing.get(&d.channel.id) {
+            ctx.db.write(|tx| store::defer(tx, d.id, &token, at))?;
+            continue;
+        }
+        let channel = d.channel.id;
+        if let Some(at) = deliver(ctx, &token, d)? {
+            failing.insert(channel, at);
+        }
     }
     Ok(n)
 }
 
-fn deliver(ctx: &Ctx, token: &str, d: Claimed) -> Result<(), DbError> {
+/// Sends one delivery and records the attempt; when it failed, the time the channel is tried
+/// again.
+fn deliver(ctx: &Ctx, token: &str, d: Claimed) -> Result<Option<String>, DbError> {
     let secret = store::secret(&*ctx.db.conn()?, d.channel.id)?;
     let body = payload::with_links(&d.payload, ctx.public_url.as_deref());
     let result = channels::send(
@@ -184,5 +197,13 @@ fn deliver(ctx: &Ctx, token: &str, d: Claimed) -> Result<(), DbError> {
         .inc();
     ctx.db
         .write(|tx| store::record_attempt(tx, d.id, d.channel.id, token, &attempt))?;
-    Ok(())
+    Ok(match attempt {
+        Attempt::Sent => None,
+        Attempt::Retry(_, at) => Some(at),
+        Attempt::Failed(_) => Some(format_ts(
+            chrono::Utc::now()
+                + chrono::Duration::from_std(ctx.retry.first().copied().unwrap_or_default())
+                    .unwrap_or_default(),
+        )),
+    })
 }
