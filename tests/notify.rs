@@ -571,8 +571,16 @@ fn groups_notify_once_per_matching_channel_with_regressions_and_cooldown() {
         ]
     );
 
-    // The same crash again: no event.
+    // The same crash again: no event; nor a re-parse of the first dump.
     send(&app, &dev, "1.1", &c3);
+    let fid = first["id"].as_i64().unwrap();
+    let r = app.post_json(
+        &format!("/api/devices/{}/coredumps/{fid}/reparse", dev.id),
+        Some(&app.admin),
+        &json!({}),
+    );
+    assert!(r.status < 300, "{}", r.text());
+    app.wait_parsed(dev.id, fid, WAIT);
     // Another crash: a new group, one more event per channel.
     send(&app, &dev, "2.0", &xt);
     hook.wait(2);

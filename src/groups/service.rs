@@ -43,10 +43,13 @@ pub fn group_dump(
     let Some(facts) = groups::dump_facts(tx, id)? else {
         return Ok(None);
     };
+    let before = groups::dump_group(tx, id)?;
     let Some(assigned) = regroup(tx, &facts, analysis, report)? else {
         return Ok(None);
     };
-    let notified = crate::notify::emit_for_group(tx, &facts, &assigned)?;
+    // A re-parse that keeps the dump in its group is not news.
+    let notified =
+        before != Some(assigned.group) && crate::notify::emit_for_group(tx, &facts, &assigned)?;
     Ok(Some(Grouped { assigned, notified }))
 }
 

@@ -68,8 +68,9 @@ pub fn new_event_id() -> String {
     format!("evt_{}", crate::auth::tokens::random_hex(16))
 }
 
-/// Stores the `group.created` / `group.regressed` event of a grouped dump and its deliveries,
-/// inside the caller's transaction. `true` when a delivery was queued (wake the sender after
+/// Stores the `group.created` / `group.regressed` / `group.spike` event of a dump that just
+/// joined its group (not a re-parse that kept it there) and its deliveries, inside the
+/// caller's transaction. `true` when a delivery was queued (wake the sender after
 /// the commit).
 pub fn emit_for_group(
     tx: &Connection,
