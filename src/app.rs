@@ -41,13 +41,16 @@ impl App {
         }
         let metrics = Arc::new(Metrics::new());
         // Decode pipeline: start the parse workers and queue the PENDING backlog.
-        let (jobs, workers) = worker::pool::start(&db, &layout, &config, &metrics)?;
+        // ... and the notification sender.
+        let notify = crate::notify::Wake::default();
+        let (jobs, workers) = worker::pool::start(&db, &layout, &config, &metrics, &notify)?;
         let state = AppState {
             db,
             config: Arc::new(config),
             layout: Arc::new(layout),
             jobs,
             metrics,
+            notify,
         };
         Ok(App {
             state,

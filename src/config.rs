@@ -64,6 +64,10 @@ pub struct ConfigArgs {
         global = true
     )]
     pub cookie_secure: String,
+    /// Public base URL of this server (e.g. https://crashbox.lab.example), for the links in
+    /// notifications; without it, links are omitted.
+    #[arg(long, env = "CRASHBOX_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
 }
 
 /// Settings only `serve` needs.
@@ -99,7 +103,22 @@ pub struct Config {
     pub rom_elf_dir: Option<PathBuf>,
     /// Whether session cookies are marked `Secure` (served behind TLS).
     pub cookie_secure: bool,
+    /// Public base URL without a trailing slash, for links in notifications.
+    pub public_url: Option<String>,
+    /// Delays before the second, third, … attempt of a notification delivery; a delivery
+    /// fails after `notify_retry.len() + 1` attempts.
+    pub notify_retry: Vec<Duration>,
+    /// Time one delivery attempt may take.
+    pub notify_timeout: Duration,
 }
+
+/// The default retry schedule of notification deliveries: 5 attempts over about 28 minutes.
+pub const NOTIFY_RETRY: [Duration; 4] = [
+    Duration::from_secs(30),
+    Duration::from_secs(120),
+    Duration::from_secs(600),
+    Duration::from_secs(900),
+];
 
 /// Where the optional gdb parse sidecar is and how long to wait for it.
 #[derive(Debug, Clone)]
@@ -199,7 +218,28 @@ impl ConfigArgs {
             }
             _ => None,
         };
+        let public_url = match self
+            .public_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+        {
+            None => None,
+            Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                Some(u.trim_end_matches('/').to_string())
+            }
+            Some(u) => {
+                return Err(ConfigError {
+                    name: "CRASHBOX_PUBLIC_URL",
+                    value: u.to_string(),
+                    reason: "must start with http:// or https://".into(),
+                });
+            }
+        };
         Ok(Config {
+            public_url,
+            notify_retry: NOTIFY_RETRY.to_vec(),
+            notify_timeout: Duration::from_secs(10),
             db_path: data_dir.join("crashbox.db"),
             coredumps_dir: non_empty(self.coredumps_dir.clone())
                 .unwrap_or_else(|| data_dir.join("coredumps")),
@@ -251,6 +291,9 @@ impl Config {
             workers: 2,
             rom_elf_dir: None,
             cookie_secure: false,
+            public_url: None,
+            notify_retry: NOTIFY_RETRY.to_vec(),
+            notify_timeout: Duration::from_secs(10),
             data_dir,
         }
     }

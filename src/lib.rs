@@ -31,6 +31,7 @@ pub mod fleet;
 pub mod groups;
 pub mod ids;
 pub mod metrics;
+pub mod notify;
 pub mod sidecar;
 pub mod store;
 pub mod web;

@@ -32,6 +32,15 @@ pub struct OutcomeLabels {
     pub outcome: String,
 }
 
+/// Labels of `crashbox_notify_deliveries_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NotifyLabels {
+    /// The channel kind: `webhook`, `slack`, `ntfy` or `email`.
+    pub kind: String,
+    /// `sent`, `retry` (failed, will be retried) or `failed` (gave up).
+    pub outcome: String,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -69,6 +78,9 @@ pub struct Metrics {
     pub parse_attempts: Family<OutcomeLabels, Counter>,
     /// `crashbox_parse_queue_depth`: parse jobs waiting for a worker (set when `/metrics` is read).
     pub queue_depth: Gauge,
+    /// `crashbox_notify_deliveries_total`: notification delivery attempts by channel kind and
+    /// outcome.
+    pub notify_deliveries: Family<NotifyLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -92,6 +104,12 @@ impl Metrics {
             Family::new_with_constructor(parse_histogram);
         let parse_attempts = Family::<OutcomeLabels, Counter>::default();
         let queue_depth = Gauge::default();
+        let notify_deliveries = Family::<NotifyLabels, Counter>::default();
+        registry.register(
+            "notify_deliveries",
+            "Notification delivery attempts by channel kind and outcome",
+            notify_deliveries.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -148,6 +166,7 @@ impl Metrics {
             parse_duration,
             parse_attempts,
             queue_depth,
+            notify_deliveries,
         }
     }
 

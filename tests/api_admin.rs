@@ -424,12 +424,18 @@ fn admin_routes_reject_other_principals() {
         ("GET", "/api/tokens".into()),
         ("POST", "/api/tokens".into()),
         ("DELETE", "/api/tokens/1".into()),
+        ("GET", "/api/notifications/channels".into()),
+        ("GET", "/api/notifications/deliveries".into()),
         ("GET", "/api/groups".into()),
         ("GET", "/api/groups/1".into()),
         ("POST", "/api/groups/1/resolve".into()),
         ("POST", "/api/groups/1/mute".into()),
         ("POST", "/api/groups/1/reopen".into()),
         ("POST", "/api/groups/1/merge".into()),
+        ("POST", "/api/notifications/channels".into()),
+        ("PUT", "/api/notifications/channels/1".into()),
+        ("DELETE", "/api/notifications/channels/1".into()),
+        ("POST", "/api/notifications/channels/1/test".into()),
     ];
     for (method, path) in &routes {
         for (who, token, want) in [
@@ -440,6 +446,7 @@ fn admin_routes_reject_other_principals() {
             let r = match *method {
                 "GET" => app.get(path, token),
                 "DELETE" => app.delete(path, token),
+                "PUT" => app.put_json(path, token, &json!({})),
                 _ => app.post(path, token, "application/json", b"{}"),
             };
             assert_eq!(r.status, want, "{who} on {method} {path}: {}", r.text());

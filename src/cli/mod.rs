@@ -9,6 +9,7 @@ mod device;
 mod firmware;
 mod group;
 mod model;
+mod notify;
 mod serve;
 mod sidecar;
 mod token;
@@ -64,6 +65,9 @@ pub enum Command {
     /// Crash groups: list, show, resolve, mute, reopen, merge, rebuild.
     #[command(subcommand)]
     Group(group::GroupCmd),
+    /// Notification channels: add, list, test, rm.
+    #[command(subcommand)]
+    Notify(notify::NotifyCmd),
     /// Consistent online copy of the database plus a tar of the blob folders.
     Backup(backup::BackupArgs),
 }
@@ -83,6 +87,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sidecar(args) => sidecar::run(&config, args),
         Command::Coredump(cmd) => coredump::run(&config, cmd),
         Command::Group(cmd) => group::run(&config, cmd),
+        Command::Notify(cmd) => notify::run(&config, cmd),
     }
 }
 

@@ -23,6 +23,10 @@ const MIGRATIONS: &[&str] = &[
     //    (merges), lifetime tallies per device and per firmware version, and the group of
     //    each dump.
     include_str!("migrations/005_crash_groups.sql"),
+    // 6: notifications: channels, the event outbox (written in the transaction that creates or
+    //    regresses a group), deliveries per event and channel (claimed like parse jobs), and the
+    //    per channel and group cooldown.
+    include_str!("migrations/006_notifications.sql"),
 ];
 
 pub fn apply(conn: &mut Connection) -> Result<(), DbError> {

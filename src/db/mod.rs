@@ -35,6 +35,7 @@ pub mod firmware;
 pub mod groups;
 mod migrations;
 pub mod models;
+pub mod notify;
 pub mod parse_jobs;
 pub mod sessions;
 pub mod tokens;

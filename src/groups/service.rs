@@ -22,18 +22,35 @@ pub fn sign(model: &str, analysis: Option<&Analysis>, report: Option<&str>) -> O
         .or_else(|| report.and_then(|t| signature::from_report_text(model, t)))
 }
 
-/// Groups one decoded dump inside the caller's transaction (the parse job's result commit).
-/// `None` when the dump is gone or cannot be signed yet (no symbols).
+/// What grouping one dump did.
+#[derive(Debug, Clone, Copy)]
+pub struct Grouped {
+    /// Its group and whether it was created or regressed.
+    pub assigned: Assigned,
+    /// A notification was queued in the same transaction (wake the sender after the commit).
+    pub notified: bool,
+}
+
+/// Groups one decoded dump inside the caller's transaction (the parse job's result commit) and,
+/// when it created or reopened a group, queues the notification event in the same
+/// transaction. `None` when the dump is gone or cannot be signed yet (no symbols).
 pub fn group_dump(
     tx: &rusqlite::Connection,
     id: CoredumpId,
     analysis: Option<&Analysis>,
     report: Option<&str>,
-) -> Result<Option<Assigned>, DbError> {
-    match groups::dump_facts(tx, id)? {
-        Some(facts) => regroup(tx, &facts, analysis, report),
-        None => Ok(None),
-    }
+) -> Result<Option<Grouped>, DbError> {
+    let Some(facts) = groups::dump_facts(tx, id)? else {
+        return Ok(None);
+    };
+    let before = groups::dump_group(tx, id)?;
+    let Some(assigned) = regroup(tx, &facts, analysis, report)? else {
+        return Ok(None);
+    };
+    // A re-parse that keeps the dump in its group is not news.
+    let notified =
+        before != Some(assigned.group) && crate::notify::emit_for_group(tx, &facts, &assigned)?;
+    Ok(Some(Grouped { assigned, notified }))
 }
 
 /// Lists groups: optionally one model (by code) and one status.

@@ -12,7 +12,9 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
-use super::api::{coredumps, devices, firmware, groups, iot, models, pipeline, reparse, tokens};
+use super::api::{
+    coredumps, devices, firmware, groups, iot, models, notify, pipeline, reparse, tokens,
+};
 use super::ops;
 use super::state::AppState;
 use crate::metrics::{HttpLabels, RouteLabels};
@@ -60,6 +62,17 @@ pub fn router(state: AppState) -> Router {
         .route("/api/groups/{id}/mute", post(groups::mute))
         .route("/api/groups/{id}/reopen", post(groups::reopen))
         .route("/api/groups/{id}/merge", post(groups::merge))
+        // Admin: notifications
+        .route(
+            "/api/notifications/channels",
+            get(notify::list).post(notify::create),
+        )
+        .route(
+            "/api/notifications/channels/{id}",
+            axum::routing::put(notify::update).delete(notify::delete),
+        )
+        .route("/api/notifications/channels/{id}/test", post(notify::test))
+        .route("/api/notifications/deliveries", get(notify::deliveries))
         // Admin: API tokens
         .route("/api/tokens", get(tokens::list).post(tokens::create))
         .route("/api/tokens/{id}", axum::routing::delete(tokens::revoke))

@@ -21,6 +21,8 @@ pub struct AppState {
     pub jobs: Jobs,
     /// Counters and histograms served at `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Wakes the notification sender (test events).
+    pub notify: crate::notify::Wake,
 }
 
 impl AppState {

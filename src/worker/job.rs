@@ -68,6 +68,8 @@ pub struct Ctx {
     pub stop: Arc<Stop>,
     /// How long a claim holds before it counts as abandoned.
     pub lease: Duration,
+    /// Wakes the notification sender after a result commit queued an event.
+    pub notify: crate::notify::Wake,
 }
 
 /// How a job ended for the worker.
@@ -205,14 +207,19 @@ fn record(
         .as_ref()
         .and_then(|a| serde_json::to_string(a).ok());
     let report = (verdict == Verdict::Parsed).then_some(output.as_str());
-    let recorded = ctx.db.write(|tx| {
+    let (recorded, notified) = ctx.db.write(|tx| {
         let recorded = parse_jobs::finish(tx, id, token, verdict, Some(&output), json.as_deref())?;
-        // The dump's crash group is decided in the same commit as its result.
+        // The dump's crash group (and its notification event) is decided in the same commit
+        // as its result.
+        let mut notified = false;
         if recorded {
-            group_dump(tx, id, analysis.as_deref(), report)?;
+            notified = group_dump(tx, id, analysis.as_deref(), report)?.is_some_and(|g| g.notified);
         }
-        Ok::<_, db::DbError>(recorded)
+        Ok::<_, db::DbError>((recorded, notified))
     })?;
+    if notified {
+        ctx.notify.wake();
+    }
     if !recorded {
         tracing::info!(id = %id, "coredump was deleted or re-queued while parsing; result dropped");
         count(ctx, "dropped", started);

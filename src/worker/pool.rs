@@ -68,14 +68,17 @@ pub struct Pool {
     ctx: Arc<Ctx>,
     workers: Vec<JoinHandle<()>>,
     sweeper: Option<JoinHandle<()>>,
+    notifier: Option<crate::notify::sender::Sender>,
 }
 
-/// Starts the workers for `config` and queues the backlog.
+/// Starts the workers for `config` and queues the backlog, and the notification sender (woken
+/// through `notify`).
 pub fn start(
     db: &Db,
     layout: &Layout,
     config: &Config,
     metrics: &Arc<Metrics>,
+    notify: &crate::notify::Wake,
 ) -> Result<(Jobs, Pool)> {
     let engine = Engine::with_rom_dir(config.rom_elf_dir.as_deref()).unwrap_or_else(|e| {
         // The server stays up: dumps still decode, only ROM frames stay unnamed.
@@ -120,6 +123,7 @@ pub fn start(
         jobs: jobs.clone(),
         stop: Arc::new(Stop::default()),
         lease,
+        notify: notify.clone(),
     });
     let rx = Arc::new(Mutex::new(rx));
     let mut workers = Vec::with_capacity(config.workers);
@@ -159,12 +163,14 @@ pub fn start(
                 }
             })?
     };
+    let notifier = crate::notify::sender::start(db, config, metrics, notify.clone())?;
     Ok((
         jobs,
         Pool {
             ctx,
             workers,
             sweeper: Some(sweeper),
+            notifier: Some(notifier),
         },
     ))
 }
@@ -215,6 +221,9 @@ impl Pool {
         }
         if let Some(s) = self.sweeper.take() {
             let _ = s.join();
+        }
+        if let Some(n) = self.notifier.take() {
+            n.shutdown();
         }
         tracing::info!("parse workers stopped");
     }

@@ -247,6 +247,20 @@ impl TestApp {
         Self::finish(req.send(body))
     }
 
+    /// A PUT with a JSON body, on a connection of its own: a PUT the server rejects before
+    /// reading its body ends the connection, which the pool would otherwise reuse.
+    pub fn put_json(&self, path: &str, token: Option<&str>, body: &Value) -> Resp {
+        let mut req = self
+            .agent
+            .put(self.url(path))
+            .header("Content-Type", "application/json")
+            .header("Connection", "close");
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        Self::finish(req.send(body.to_string().as_bytes()))
+    }
+
     pub fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Resp {
         self.post(path, token, "application/json", body.to_string().as_bytes())
     }

@@ -6,6 +6,7 @@ pub mod firmware;
 pub mod groups;
 pub mod iot;
 pub mod models;
+pub mod notify;
 pub mod pipeline;
 pub mod reparse;
 pub mod tokens;
