@@ -75,11 +75,16 @@ pub struct TestDevice {
     pub token: String,
 }
 
+/// The tests' HTTP client. Connections are not reused: the server closes a connection after an
+/// answer it gave without reading the request body (a 401 before an upload's body), and a
+/// pooled connection closed that way made the next POST on it fail at random.
 pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(60)))
         .max_redirects(0)
+        .max_idle_connections(0)
+        .max_idle_connections_per_host(0)
         .build()
         .into()
 }
