@@ -119,7 +119,10 @@ pub fn run(config: &Config, cmd: NotifyCmd) -> anyhow::Result<()> {
                 email_to: a.to,
             };
             let c = service::create(&db, &input)?;
-            println!("created {} channel {}", c.channel.kind, c.channel.id);
+            println!(
+                "created {} channel {}",
+                c.channel.settings.kind, c.channel.id
+            );
             if let Some(s) = c.secret {
                 println!("secret (shown once, verify webhook-signature with it): {s}");
             }
@@ -134,19 +137,19 @@ pub fn run(config: &Config, cmd: NotifyCmd) -> anyhow::Result<()> {
                     "ID", "KIND", "NAME", "LAST", "TARGET"
                 );
                 for c in &rows {
-                    let target = if c.kind == "email" {
-                        c.email_to.clone().unwrap_or_default()
+                    let target = if c.settings.kind == "email" {
+                        c.settings.email_to.clone().unwrap_or_default()
                     } else {
-                        c.url.clone()
+                        c.settings.url.clone()
                     };
                     println!(
                         "{:<5} {:<8} {:<16} {:<8} {:<40} {}",
                         c.id,
-                        c.kind,
-                        c.name,
+                        c.settings.kind,
+                        c.settings.name,
                         c.last_status.as_deref().unwrap_or("-"),
                         target,
-                        c.events.join(",")
+                        c.settings.events.join(",")
                     );
                 }
             }

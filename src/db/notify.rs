@@ -15,43 +15,17 @@ use super::{DbError, now};
 /// The event types a channel can select.
 pub const EVENT_TYPES: &[&str] = &["group.created", "group.regressed", "group.spike", "test"];
 
-/// A channel as the API and the CLI show it: never its secret.
+/// A channel as the API and the CLI show it: its settings (flattened into the JSON) and its
+/// delivery state, never its secret.
 #[derive(Debug, Clone, Serialize)]
 pub struct Channel {
     /// Row id.
     pub id: i64,
-    /// `webhook`, `slack`, `ntfy` or `email`.
-    pub kind: String,
-    /// A label for people.
-    pub name: String,
-    /// The endpoint of an HTTP channel (empty for e-mail).
-    pub url: String,
+    /// What create and update wrote.
+    #[serde(flatten)]
+    pub settings: ChannelSettings,
     /// Whether a secret is stored (webhook key, ntfy token, SMTP password).
     pub has_secret: bool,
-    /// Event types sent to this channel.
-    pub events: Vec<String>,
-    /// Model codes whose groups are sent (empty: all).
-    pub models: Vec<String>,
-    /// Least time between two notifications of one group on this channel, in seconds.
-    pub cooldown_s: i64,
-    /// `group.spike`: dumps of one group within the window (off when `None`).
-    pub spike_dumps: Option<i64>,
-    /// `group.spike`: distinct devices of one group within the window (off when `None`).
-    pub spike_devices: Option<i64>,
-    /// `group.spike`: the window, in seconds.
-    pub spike_window_s: i64,
-    /// SMTP server (e-mail).
-    pub smtp_host: Option<String>,
-    /// SMTP port (e-mail).
-    pub smtp_port: Option<i64>,
-    /// `starttls`, `tls` or `plain` (e-mail).
-    pub smtp_tls: Option<String>,
-    /// SMTP user name (e-mail; the password is the secret).
-    pub smtp_username: Option<String>,
-    /// Sender address (e-mail).
-    pub email_from: Option<String>,
-    /// Recipient addresses, comma separated (e-mail).
-    pub email_to: Option<String>,
     /// When it was created.
     pub created_at: String,
     /// Outcome of its newest delivery attempt (`sent`, `retry`, `failed`).
@@ -63,7 +37,7 @@ pub struct Channel {
 }
 
 /// The settings of a channel as written by create and update.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ChannelSettings {
     /// `webhook`, `slack`, `ntfy` or `email`.
     pub kind: String,
@@ -109,22 +83,24 @@ fn json_list(s: &str) -> Vec<String> {
 fn channel_row(r: &Row) -> rusqlite::Result<Channel> {
     Ok(Channel {
         id: r.get(0)?,
-        kind: r.get(1)?,
-        name: r.get(2)?,
-        url: r.get(3)?,
+        settings: ChannelSettings {
+            kind: r.get(1)?,
+            name: r.get(2)?,
+            url: r.get(3)?,
+            events: json_list(&r.get::<_, String>(5)?),
+            models: json_list(&r.get::<_, String>(6)?),
+            cooldown_s: r.get(7)?,
+            spike_dumps: r.get(18)?,
+            spike_devices: r.get(19)?,
+            spike_window_s: r.get(20)?,
+            smtp_host: r.get(8)?,
+            smtp_port: r.get(9)?,
+            smtp_tls: r.get(10)?,
+            smtp_username: r.get(11)?,
+            email_from: r.get(12)?,
+            email_to: r.get(13)?,
+        },
         has_secret: r.get(4)?,
-        events: json_list(&r.get::<_, String>(5)?),
-        models: json_list(&r.get::<_, String>(6)?),
-        cooldown_s: r.get(7)?,
-        spike_dumps: r.get(18)?,
-        spike_devices: r.get(19)?,
-        spike_window_s: r.get(20)?,
-        smtp_host: r.get(8)?,
-        smtp_port: r.get(9)?,
-        smtp_tls: r.get(10)?,
-        smtp_username: r.get(11)?,
-        email_from: r.get(12)?,
-        email_to: r.get(13)?,
         created_at: r.get(14)?,
         last_status: r.get(15)?,
         last_error: r.get(16)?,

@@ -163,7 +163,7 @@ fn deliver(ctx: &Ctx, token: &str, d: Claimed) -> Result<Option<String>, DbError
     let secret = store::secret(&*ctx.db.conn()?, d.channel.id)?;
     let body = payload::with_links(&d.payload, ctx.public_url.as_deref());
     let result = channels::send(
-        &d.channel,
+        &d.channel.settings,
         secret.as_deref(),
         &d.event_id,
         &body,
@@ -183,15 +183,19 @@ fn deliver(ctx: &Ctx, token: &str, d: Claimed) -> Result<Option<String>, DbError
         },
     };
     match &result {
-        Ok(()) => tracing::info!(delivery = d.id, channel = d.channel.id, kind = %d.channel.kind,
-            event = %d.event_type, attempt = attempt_no, "notification sent"),
-        Err(e) => tracing::warn!(delivery = d.id, channel = d.channel.id, kind = %d.channel.kind,
-            event = %d.event_type, attempt = attempt_no, outcome, error = %e, "notification not delivered"),
+        Ok(()) => {
+            tracing::info!(delivery = d.id, channel = d.channel.id, kind = %d.channel.settings.kind,
+            event = %d.event_type, attempt = attempt_no, "notification sent")
+        }
+        Err(e) => {
+            tracing::warn!(delivery = d.id, channel = d.channel.id, kind = %d.channel.settings.kind,
+            event = %d.event_type, attempt = attempt_no, outcome, error = %e, "notification not delivered")
+        }
     }
     ctx.metrics
         .notify_deliveries
         .get_or_create(&crate::metrics::NotifyLabels {
-            kind: d.channel.kind.clone(),
+            kind: d.channel.settings.kind.clone(),
             outcome: outcome.to_string(),
         })
         .inc();

@@ -232,14 +232,14 @@ pub fn list(db: &Db) -> Result<Vec<Channel>> {
 pub fn update(db: &Db, id: i64, input: &ChannelInput) -> Result<Channel> {
     let current = get(db, id)?;
     if let Some(k) = some(&input.kind)
-        && k != current.kind
+        && k != current.settings.kind
     {
         return Err(bad(format!(
             "The kind of a channel cannot change ({} to {k})",
-            current.kind
+            current.settings.kind
         )));
     }
-    let (settings, secret) = validate(db, &current.kind, input)?;
+    let (settings, secret) = validate(db, &current.settings.kind, input)?;
     db.write(|tx| store::update_channel(tx, id, &settings, secret.as_deref()))?;
     get(db, id)
 }
@@ -258,7 +258,7 @@ pub fn delete(db: &Db, id: i64) -> Result<()> {
 pub fn test(db: &Db, wake: &Wake, id: i64) -> Result<String> {
     let channel = get(db, id)?;
     let event_id = new_event_id();
-    let p = payload::test(&event_id, &channel.name);
+    let p = payload::test(&event_id, &channel.settings.name);
     db.write(|tx| store::emit(tx, "test", &event_id, None, "", &p, Some(id)))?;
     wake.wake();
     Ok(event_id)

@@ -9,7 +9,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{Message, SmtpTransport, Transport};
 use serde_json::Value;
 
-use crate::db::notify::Channel;
+use crate::db::notify::ChannelSettings;
 use crate::notify::payload;
 
 fn escape(s: &str) -> String {
@@ -21,7 +21,7 @@ fn escape(s: &str) -> String {
 
 /// Sends the summary as an e-mail.
 pub fn send(
-    channel: &Channel,
+    channel: &ChannelSettings,
     password: Option<&str>,
     payload: &Value,
     timeout: Duration,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::db::notify::Channel;
+use crate::db::notify::ChannelSettings;
 
 /// The channel kinds.
 pub const KINDS: &[&str] = &["webhook", "slack", "ntfy", "email"];
@@ -20,7 +20,7 @@ const MAX_ERROR_BODY: usize = 200;
 /// Sends `payload` (links included) of event `event_id` to `channel`; the error text names what
 /// failed and never contains the secret.
 pub fn send(
-    channel: &Channel,
+    channel: &ChannelSettings,
     secret: Option<&str>,
     event_id: &str,
     payload: &Value,

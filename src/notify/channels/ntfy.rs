@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::db::notify::Channel;
+use crate::db::notify::ChannelSettings;
 use crate::notify::payload;
 
 /// POSTs the summary to the topic.
 pub fn send(
-    channel: &Channel,
+    channel: &ChannelSettings,
     token: Option<&str>,
     payload: &Value,
     timeout: Duration,

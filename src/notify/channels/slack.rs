@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::db::notify::Channel;
+use crate::db::notify::ChannelSettings;
 use crate::notify::payload;
 
 /// POSTs `{"text": summary}`.
-pub fn send(channel: &Channel, payload: &Value, timeout: Duration) -> Result<(), String> {
+pub fn send(channel: &ChannelSettings, payload: &Value, timeout: Duration) -> Result<(), String> {
     let s = payload::summary(payload);
     let body = json!({ "text": s.text }).to_string();
     super::check(

@@ -11,7 +11,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::db::notify::Channel;
+use crate::db::notify::ChannelSettings;
 
 /// A new secret: `whsec_` and 24 random bytes in base64.
 pub fn new_secret() -> String {
@@ -40,7 +40,7 @@ pub fn signature(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Result<
 
 /// POSTs the payload, signed.
 pub fn send(
-    channel: &Channel,
+    channel: &ChannelSettings,
     secret: Option<&str>,
     event_id: &str,
     payload: &Value,
