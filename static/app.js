@@ -45,6 +45,20 @@
     });
   });
 
+  // The add-channel form: only the chosen kind's fieldset is shown (all are, without JS).
+  var kind = document.getElementById("ch-kind");
+  if (kind) {
+    var showKind = function () {
+      document.querySelectorAll("fieldset[data-kinds]").forEach(function (fs) {
+        fs.hidden = fs.getAttribute("data-kinds").split(" ").indexOf(kind.value) < 0;
+      });
+      var token = document.getElementById("ch-token");
+      if (token) token.closest(".field").hidden = kind.value !== "ntfy";
+    };
+    kind.addEventListener("change", showKind);
+    showKind();
+  }
+
   document.querySelectorAll("[data-back]").forEach(function (btn) {
     if (history.length < 2) return;
     btn.hidden = false;

@@ -163,6 +163,16 @@ fn dashboard_in_chromium() {
         .unwrap();
     app.create_model("tempsensor");
     app.create_model("doorbell");
+    // A notification channel for the Notifications page (regressions only: nothing regresses
+    // here, so nothing is sent).
+    let r = app.post_json(
+        "/api/notifications/channels",
+        Some(&app.admin),
+        &serde_json::json!({"kind": "slack", "name": "lab chat",
+            "url": "https://hooks.slack.example/services/T0/B0/xyz",
+            "events": ["group.regressed"], "models": ["tempsensor"]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
     let dev = app.create_device("tempsensor");
     for i in 0..6 {
         let other = app.create_device(if i % 2 == 0 { "tempsensor" } else { "doorbell" });

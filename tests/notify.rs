@@ -634,6 +634,20 @@ fn groups_notify_once_per_matching_channel_with_regressions_and_cooldown() {
     let before = deliveries(&app).len();
     send(&app, &dev, "1.2", &c3);
     assert_eq!(deliveries(&app).len(), before);
+
+    // A merge is an admin action: it sends nothing, and a later dump of the merged-away
+    // signature counts for the surviving (muted) group, so it sends nothing either.
+    let other = send(&app, &dev, "2.0", &xt)["group_id"].as_i64().unwrap();
+    assert_ne!(other, g);
+    let r = app.post_json(
+        &format!("/api/groups/{other}/merge"),
+        Some(&app.admin),
+        &json!({"into": g}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let after = send(&app, &dev, "2.0", &xt);
+    assert_eq!(after["group_id"], g);
+    assert_eq!(deliveries(&app).len(), before);
 }
 
 #[test]
@@ -909,4 +923,226 @@ fn a_hanging_channel_does_not_hold_up_the_others() {
         before <= 2,
         "{before} hanging attempts before the good channel's turn"
     );
+}
+
+/// The dashboard's Notifications page, as an admin uses it with JavaScript off: add (a
+/// webhook's secret shown once, then never), a form that does not validate comes back with its
+/// values and the reason, send a test (its outcome on the page), edit (secret kept), a channel
+/// that is down shows `failed` and its error, delete asks first; every form needs the CSRF token.
+#[test]
+fn notifications_page_manages_channels_without_js() {
+    use common::browser::{Browser, field, location, set_admin_password};
+
+    let app = TestApp::start_with(|c| {
+        fast(c);
+        c.public_url = None;
+    });
+    set_admin_password(&app);
+    let b = Browser::new(&app);
+    let csrf = b.login();
+
+    let page = b.get("/notifications");
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(html.contains("No channels yet"), "{html}");
+    assert!(
+        html.contains("<code>CRASHBOX_PUBLIC_URL</code> is not set"),
+        "the page says why messages have no links"
+    );
+
+    let sink = HttpSink::start(&[]);
+    let form = |extra: &[(&'static str, String)]| {
+        let mut f: Vec<(&'static str, String)> = vec![
+            ("csrf", csrf.clone()),
+            ("kind", "webhook".into()),
+            ("name", "lab hook".into()),
+            ("url", sink.url.clone()),
+            ("ev_created", "on".into()),
+            ("ev_regressed", "on".into()),
+            ("cooldown_min", "60".into()),
+            ("spike_window_min", "60".into()),
+        ];
+        for (k, v) in extra {
+            f.retain(|(fk, _)| fk != k);
+            f.push((k, v.clone()));
+        }
+        f
+    };
+    let post = |path: &str, f: &[(&'static str, String)]| {
+        let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        b.post(path, &pairs)
+    };
+
+    // Without the session's CSRF token nothing is added.
+    let r = post(
+        "/notifications/channels",
+        &form(&[("csrf", "forged".into())]),
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+
+    // A webhook: the secret is shown once, on a page no cache keeps.
+    let r = post("/notifications/channels", &form(&[]));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("cache-control").as_deref(), Some("no-store"));
+    let html = r.text();
+    let start = html.find("whsec_").expect("the secret is shown");
+    let secret: String = html[start..].chars().take_while(|c| *c != '<').collect();
+    let channels = app
+        .get("/api/notifications/channels", Some(&app.admin))
+        .json();
+    let id = channels["channels"][0]["id"].as_i64().unwrap();
+    assert_eq!(channels["channels"][0]["name"], "lab hook");
+    assert_eq!(channels["channels"][0]["cooldown_s"], 3600);
+
+    let listed = b.get("/notifications").text();
+    assert!(listed.contains("lab hook"), "{listed}");
+    assert!(listed.contains("127.0.0.1"), "the target host is shown");
+    assert!(
+        !listed.contains(&secret["whsec_".len()..]),
+        "secret shown again"
+    );
+
+    // Send test: delivered, signed with the secret shown, and its outcome is on the page.
+    let r = post(
+        &format!("/notifications/channels/{id}/test"),
+        &[("csrf", csrf.clone())],
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(location(&r), "/notifications?done=test-queued");
+    let got = sink.wait(1);
+    verify(&secret, &got[0]);
+    assert_eq!(got[0].json()["type"], "test");
+    wait_status(&app, "sent");
+    let html = b.get("/notifications?done=test-queued").text();
+    assert!(html.contains("Test notification queued"), "flash");
+    assert!(
+        html.contains(r#"<span class="badge badge-parsed">sent</span>"#),
+        "{html}"
+    );
+
+    // A form that does not validate keeps what was typed and says why.
+    let r = post(
+        "/notifications/channels",
+        &form(&[
+            ("kind", "slack".into()),
+            ("name", "chat room".into()),
+            ("url", "ftp://nope".into()),
+        ]),
+    );
+    assert_eq!(r.status, 400);
+    let html = r.text();
+    assert!(
+        html.contains("url must be an http:// or https:// URL"),
+        "{html}"
+    );
+    assert!(html.contains(r#"value="chat room""#), "the name is kept");
+    assert!(
+        html.contains(r#"<option value="slack" selected>"#),
+        "the kind is kept"
+    );
+    let r = post(
+        "/notifications/channels",
+        &form(&[("cooldown_min", "soon".into())]),
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("Cooldown must be a whole number"));
+
+    // Edit: new name and cooldown; the stored secret stays (the form never shows it).
+    let edit = b.get(&format!("/notifications/channels/{id}"));
+    assert_eq!(edit.status, 200);
+    assert!(edit.text().contains(r#"value="lab hook""#), "prefilled");
+    assert!(
+        !edit.text().contains("whsec_"),
+        "the secret is not in the form"
+    );
+    assert_eq!(field(&edit.text(), "csrf"), csrf);
+    let r = post(
+        &format!("/notifications/channels/{id}"),
+        &form(&[("name", "lab hook 2".into()), ("cooldown_min", "5".into())]),
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let c = app
+        .get("/api/notifications/channels", Some(&app.admin))
+        .json();
+    assert_eq!(c["channels"][0]["name"], "lab hook 2");
+    assert_eq!(c["channels"][0]["cooldown_s"], 300);
+    assert_eq!(c["channels"][0]["has_secret"], true);
+    let r = post(
+        &format!("/notifications/channels/{id}"),
+        &form(&[("ev_created", String::new())])
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("ev_"))
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(r.status, 400, "no event chosen");
+    assert!(r.text().contains("at least one event"));
+
+    // A channel whose receiver is down: failed after the retries, with the error on the page.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let r = post(
+        "/notifications/channels",
+        &form(&[
+            ("kind", "ntfy".into()),
+            ("name", "dead topic".into()),
+            ("url", format!("http://127.0.0.1:{port}/crashes")),
+        ]),
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(location(&r), "/notifications?done=channel-added");
+    let dead = app
+        .get("/api/notifications/channels", Some(&app.admin))
+        .json()["channels"][1]["id"]
+        .as_i64()
+        .unwrap();
+    post(
+        &format!("/notifications/channels/{dead}/test"),
+        &[("csrf", csrf.clone())],
+    );
+    wait_status(&app, "failed");
+    let html = b.get("/notifications").text();
+    assert!(
+        html.contains(r#"<span class="badge badge-error">failed</span>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains("request failed"),
+        "the error is shown: {html}"
+    );
+
+    // Delete asks first (no JS: a confirmation page), then deletes.
+    let r = post(
+        &format!("/notifications/channels/{dead}/delete"),
+        &[("csrf", csrf.clone())],
+    );
+    assert_eq!(
+        location(&r),
+        format!("/notifications/channels/{dead}/delete")
+    );
+    let ask = b.get(&location(&r));
+    assert!(ask.text().contains("Delete channel dead topic?"));
+    let r = post(
+        &format!("/notifications/channels/{dead}/delete"),
+        &[("csrf", csrf.clone()), ("confirm", "yes".into())],
+    );
+    assert_eq!(location(&r), "/notifications?done=channel-deleted");
+    let c = app
+        .get("/api/notifications/channels", Some(&app.admin))
+        .json();
+    assert_eq!(c["channels"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn notifications_page_has_no_link_warning_with_a_public_url() {
+    use common::browser::{Browser, set_admin_password};
+    let app = TestApp::start_with(fast);
+    set_admin_password(&app);
+    let b = Browser::new(&app);
+    b.login();
+    let html = b.get("/notifications").text();
+    assert!(html.contains("Recent deliveries"), "{html}");
+    assert!(!html.contains("is not set"), "{html}");
 }

@@ -5,118 +5,18 @@
 mod common;
 mod decode_support;
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{Resp, TestApp, TestDevice};
+use common::browser::{Browser, PASSWORD, field, location, set_admin_password};
+use common::{TestApp, TestDevice};
 use crashbox::db::coredumps::{self, ParseErrorKind, Verdict};
 use crashbox::ids::CoredumpId;
-
-const PASSWORD: &str = "correct horse battery";
-
-/// A browser stand-in: keeps cookies, reads CSRF tokens out of forms.
-struct Browser<'a> {
-    app: &'a TestApp,
-    cookies: RefCell<BTreeMap<String, String>>,
-}
-
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Browser<'a> {
-        Browser {
-            app,
-            cookies: RefCell::new(BTreeMap::new()),
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .borrow()
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn keep(&self, r: Resp) -> Resp {
-        for v in r.headers.get_all("set-cookie") {
-            let v = v.to_str().unwrap();
-            let (pair, attrs) = v.split_once(';').unwrap_or((v, ""));
-            let (k, val) = pair.split_once('=').unwrap();
-            if attrs.contains("Max-Age=0") {
-                self.cookies.borrow_mut().remove(k);
-            } else {
-                self.cookies
-                    .borrow_mut()
-                    .insert(k.to_string(), val.to_string());
-            }
-        }
-        r
-    }
-
-    fn get(&self, path: &str) -> Resp {
-        let c = self.cookie_header();
-        self.keep(self.app.get_with(path, None, &[("Cookie", &c)]))
-    }
-
-    fn post(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
-        let c = self.cookie_header();
-        let body = serde_urlencoded::to_string(fields).unwrap();
-        self.keep(self.app.post_with(
-            path,
-            &[("Cookie", &c)],
-            "application/x-www-form-urlencoded",
-            body.as_bytes(),
-        ))
-    }
-
-    /// Signs in with a password (the login form's token comes from GET /login).
-    fn login_with(&self, user: &str, password: &str) -> Resp {
-        let form = self.get("/login");
-        let token = field(&form.text(), "login_csrf");
-        self.post(
-            "/login",
-            &[
-                ("username", user),
-                ("password", password),
-                ("login_csrf", &token),
-                ("next", "/"),
-            ],
-        )
-    }
-
-    fn login(&self) -> String {
-        let r = self.login_with("admin", PASSWORD);
-        assert_eq!(r.status, 303, "{}", r.text());
-        self.csrf()
-    }
-
-    /// The session's CSRF token, read from a page's logout form.
-    fn csrf(&self) -> String {
-        field(&self.get("/devices").text(), "csrf")
-    }
-}
-
-/// The value of the first hidden input called `name`.
-fn field(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no field {name} in:\n{html}"))
-        + marker.len();
-    html[start..][..html[start..].find('"').unwrap()].to_string()
-}
-
-fn location(r: &Resp) -> String {
-    r.header("location").unwrap_or_default()
-}
 
 /// An app whose admin has a known password (the first-run flag cleared).
 /// An app whose dumps stay `PENDING` (no parse workers), so pages show every state on demand.
 fn app_with_admin() -> TestApp {
     let app = TestApp::start_with(|c| c.workers = 0);
-    crashbox::fleet::users::set_password(&app.state().db, &app.config.data_dir, "admin", PASSWORD)
-        .unwrap();
+    set_admin_password(&app);
     app
 }
 
@@ -224,7 +124,7 @@ fn login_sets_a_hardened_session_cookie_and_logout_ends_it() {
     assert_eq!(b.post("/logout", &[("csrf", "nope")]).status, 403);
     let r = b.post("/logout", &[("csrf", &csrf)]);
     assert_eq!((r.status, location(&r).as_str()), (303, "/login"));
-    assert!(b.cookies.borrow().get("crashbox_session").is_none());
+    assert!(b.cookie("crashbox_session").is_none());
     let r = app.get_with("/", None, &[("Cookie", &c)]);
     assert_eq!(r.status, 303, "the old session is gone");
 }

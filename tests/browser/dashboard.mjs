@@ -143,6 +143,14 @@ async function session(name, options) {
   await shot("models");
   await page.goto(`${base}/tokens`);
   await shot("tokens");
+  // Notifications: the add form shows only the chosen kind's fields.
+  await page.goto(`${base}/notifications`);
+  check(await page.locator("#ch-url").isVisible(), "desktop: a webhook asks for its URL");
+  check(!(await page.locator("#ch-smtp-host").isVisible()), "desktop: a webhook hides the SMTP fields");
+  await page.selectOption("#ch-kind", "email");
+  check(await page.locator("#ch-smtp-host").isVisible(), "desktop: e-mail shows the SMTP fields");
+  check(!(await page.locator("#ch-url").isVisible()), "desktop: e-mail hides the URL");
+  await shot("notifications");
   check(problems.length === 0, `desktop: no console errors or CSP violations (${problems.join(" | ")})`);
   await context.close();
 }
@@ -165,6 +173,7 @@ async function session(name, options) {
     ["coredump", `/devices/${deviceId}/coredumps/${dump2Id}`],
     ["models", "/models"],
     ["tokens", "/tokens"],
+    ["notifications", "/notifications"],
   ]) {
     await page.goto(`${base}${path}`);
     await noOverflow(what);

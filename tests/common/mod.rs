@@ -17,6 +17,9 @@ use serde_json::Value;
 
 pub mod firmware;
 
+// Dashboard tests: cookies, sign-in, CSRF fields.
+pub mod browser;
+
 // Skipping, `../shared` and the corpus: shared with the tests that do not start an app.
 #[path = "../support/mod.rs"]
 pub mod support;

@@ -24,6 +24,8 @@ pub enum Nav {
     Models,
     /// API tokens.
     Tokens,
+    /// Notification channels and deliveries.
+    Notifications,
     /// The signed-in user's account (password change).
     Account,
 }
@@ -91,6 +93,7 @@ impl Chrome {
             Nav::Devices => "devices",
             Nav::Models => "models",
             Nav::Tokens => "tokens",
+            Nav::Notifications => "notifications",
             Nav::Account => "account",
         }
     }
@@ -108,6 +111,10 @@ fn flash_text(done: &str) -> Option<&'static str> {
         "firmware-uploaded" => "Firmware uploaded.",
         "firmware-deleted" => "Firmware version deleted.",
         "token-revoked" => "Token revoked.",
+        "channel-added" => "Channel added. Send it a test to check that it arrives.",
+        "channel-saved" => "Channel saved.",
+        "channel-deleted" => "Channel deleted.",
+        "test-queued" => "Test notification queued: its outcome shows under Recent deliveries.",
         "password-changed" => "Password changed.",
         "group-resolved" => {
             "Crash group resolved. A dump from a newer firmware version reopens it."

@@ -21,6 +21,7 @@ pub mod home;
 pub mod layout;
 pub mod login;
 pub mod models;
+pub mod notifications;
 pub mod tokens;
 pub mod views;
 
@@ -75,6 +76,20 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/devices/{id}/coredumps/{cid}/delete",
             get(coredump::delete_confirm).post(coredump::delete),
+        )
+        .route("/notifications", get(notifications::show))
+        .route("/notifications/channels", post(notifications::create))
+        .route(
+            "/notifications/channels/{id}",
+            get(notifications::edit).post(notifications::update),
+        )
+        .route(
+            "/notifications/channels/{id}/test",
+            post(notifications::test),
+        )
+        .route(
+            "/notifications/channels/{id}/delete",
+            get(notifications::delete_confirm).post(notifications::delete),
         )
         .route("/models", get(models::list).post(models::create))
         .route("/models/{code}", get(models::show))
