@@ -176,7 +176,7 @@ fn main() {
             }
             let mut update = tx.prepare(
                 "UPDATE crash_groups SET count = ?2, first_seen = ?3, first_version = ?4,
-                     last_seen = ?5, last_version = ?6 WHERE id = ?1",
+                     last_seen = ?5, last_version = ?6, devices = ?7 WHERE id = ?1",
             )?;
             let mut group_device = tx.prepare(
                 "INSERT INTO crash_group_devices (group_id, device_id, device_key, count, last_seen)
@@ -190,7 +190,15 @@ fn main() {
                 let (Some(first), Some(last)) = (&t.first, &t.last) else {
                     continue;
                 };
-                update.execute(params![id, t.count, first.0, first.1, last.0, last.1])?;
+                update.execute(params![
+                    id,
+                    t.count,
+                    first.0,
+                    first.1,
+                    last.0,
+                    last.1,
+                    t.devices.len() as i64
+                ])?;
                 for (d, (count, seen)) in &t.devices {
                     group_device.execute(params![
                         id,

@@ -384,3 +384,74 @@ fn a_dump_only_a_sidecar_could_decode_is_grouped_from_its_report_text() {
     let g2 = group(&other, group_of(&d2));
     assert_eq!(g["signature"], g2["signature"]);
 }
+
+/// The Problems page reads a group's device count from a column kept with the tallies; it must
+/// equal the devices in the tallies after counting, taking dumps back out and merging.
+#[test]
+fn kept_device_counts_match_the_tallies() {
+    use crashbox::db::DbError;
+    use crashbox::db::groups::{self, Counted, NewGroup};
+    use crashbox::ids::{DeviceId, GroupId, Timestamp};
+
+    let app = TestApp::start_with(|c| c.workers = 0);
+    app.create_model("m");
+    let (a, b, c) = (
+        app.create_device("m"),
+        app.create_device("m"),
+        app.create_device("m"),
+    );
+    let db = &app.state().db;
+    let model = crashbox::db::models::find_by_code(&db.conn().unwrap(), "m")
+        .unwrap()
+        .unwrap()
+        .id;
+    let seen = Timestamp::now();
+    fn dump(d: &TestDevice, seen: Timestamp) -> Counted<'_> {
+        Counted {
+            device: DeviceId(d.id),
+            device_key: d.key.as_str(),
+            version: "1.0",
+            seen,
+        }
+    }
+    let new = |sig: &'static str| NewGroup {
+        model,
+        signature: sig,
+        title: "t",
+        reason: "abort",
+        frames: &[],
+        seen,
+        version: "1.0",
+    };
+    let check = |g: GroupId, want: i64| {
+        let conn = db.conn().unwrap();
+        let kept = groups::find(&conn, g).unwrap().unwrap().devices;
+        let tallied = groups::devices(&conn, g).unwrap().len() as i64;
+        assert_eq!((kept, tallied), (want, want), "group {g}");
+    };
+    let (g1, g2) = db
+        .write(|tx| {
+            let g1 = groups::create(tx, &new("v1:one"))?;
+            let g2 = groups::create(tx, &new("v1:two"))?;
+            for d in [&a, &a, &b] {
+                groups::count_dump(tx, g1, &dump(d, seen))?;
+            }
+            for d in [&b, &c] {
+                groups::count_dump(tx, g2, &dump(d, seen))?;
+            }
+            Ok::<_, DbError>((g1, g2))
+        })
+        .unwrap();
+    check(g1, 2);
+    check(g2, 2);
+    // One of a's two dumps leaves: a still has one. b's only dump leaves: b is gone.
+    db.write(|tx| groups::uncount_dump(tx, g1, &dump(&a, seen)))
+        .unwrap();
+    check(g1, 2);
+    db.write(|tx| groups::uncount_dump(tx, g1, &dump(&b, seen)))
+        .unwrap();
+    check(g1, 1);
+    // Merge: a (g1) and b, c (g2) → 3 distinct devices.
+    db.write(|tx| groups::merge(tx, g2, g1)).unwrap();
+    check(g1, 3);
+}

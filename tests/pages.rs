@@ -589,8 +589,7 @@ fn home_page_counts_and_recent_dumps() {
     .unwrap();
     let b = Browser::new(&app);
     b.login();
-    let html = b.get("/").text();
-    let stat = |label: &str| {
+    let stat_of = |html: &str, label: &str| {
         let end = html
             .find(&format!("<span class=\"stat-label\">{label}</span>"))
             .unwrap();
@@ -598,6 +597,8 @@ fn home_page_counts_and_recent_dumps() {
         let v = before.rsplit("<span class=\"stat-value\">").next().unwrap();
         v.split('<').next().unwrap().to_string()
     };
+    let html = b.get("/").text();
+    let stat = |label: &str| stat_of(&html, label);
     assert_eq!(stat("devices"), "1");
     assert_eq!(stat("dumps in 24 h"), "2");
     assert_eq!(stat("dumps in 7 days"), "2");
@@ -610,6 +611,21 @@ fn home_page_counts_and_recent_dumps() {
     assert!(html.contains("No crash groups yet."), "{html}");
     assert!(html.contains("<th scope=\"col\">Crash</th>"));
     assert!(html.contains("not grouped yet"));
+
+    // The counts follow deletes: one dump, then the device with its other dump (a cascade).
+    let r = app.delete(
+        &format!("/api/devices/{}/coredumps/{id}", dev.id),
+        Some(&app.admin),
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    let html = b.get("/").text();
+    assert_eq!(stat_of(&html, "parse errors"), "0");
+    assert_eq!(stat_of(&html, "pending parses"), "1");
+    let r = app.delete(&format!("/api/devices/{}", dev.id), Some(&app.admin));
+    assert_eq!(r.status, 204, "{}", r.text());
+    let html = b.get("/").text();
+    assert_eq!(stat_of(&html, "pending parses"), "0");
+    assert_eq!(stat_of(&html, "dumps in 24 h"), "0");
 }
 
 #[test]

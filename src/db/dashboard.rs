@@ -37,11 +37,12 @@ pub fn counts(conn: &Connection, day_ago: &str, week_ago: &str) -> Result<Counts
         .prepare_cached(
             "SELECT (SELECT COUNT(*) FROM devices),
                 (SELECT COUNT(*) FROM device_models),
-                (SELECT COUNT(*) FROM coredumps),
+                t.total,
                 (SELECT COUNT(*) FROM coredumps WHERE uploaded_at >= ?1),
                 (SELECT COUNT(*) FROM coredumps WHERE uploaded_at >= ?2),
-                (SELECT COUNT(*) FROM coredumps WHERE parse_status = 'PENDING'),
-                (SELECT COUNT(*) FROM coredumps WHERE parse_status = 'ERROR')",
+                t.pending,
+                t.errors
+             FROM coredump_totals t WHERE t.id = 1",
         )?
         .query_row(params![day_ago, week_ago], |r| {
             Ok(Counts {

@@ -83,8 +83,7 @@ pub struct Group {
 }
 
 const SELECT: &str = "SELECT g.id, g.device_model_id, m.code, g.title, g.signature, g.reason,
-        g.frames, g.status, g.regressed, g.count,
-        (SELECT COUNT(*) FROM crash_group_devices d WHERE d.group_id = g.id),
+        g.frames, g.status, g.regressed, g.count, g.devices,
         g.first_seen, g.last_seen, g.first_version, g.last_version, g.resolved_in_version
      FROM crash_groups g JOIN device_models m ON m.id = g.device_model_id";
 
@@ -153,10 +152,7 @@ impl Sort {
         match self {
             Sort::LastSeen => "g.last_seen DESC, g.id DESC",
             Sort::Count => "g.count DESC, g.last_seen DESC, g.id DESC",
-            Sort::Devices => {
-                "(SELECT COUNT(*) FROM crash_group_devices d WHERE d.group_id = g.id) DESC,
-                 g.last_seen DESC, g.id DESC"
-            }
+            Sort::Devices => "g.devices DESC, g.last_seen DESC, g.id DESC",
         }
     }
 }
@@ -274,22 +270,30 @@ pub struct Counted<'a> {
 /// Counts one more dump in the group: count, first/last seen and version, device and
 /// version tallies.
 pub fn count_dump(conn: &Connection, group: GroupId, d: &Counted) -> Result<(), DbError> {
+    let device_dumps: i64 = conn.query_row(
+        "INSERT INTO crash_group_devices (group_id, device_id, device_key, count, last_seen)
+         VALUES (?1, ?2, ?3, 1, ?4)
+         ON CONFLICT (group_id, device_id) DO UPDATE SET count = count + 1,
+             last_seen = MAX(last_seen, excluded.last_seen)
+         RETURNING count",
+        params![group, d.device, d.device_key, d.seen],
+        |r| r.get(0),
+    )?;
     conn.execute(
-        "UPDATE crash_groups SET count = count + 1,
+        "UPDATE crash_groups SET count = count + 1, devices = devices + ?5,
              first_version = CASE WHEN ?2 < first_seen THEN ?3 ELSE first_version END,
              first_seen = MIN(first_seen, ?2),
              last_version = CASE WHEN ?2 >= last_seen THEN ?3 ELSE last_version END,
              last_seen = MAX(last_seen, ?2),
              updated_at = ?4
          WHERE id = ?1",
-        params![group, d.seen, d.version, now()],
-    )?;
-    conn.execute(
-        "INSERT INTO crash_group_devices (group_id, device_id, device_key, count, last_seen)
-         VALUES (?1, ?2, ?3, 1, ?4)
-         ON CONFLICT (group_id, device_id) DO UPDATE SET count = count + 1,
-             last_seen = MAX(last_seen, excluded.last_seen)",
-        params![group, d.device, d.device_key, d.seen],
+        params![
+            group,
+            d.seen,
+            d.version,
+            now(),
+            i64::from(device_dumps == 1)
+        ],
     )?;
     conn.execute(
         "INSERT INTO crash_group_versions (group_id, version, count) VALUES (?1, ?2, 1)
@@ -302,10 +306,6 @@ pub fn count_dump(conn: &Connection, group: GroupId, d: &Counted) -> Result<(), 
 /// Takes one dump back out of the group's tallies (the dump moved to another group).
 pub fn uncount_dump(conn: &Connection, group: GroupId, d: &Counted) -> Result<(), DbError> {
     conn.execute(
-        "UPDATE crash_groups SET count = MAX(count - 1, 0), updated_at = ?2 WHERE id = ?1",
-        params![group, now()],
-    )?;
-    conn.execute(
         "UPDATE crash_group_devices SET count = count - 1 WHERE group_id = ?1 AND device_id = ?2",
         params![group, d.device],
     )?;
@@ -313,13 +313,19 @@ pub fn uncount_dump(conn: &Connection, group: GroupId, d: &Counted) -> Result<()
         "UPDATE crash_group_versions SET count = count - 1 WHERE group_id = ?1 AND version = ?2",
         params![group, d.version],
     )?;
-    conn.execute(
+    let gone = conn.execute(
         "DELETE FROM crash_group_devices WHERE group_id = ?1 AND count <= 0",
         [group],
     )?;
     conn.execute(
         "DELETE FROM crash_group_versions WHERE group_id = ?1 AND count <= 0",
         [group],
+    )?;
+    conn.execute(
+        "UPDATE crash_groups SET count = MAX(count - 1, 0), devices = MAX(devices - ?3, 0),
+             updated_at = ?2
+         WHERE id = ?1",
+        params![group, now(), gone as i64],
     )?;
     Ok(())
 }
@@ -404,6 +410,7 @@ pub fn merge(conn: &Connection, from: GroupId, into: GroupId) -> Result<(), DbEr
              last_version = CASE WHEN f.last_seen > crash_groups.last_seen
                  THEN f.last_version ELSE crash_groups.last_version END,
              last_seen = MAX(crash_groups.last_seen, f.last_seen),
+             devices = (SELECT COUNT(*) FROM crash_group_devices d WHERE d.group_id = ?2),
              updated_at = ?3
          FROM (SELECT count, first_seen, first_version, last_seen, last_version
                FROM crash_groups WHERE id = ?1) AS f

@@ -27,6 +27,9 @@ const MIGRATIONS: &[&str] = &[
     //    regresses a group), deliveries per event and channel (claimed like parse jobs), and the
     //    per channel and group cooldown.
     include_str!("migrations/006_notifications.sql"),
+    // 7: counts kept instead of counted per page view: `crash_groups.devices` and the stored
+    //    dumps' total / pending / failed (one row, kept by triggers).
+    include_str!("migrations/007_maintained_counts.sql"),
 ];
 
 pub fn apply(conn: &mut Connection) -> Result<(), DbError> {
