@@ -22,7 +22,11 @@ fn crashbox(args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
         .spawn()
         .unwrap();
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input).unwrap();
+        // The process may fail (a bad option) and exit before it reads its input.
+        match child.stdin.take().unwrap().write_all(input) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            r => r.unwrap(),
+        }
     }
     drop(child.stdin.take());
     child.wait_with_output().unwrap()
@@ -132,6 +136,27 @@ fn decode_matches_the_corpus_backtrace() {
         ours.contains(&format!("{func} ()")),
         "first frame {ours:?}, want {func}:\n{text}"
     );
+    // Past the ROM frame, app_main was found by stack scanning and is named so; with
+    // --no-stack-scan the walk stops at the ROM frame as gdb's does.
+    assert!(text.contains("#5  0x4200937a in app_main ()"), "{text}");
+    assert!(
+        text.contains("(crashbox: frame #5 found by stack scanning"),
+        "{text}"
+    );
+    let out = crashbox(
+        &[
+            "decode",
+            "--no-stack-scan",
+            "--elf",
+            elf.to_str().unwrap(),
+            core.to_str().unwrap(),
+        ],
+        None,
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("#4  0x400485e4 in ?? ()\n"), "{text}");
+    assert!(!text.contains("app_main"), "{text}");
+    assert!(!text.contains("stack scanning"), "{text}");
 }
 
 struct Sidecar(std::process::Child, String);

@@ -578,3 +578,124 @@ fn rom_elf_directory_is_indexed_by_esp_rom_elfs_names() {
     assert_eq!(a.tasks[2].frames[1].function.as_deref(), Some("ets_printf"));
     assert!(a.rom_elf_note.is_none());
 }
+
+/// RISC-V code that calls into mask ROM, which calls back into the app: CFI ends at the ROM
+/// frame (no ROM ELF), and the walk recovers the caller by scanning the stack — skipping a
+/// word that is app code but not a return address, and a stale return address from a call
+/// into the app — then resumes with CFI to the outermost frame. The recovered frame is marked
+/// `scan` in the analysis and named after the backtrace in the report.
+#[test]
+fn riscv_walk_scans_past_rom_code_and_resumes_with_cfi() {
+    use crashbox::decode::FrameTrust;
+
+    const ROM_FN: u32 = 0x4004_8100; // a ROM function (no bytes, no CFI)
+    const ROM_RET: u32 = 0x4004_8120; // where it called back into f0
+    let (f0, f1, f2) = (RV_TEXT, RV_TEXT + 0x40, RV_TEXT + 0x80);
+    let mut text = vec![0x13u8; 0xc0]; // `addi x0, x0, 0` (nop) everywhere
+    let put = |text: &mut Vec<u8>, at: u32, insn: u32| {
+        let o = (at - RV_TEXT) as usize;
+        text[o..o + 4].copy_from_slice(&insn.to_le_bytes());
+    };
+    // f1 + 0x10: `auipc t1, hi; jalr ra, lo(t1)` → ROM_FN (the `call` pseudo-instruction).
+    let call_at = f1 + 0x10;
+    let delta = ROM_FN.wrapping_sub(call_at);
+    let hi = delta.wrapping_add(0x800) & 0xffff_f000;
+    let lo = delta.wrapping_sub(hi) & 0xfff;
+    put(&mut text, call_at, hi | 6 << 7 | 0x17);
+    put(&mut text, call_at + 4, lo << 20 | 6 << 15 | 1 << 7 | 0x67);
+    let ret_into_f1 = call_at + 8;
+    // f2 + 0x10: `jal ra, f1` (J-type offset -0x50).
+    let jal_at = f2 + 0x10;
+    let off = f1.wrapping_sub(jal_at);
+    let j = (off >> 20 & 1) << 31
+        | (off >> 1 & 0x3ff) << 21
+        | (off >> 11 & 1) << 20
+        | (off >> 12 & 0xff) << 12;
+    put(&mut text, jal_at, j | 1 << 7 | 0x6f);
+    let ret_into_f2 = jal_at + 4;
+    let app = AppElf {
+        machine: RISCV,
+        text_addr: RV_TEXT,
+        text,
+        debug_frame: riscv_debug_frame(&[(f0, 0x40, false), (f1, 0x40, false), (f2, 0x40, true)]),
+        symbols: vec![
+            ("f0".into(), f0, 0x40, true),
+            ("f1".into(), f1, 0x40, true),
+            ("f2".into(), f2, 0x40, true),
+        ],
+        data_addr: 0x3fc8_a5fc,
+        data: vec![0; 8],
+    }
+    .build();
+
+    // The stack, from frame 0's sp up: f0's frame (16 bytes, its ra → ROM), the ROM
+    // function's frame (app code that is no return address, a stale return address from a
+    // call into the app, then the return into f1 at `ra_slot`, 8 bytes of varargs above it),
+    // f1's frame (16 bytes, its ra → f2), f2's frame.
+    let base = RV_STACK;
+    let sp0 = base + 0x40;
+    let mut stack = vec![0u8; 0x100];
+    poke(&mut stack, base, sp0 + 12, ROM_RET);
+    let rom_sp = sp0 + 16;
+    poke(&mut stack, base, rom_sp, f0 + 0x20); // app code, but a nop precedes it
+    poke(&mut stack, base, rom_sp + 4, ret_into_f2); // returns from a call into f1 (app)
+    let ra_slot = rom_sp + 12;
+    poke(&mut stack, base, ra_slot, ret_into_f1);
+    let f1_sp = ra_slot + 4 + 8;
+    poke(&mut stack, base, f1_sp + 12, ret_into_f2);
+    let mut x = [0u32; 32];
+    x[0] = f0 + 0x10;
+    x[2] = sp0;
+    let core = note("CORE", 1, &prstatus_riscv(RV_MAIN_TCB, x));
+    let loads = vec![
+        (RV_MAIN_TCB, tcb("main", 1, sp0, base, base + 0x100)),
+        (base, stack),
+    ];
+    let mut sha = [0u8; 68];
+    let prefix = sha256_hex(&app)[..9].to_string();
+    sha[..9].copy_from_slice(prefix.as_bytes());
+    let mut desc = le(&[0x0005_0102]);
+    desc.extend_from_slice(&sha);
+    let mut info = note("ESP_CORE_DUMP_INFO", 8266, &desc);
+    info.extend(note("ESP_EXTRA_INFO", 677, &le(&[RV_MAIN_TCB, 0])));
+    let dump = elf_core(RISCV, &core, &loads, &info);
+
+    let sym = Symbolizer::new(app).unwrap();
+    let a = decode::decode(&dump, Some(&sym), &Options::default()).unwrap();
+    assert_eq!(
+        pcs(&a, 0),
+        vec![f0 + 0x10, ROM_RET, ret_into_f1, ret_into_f2]
+    );
+    assert_eq!(names(&a, 0), vec!["f0", "??", "f1", "f2"]);
+    let trust: Vec<_> = a.tasks[0].frames.iter().map(|f| f.found_by).collect();
+    assert_eq!(
+        trust,
+        vec![
+            Some(FrameTrust::Context),
+            Some(FrameTrust::Cfi),
+            Some(FrameTrust::Scan),
+            Some(FrameTrust::Cfi)
+        ]
+    );
+    assert_eq!(a.tasks[0].stop_reason, StopReason::Outermost);
+    let json = serde_json::to_value(&a).unwrap();
+    assert_eq!(json["tasks"][0]["frames"][2]["found_by"], "scan");
+    let text = a.report_text();
+    assert!(
+        text.contains(&format!("#2  0x{ret_into_f1:08x} in f1 ()\n#3  0x{ret_into_f2:08x} in f2 ()\n(crashbox: frame #2 found by stack scanning")),
+        "{text}"
+    );
+
+    // Without the return into f1 on the stack, nothing is recovered: gdb's silent stop.
+    let mut bare = dump.clone();
+    let needle = ret_into_f1.to_le_bytes();
+    let at = bare.windows(4).position(|w| w == needle).unwrap();
+    bare[at..at + 4].copy_from_slice(&[0; 4]);
+    let a = decode::decode(&bare, Some(&sym), &Options::default()).unwrap();
+    assert_eq!(pcs(&a, 0), vec![f0 + 0x10, ROM_RET]);
+    assert_eq!(
+        a.tasks[0].stop_reason,
+        StopReason::NoUnwindInfo { pc: ROM_RET }
+    );
+    assert!(!a.report_text().contains("stack scanning"));
+}

@@ -1345,6 +1345,18 @@ fn dump_page_highlights_the_in_app_frame_and_names_the_cause() {
     assert!(html.contains("not the cause"));
     assert!(!html.contains("<dt>Exception</dt>"));
     assert!(html.contains(&format!("href=\"/groups/{g}\"")));
+    // Past the ROM frame (no ROM ELF), app_main was found by scanning the stack: marked.
+    let main_row = &html[html
+        .find("app_main")
+        .expect("app_main recovered past the ROM")..];
+    let main_row = &main_row[..main_row.find("</tr>").unwrap()];
+    assert!(main_row.contains("stack scan"), "{main_row}");
+    assert_eq!(
+        html.matches("badge-scan").count(),
+        1,
+        "only app_main is scanned"
+    );
+    assert!(html.contains("title=\"found by: cfi\""));
     // The group page shows the same sample.
     let group = br.get(&format!("/groups/{g}")).text();
     assert!(group.contains("<tr class=\"frame-app\">"));

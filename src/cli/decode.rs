@@ -1,4 +1,4 @@
-//! `crashbox decode --elf APP.elf DUMP [--chip C] [--json]`: decode a core dump offline with the
+//! `crashbox decode --elf APP.elf DUMP [--chip C] [--json] [--no-stack-scan]`: decode a core dump offline with the
 //! built-in decoder and print the `info_corefile`-style report (or the analysis as JSON).
 
 use std::path::PathBuf;
@@ -22,12 +22,17 @@ pub struct DecodeArgs {
     /// Print the structured analysis as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Stop RISC-V backtraces at ROM code without a ROM ELF, as gdb does, instead of finding
+    /// the callers by stack scanning (the report then matches gdb's frame for frame).
+    #[arg(long)]
+    pub no_stack_scan: bool,
 }
 
 pub fn run(config: &Config, args: DecodeArgs) -> anyhow::Result<()> {
     let chip = decode::parse_chip(args.chip.as_deref().unwrap_or(""))
         .map_err(|e| anyhow::anyhow!("--chip: {e}"))?;
-    let engine = Engine::with_rom_dir(config.rom_elf_dir.as_deref())?;
+    let engine =
+        Engine::with_rom_dir(config.rom_elf_dir.as_deref())?.with_stack_scan(!args.no_stack_scan);
     let dump = decode::read_dump(&args.dump)?;
     let symbolizer = match &args.elf {
         Some(path) => {

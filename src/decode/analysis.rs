@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::chip::{Arch, Chip};
 use super::container::{BodyFormat, ChecksumStatus, Encoding, HeaderInfo};
-use super::unwind::StopReason;
+use super::unwind::{FrameTrust, StopReason};
 use super::warning::Warning;
 
 /// Everything decoded from one core dump.
@@ -213,6 +213,10 @@ pub struct Frame {
     pub rom_symbol_hint: Option<String>,
     /// gdb prints `0x... in` for this frame (false for frame 0 on an `is_stmt` row).
     pub show_address: bool,
+    /// How the frame was found: `context`, `cfi`, `windowed` or `scan` (absent in analyses
+    /// stored before crashbox recorded it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found_by: Option<FrameTrust>,
 }
 
 /// A caller that a frame's function was inlined into.

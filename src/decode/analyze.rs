@@ -52,6 +52,7 @@ pub(crate) fn analyze(
         },
         max_frames: opts.max_frames.max(1),
         deadline: opts.deadline,
+        stack_scan: opts.stack_scan,
     };
     let decoded = decode_tasks(&dump, &walker, opts.max_tasks);
     let crashed_task = crashed_task(&dump, &decoded.tasks);

@@ -123,16 +123,26 @@ pub struct Engine {
     cache: SymbolizerCache,
     rom_elfs: Option<Arc<dyn RomElfProvider>>,
     budget: Duration,
+    stack_scan: bool,
 }
 
 impl Engine {
-    /// An engine without ROM ELFs (ROM frames stay unnamed; RISC-V walks stop at ROM).
+    /// An engine without ROM ELFs (ROM frames stay unnamed; RISC-V walks go past ROM code by
+    /// stack scanning).
     pub fn new() -> Engine {
         Engine {
             cache: SymbolizerCache::new(CACHE_BYTES),
             rom_elfs: None,
             budget: DECODE_BUDGET,
+            stack_scan: true,
         }
+    }
+
+    /// The same engine with RISC-V stack scanning on or off (off: walks stop at ROM code
+    /// without a ROM ELF, as gdb's do, so reports match gdb's frame for frame).
+    pub fn with_stack_scan(mut self, on: bool) -> Engine {
+        self.stack_scan = on;
+        self
     }
 
     /// An engine with the ROM ELFs of `dir` (esp-coredump's `<chip>_rev<n>_rom.elf` names),
@@ -174,6 +184,7 @@ impl Engine {
             chip,
             rom_elfs: self.rom_elfs.clone(),
             deadline: Some(Instant::now() + self.budget),
+            stack_scan: self.stack_scan,
             ..Options::default()
         };
         super::decode(dump, symbolizer, &opts)

@@ -22,7 +22,10 @@ impl Ctx<'_> {
     pub fn symbolize_all(&self, raw: &[RawFrame]) -> Vec<Frame> {
         raw.iter()
             .enumerate()
-            .map(|(level, f)| self.symbolize(f.pc, level))
+            .map(|(level, f)| Frame {
+                found_by: Some(f.trust),
+                ..self.symbolize(f.pc, level)
+            })
             .collect()
     }
 
@@ -41,6 +44,7 @@ impl Ctx<'_> {
             rom,
             rom_symbol_hint: None,
             show_address: true,
+            found_by: None,
         };
         if pc == 0 {
             return frame;

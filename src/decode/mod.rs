@@ -92,7 +92,7 @@ pub use error::DecodeError;
 pub use rom::{RomElfProvider, RomElfSet, parse_rom_elf_name};
 pub use rom_dir::{RomElfDir, rom_elfs_from_dir};
 pub use symbols::Symbolizer;
-pub use unwind::StopReason;
+pub use unwind::{FrameTrust, StopReason};
 pub use warning::Warning;
 
 /// Decoder options. `Options::default()` is what the CLI and the worker use.
@@ -109,6 +109,9 @@ pub struct Options {
     pub max_frames: usize,
     /// Tasks decoded per dump.
     pub max_tasks: usize,
+    /// RISC-V: where CFI runs out in ROM code without a ROM ELF, recover the caller by
+    /// scanning the stack (default on). Off, a walk stops there as gdb's does.
+    pub stack_scan: bool,
 }
 
 /// Default [`Options::max_frames`]: the depth of the backtrace ESP-IDF's panic handler prints.
@@ -123,6 +126,7 @@ impl Default for Options {
             rom_elfs: None,
             deadline: None,
             max_frames: DEFAULT_MAX_FRAMES,
+            stack_scan: true,
             max_tasks: DEFAULT_MAX_TASKS,
         }
     }

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 use super::analysis::{Analysis, Frame, RegisterKind, Task};
 use super::chip::Arch;
+use super::unwind::FrameTrust;
 
 impl Analysis {
     /// The report as text, laid out like `esp-coredump info_corefile`.
@@ -180,6 +181,23 @@ fn write_backtrace(o: &mut String, t: &Task) {
     }
     if let Some(m) = t.stop_reason.gdb_message() {
         let _ = writeln!(o, "Backtrace stopped: {m}");
+    }
+    // Frames gdb would not have found are named on a line of their own after the backtrace,
+    // so every `#N` line keeps gdb's exact layout for tools that parse it.
+    let mut scanned = Vec::new();
+    let mut level = 0usize;
+    for f in &t.frames {
+        if f.found_by == Some(FrameTrust::Scan) {
+            scanned.push(format!("#{level}"));
+        }
+        level += 1 + f.inlined.len();
+    }
+    if !scanned.is_empty() {
+        let _ = writeln!(
+            o,
+            "(crashbox: frame {} found by stack scanning past code without unwind information)",
+            scanned.join(", ")
+        );
     }
 }
 

@@ -30,6 +30,8 @@ pub(crate) struct Walker<'a> {
     /// Physical frames per walk (at least 1).
     pub max_frames: usize,
     pub deadline: Option<Instant>,
+    /// RISC-V: recover callers past ROM code by stack scanning.
+    pub stack_scan: bool,
 }
 
 impl Walker<'_> {
@@ -42,6 +44,7 @@ impl Walker<'_> {
             rom: self.symbols.rom,
             max_frames: self.max_frames,
             deadline: self.deadline,
+            stack_scan: self.stack_scan,
         };
         let (raw, stop) = unwind::unwind(self.arch, &input);
         (self.symbols.symbolize_all(&raw), stop)

@@ -12,6 +12,22 @@ use super::riscv::RiscvUnwinder;
 use super::symbols::Symbolizer;
 use super::xtensa::XtensaUnwinder;
 
+/// How a frame was found (Breakpad's "frame trust"): the more a frame was inferred, the less
+/// it should be relied on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FrameTrust {
+    /// Frame 0: the registers the dump saved.
+    Context,
+    /// Unwound with DWARF call frame information (RISC-V).
+    Cfi,
+    /// Unwound through the Xtensa register-window save areas.
+    Windowed,
+    /// Recovered by scanning the stack for a return address, where CFI ran out (RISC-V ROM
+    /// code without a ROM ELF); see `riscv::scan_for_caller`.
+    Scan,
+}
+
 /// A physical frame found by an unwinder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RawFrame {
@@ -19,6 +35,8 @@ pub(crate) struct RawFrame {
     pub pc: u32,
     /// Stack pointer / CFA of the frame, when known.
     pub sp: Option<u32>,
+    /// How it was found.
+    pub trust: FrameTrust,
 }
 
 /// Why a backtrace ended. Every walk ends with exactly one of these.
@@ -96,6 +114,8 @@ pub(crate) struct UnwindInput<'a> {
     pub rom: Option<&'a Symbolizer>,
     pub max_frames: usize,
     pub deadline: Option<Instant>,
+    /// Whether the RISC-V walk may scan the stack past ROM code (see `riscv::scan_for_caller`).
+    pub stack_scan: bool,
 }
 
 impl UnwindInput<'_> {

@@ -8,7 +8,7 @@
 //! ws == 0, and ESP-IDF's `esp_backtrace_get_next_frame`.
 
 use super::dump::Regs;
-use super::unwind::{RawFrame, StopReason, UnwindInput, Unwinder};
+use super::unwind::{FrameTrust, RawFrame, StopReason, UnwindInput, Unwinder};
 
 /// First byte of the `ENTRY` instruction (Xtensa ISA, BRI12 format with op0 = 6, n = 3,
 /// m = 0).
@@ -71,6 +71,7 @@ impl Unwinder for XtensaUnwinder {
         let mut frames = vec![RawFrame {
             pc: pc0,
             sp: Some(r.a[1]),
+            trust: FrameTrust::Context,
         }];
         let max = input.max_frames.max(1);
         let (mut pc, mut sp, mut a0) = (pc0, r.a[1], r.a[0]);
@@ -87,7 +88,11 @@ impl Unwinder for XtensaUnwinder {
                 return (frames, StopReason::MaxFrames { limit: max });
             }
             pc = caller_pc(pc, ra);
-            frames.push(RawFrame { pc, sp: Some(sp) });
+            frames.push(RawFrame {
+                pc,
+                sp: Some(sp),
+                trust: FrameTrust::Windowed,
+            });
             // sp stays: the caller's SP is a1; its own return address is the live a0.
         }
         let mut seen: Vec<(u32, u32)> = Vec::new();
@@ -107,6 +112,7 @@ impl Unwinder for XtensaUnwinder {
                 frames.push(RawFrame {
                     pc: next_pc,
                     sp: None,
+                    trust: FrameTrust::Windowed,
                 });
                 return (frames, StopReason::MemoryUnavailable { addr: 0 });
             };
@@ -117,6 +123,7 @@ impl Unwinder for XtensaUnwinder {
                 frames.push(RawFrame {
                     pc: next_pc,
                     sp: None,
+                    trust: FrameTrust::Windowed,
                 });
                 return (frames, StopReason::MemoryUnavailable { addr: bsa });
             };
@@ -132,6 +139,7 @@ impl Unwinder for XtensaUnwinder {
             frames.push(RawFrame {
                 pc: next_pc,
                 sp: Some(next_sp),
+                trust: FrameTrust::Windowed,
             });
             (pc, sp, a0) = (next_pc, next_sp, next_a0);
         }

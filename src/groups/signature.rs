@@ -14,7 +14,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::decode::{Analysis, ElfMatch, Frame, Task, TaskStatus};
+use crate::decode::{Analysis, ElfMatch, Frame, FrameTrust, Task, TaskStatus};
 
 /// The signature algorithm's version; it prefixes every hash, so a later algorithm makes new
 /// signatures instead of colliding with these.
@@ -232,9 +232,16 @@ fn crashed_task(a: &Analysis) -> Option<&Task> {
 }
 
 /// A task's frames in gdb order: each physical frame, then the functions it is inlined into.
+/// The walk ends at the first frame found by stack scanning: a scanned frame is a good guess,
+/// not a fact, and a signature built from it would change with the decoder's heuristics (a
+/// v1 signature hashes what the CFI and window walks found, as before scanning existed).
 fn expand(task: &Task) -> Vec<StackFrame<'_>> {
     let mut out = Vec::new();
-    for (index, f) in task.frames.iter().enumerate() {
+    let walked = task
+        .frames
+        .iter()
+        .take_while(|f| f.found_by != Some(FrameTrust::Scan));
+    for (index, f) in walked.enumerate() {
         out.push(physical(f, index));
         for i in &f.inlined {
             out.push(StackFrame {
@@ -564,6 +571,7 @@ mod tests {
             rom: false,
             rom_symbol_hint: None,
             show_address: true,
+            found_by: None,
         }
     }
 
@@ -579,6 +587,7 @@ mod tests {
             rom: true,
             rom_symbol_hint: Some("ets_printf+12".into()),
             show_address: true,
+            found_by: None,
         }
     }
 

@@ -50,6 +50,16 @@ pub struct FrameView {
     pub app: bool,
     /// A frame above that one: the panic handler and library code it went through.
     pub plumbing: bool,
+    /// How the decoder found the frame (`context`, `cfi`, `windowed`, `scan`); empty for
+    /// analyses stored before it was recorded.
+    pub found_by: String,
+}
+
+impl FrameView {
+    /// Found by scanning the stack (a good guess, not a fact).
+    pub fn scanned(&self) -> bool {
+        self.found_by == "scan"
+    }
 }
 
 /// What the summary box shows.
@@ -197,6 +207,7 @@ fn frame_view(index: usize, f: &Value, app_frame: Option<usize>) -> FrameView {
         full_location,
         app: app_frame == Some(index),
         plumbing: app_frame.is_some_and(|top| index < top),
+        found_by: text(&f["found_by"]).unwrap_or_default(),
     }
 }
 
