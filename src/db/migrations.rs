@@ -27,6 +27,10 @@ const MIGRATIONS: &[&str] = &[
     //    regresses a group), deliveries per event and channel (claimed like parse jobs), and the
     //    per channel and group cooldown.
     include_str!("migrations/006_notifications.sql"),
+    // 7: device check-ins: last seen and running version per device, a device tag, the versions
+    //    each device was seen on, and per day / version / device presence and dumps (release
+    //    health; crash-free devices).
+    include_str!("migrations/007_fleet_checkins.sql"),
 ];
 
 pub fn apply(conn: &mut Connection) -> Result<(), DbError> {

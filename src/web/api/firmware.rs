@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 
 use axum::Json;
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body::{Frame, SizeHint};
@@ -25,20 +25,53 @@ use crate::db::models;
 use crate::error::Error;
 use crate::firmware::download::{self, Plan};
 use crate::firmware::service::{self, OpenFile};
+use crate::ids::check_device_field;
 use crate::metrics::Metrics;
 use crate::web::auth::{AdminAuth, DeviceAuth};
-use crate::web::error::ApiResult;
+use crate::web::error::{ApiError, ApiResult};
+use crate::web::extract;
 use crate::web::state::AppState;
 
 /// Read size of the streamed body: large enough that one blocking read per chunk is cheap.
 const CHUNK: usize = 256 << 10;
 
-/// `GET /api/iot/firmware`: the current app image of the device's model.
+/// The version a device says it runs: `?current_version=` (unencoded values accepted), else
+/// the `X-Firmware-Version` header; blank is none. Over 64 characters or not printable: 400.
+pub fn reported_version(query: Option<&str>, headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let q = extract::parse_query(query);
+    let raw = match q.get("current_version") {
+        Some(v) => v.clone(),
+        None => match headers.get("x-firmware-version") {
+            Some(h) => h
+                .to_str()
+                .map_err(|_| {
+                    ApiError::validation(
+                        "Header X-Firmware-Version contains non-printable characters",
+                    )
+                })?
+                .to_string(),
+            None => return Ok(None),
+        },
+    };
+    let v = raw.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    check_device_field("current_version", v).map_err(ApiError::validation)?;
+    Ok(Some(v.to_string()))
+}
+
+/// `GET /api/iot/firmware[?current_version=V]`: the current app image of the device's model.
+/// Records the check-in.
 pub async fn device_download(
     State(st): State<AppState>,
     DeviceAuth(device): DeviceAuth,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    let reported = reported_version(query.as_deref(), &headers)?;
+    st.checkins
+        .seen(device.id, device.model_id, reported.as_deref());
     let code = device.model.clone();
     let image = st
         .blocking(move |st| service::current_image(&st.db, &st.layout, code.as_str()))
@@ -60,11 +93,17 @@ pub async fn device_download(
     resp
 }
 
-/// `GET /api/iot/firmware-version` → `{"firmware_version": "<v>" | null}`.
+/// `GET /api/iot/firmware-version[?current_version=V]` → `{"firmware_version": "<v>" | null}`.
+/// Records the check-in.
 pub async fn device_version(
     State(st): State<AppState>,
     DeviceAuth(device): DeviceAuth,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
+    let reported = reported_version(query.as_deref(), &headers)?;
+    st.checkins
+        .seen(device.id, device.model_id, reported.as_deref());
     let model = st
         .blocking(move |st| {
             models::find(&*st.db.conn()?, device.model_id)?
