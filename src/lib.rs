@@ -32,6 +32,7 @@ pub mod groups;
 pub mod ids;
 pub mod metrics;
 pub mod notify;
+pub mod releases;
 pub mod sidecar;
 pub mod store;
 pub mod web;

@@ -436,6 +436,8 @@ fn admin_routes_reject_other_principals() {
         ("PUT", "/api/notifications/channels/1".into()),
         ("DELETE", "/api/notifications/channels/1".into()),
         ("POST", "/api/notifications/channels/1/test".into()),
+        ("GET", "/api/models/tempsensor/releases".into()),
+        ("GET", "/api/models/tempsensor/releases/1".into()),
     ];
     for (method, path) in &routes {
         for (who, token, want) in [

@@ -1,6 +1,6 @@
 //! Device check-ins and release health over HTTP: the OTA poll and dump uploads record last
 //! seen, running version and version history, throttled to one write per device per interval
-//! unless the version changes.
+//! unless the version changes; crash-free devices per release on a constructed fleet.
 mod common;
 
 use std::time::Duration;
@@ -147,4 +147,104 @@ fn a_check_in_is_written_again_after_the_interval() {
         device(&app, &d)["last_seen_at"] != first
     });
     assert!(app.metric("crashbox_device_checkin_writes_total") >= 2.0);
+}
+
+fn release<'a>(list: &'a Value, version: &str) -> &'a Value {
+    list["releases"]
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["version"] == version))
+        .unwrap_or_else(|| panic!("no release {version} in {list}"))
+}
+
+#[test]
+fn crash_free_devices_per_release_on_a_constructed_fleet() {
+    let app = app();
+    app.create_model("m");
+    for v in ["1.0", "1.1"] {
+        app.install_bundle("m", v, b"\x7fELF not decodable");
+    }
+    let fleet: Vec<TestDevice> = (0..5).map(|_| app.create_device("m")).collect();
+    let [a, b, c, d, e] = [&fleet[0], &fleet[1], &fleet[2], &fleet[3], &fleet[4]];
+    // a, b, c on 1.1; d on 1.0; e moved from 1.0 to 1.1; f reports a version never uploaded.
+    for dev in [a, b, c] {
+        poll(&app, dev, "1.1");
+    }
+    poll(&app, d, "1.0");
+    poll(&app, e, "1.0");
+    wait_running(&app, e, "1.0");
+    poll(&app, e, "1.1");
+    let f = app.create_device("m");
+    poll(&app, &f, "0.9-dev");
+    // One dump from a on 1.1; two from d on 1.0.
+    assert_eq!(app.upload(a, "esp32c3", "1.1", b"dump").status, 201);
+    for _ in 0..2 {
+        assert_eq!(app.upload(d, "esp32c3", "1.0", b"dump").status, 201);
+    }
+    for dev in [a, b, c, e] {
+        wait_running(&app, dev, "1.1");
+    }
+    wait_running(&app, &f, "0.9-dev");
+
+    let r = app.get("/api/models/m/releases", Some(&app.admin));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let list = r.json();
+    let versions: Vec<&str> = list["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["1.1", "1.0", "0.9-dev"], "newest upload first");
+
+    let new = release(&list, "1.1");
+    assert_eq!(new["devices"], 4, "{new}");
+    assert_eq!(new["devices_seen_7d"], 4);
+    assert_eq!(new["devices_crashed_7d"], 1);
+    assert_eq!(new["crash_free_7d"], 0.75);
+    assert_eq!(
+        (new["dumps"].clone(), new["dumps_7d"].clone()),
+        (json!(1), json!(1))
+    );
+    assert_eq!(new["new_groups"], 0);
+    assert!(new["uploaded_at"].is_string());
+
+    let old = release(&list, "1.0");
+    assert_eq!(old["devices"], 1, "only d still runs it");
+    assert_eq!(old["devices_seen_7d"], 2, "d and e were seen on it");
+    assert_eq!(old["devices_crashed_7d"], 1);
+    assert_eq!(old["crash_free_7d"], 0.5);
+    assert_eq!(old["dumps"], 2);
+
+    let dev = release(&list, "0.9-dev");
+    assert_eq!(dev["uploaded_at"], Value::Null, "reported, never uploaded");
+    assert_eq!(dev["crash_free_7d"], 1.0);
+
+    // One release with its 30 days.
+    let one = app
+        .get("/api/models/m/releases/1.1", Some(&app.admin))
+        .json();
+    assert_eq!(one["release"]["devices_seen_7d"], 4);
+    let days = one["days"].as_array().unwrap();
+    assert_eq!(days.len(), 30);
+    let today = days.last().unwrap();
+    assert_eq!(
+        (today["devices"].clone(), today["dumps"].clone()),
+        (json!(4), json!(1))
+    );
+    assert_eq!(one["is_target"], true);
+
+    // No device seen: crash-free is null, not 100 %.
+    app.install_bundle("m", "1.2", b"\x7fELF");
+    let list = app.get("/api/models/m/releases", Some(&app.admin)).json();
+    assert_eq!(release(&list, "1.2")["crash_free_7d"], Value::Null);
+    assert_eq!(
+        app.get("/api/models/nosuch/releases", Some(&app.admin))
+            .status,
+        404
+    );
+    assert_eq!(
+        app.get("/api/models/m/releases/7.7", Some(&app.admin))
+            .status,
+        404
+    );
 }

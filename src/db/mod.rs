@@ -38,6 +38,7 @@ mod migrations;
 pub mod models;
 pub mod notify;
 pub mod parse_jobs;
+pub mod releases;
 pub mod sessions;
 pub mod tokens;
 pub mod users;

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
 use super::api::{
-    coredumps, devices, firmware, groups, iot, models, notify, pipeline, reparse, tokens,
+    coredumps, devices, firmware, groups, iot, models, notify, pipeline, releases, reparse, tokens,
 };
 use super::ops;
 use super::state::AppState;
@@ -54,6 +54,12 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/models/{code}",
             get(models::detail).delete(models::delete),
+        )
+        // Admin: release health
+        .route("/api/models/{code}/releases", get(releases::list))
+        .route(
+            "/api/models/{code}/releases/{version}",
+            get(releases::detail),
         )
         // Admin: crash groups
         .route("/api/groups", get(groups::list))

@@ -8,5 +8,6 @@ pub mod iot;
 pub mod models;
 pub mod notify;
 pub mod pipeline;
+pub mod releases;
 pub mod reparse;
 pub mod tokens;

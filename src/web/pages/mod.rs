@@ -21,6 +21,7 @@ pub mod home;
 pub mod layout;
 pub mod login;
 pub mod models;
+pub mod release;
 pub mod tokens;
 pub mod views;
 
@@ -78,6 +79,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/models", get(models::list).post(models::create))
         .route("/models/{code}", get(models::show))
+        .route("/models/{code}/releases/{version}", get(release::show))
         .route(
             "/models/{code}/delete",
             get(models::delete_confirm).post(models::delete),

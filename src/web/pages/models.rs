@@ -1,6 +1,8 @@
 //! Models and firmware: the models with their current version and device count; a model page
-//! listing its stored firmware versions (current flag, size, ELF, uploaded) with download and
-//! delete, and a form to upload a bundle from the browser; adding and deleting models.
+//! with its releases side by side (devices, crash-free devices over 7 days, new groups; links
+//! to the release pages), its stored firmware versions (current flag, size, ELF, uploaded) with
+//! download and delete, and a form to upload a bundle from the browser; adding and deleting
+//! models.
 
 use askama::Template;
 use axum::extract::{Multipart, Path, Query, State};
@@ -76,6 +78,28 @@ pub struct VersionView {
     pub uploaded: (String, String),
 }
 
+/// One release in the model page's side-by-side table.
+pub struct ReleaseRow {
+    /// The version (links to its release page).
+    pub version: String,
+    /// Devices running it now.
+    pub devices: i64,
+    /// Devices seen on it in 7 days.
+    pub seen: i64,
+    /// Of those, devices with a dump from it.
+    pub crashed: i64,
+    /// Crash-free devices, 7 days, as text.
+    pub crash_free: String,
+    /// Width of the crash-free bar (0–60), `None` without devices seen.
+    pub bar: Option<u32>,
+    /// Dumps from it in 7 days.
+    pub dumps_7d: i64,
+    /// Groups first seen in it.
+    pub new_groups: i64,
+    /// "current" or "".
+    pub role: &'static str,
+}
+
 #[derive(Template)]
 #[template(path = "model.html")]
 struct ModelPage {
@@ -84,6 +108,7 @@ struct ModelPage {
     /// The model's stored versions, newest upload first.
     versions: Vec<VersionView>,
     max_bundle: String,
+    releases: Vec<ReleaseRow>,
 }
 
 fn parse_code(raw: &str) -> Result<ModelCode, PageError> {
@@ -99,14 +124,35 @@ pub async fn show(
     Query(q): Query<DoneQuery>,
 ) -> PageResult {
     let code = parse_code(&code)?;
-    let (model, versions) = st
+    let (model, versions, releases) = st
         .blocking(move |st| {
             let model = fleet::models::find(&st.db, code.as_str())?;
+            let releases = crate::releases::list(&st.db, code.as_str())?;
             let versions = firmware::list_for_model(&*st.db.conn()?, model.id)?;
-            Ok((model, versions))
+            Ok((model, versions, releases))
         })
         .await?;
     let current = model.firmware_version.clone();
+    let releases = releases
+        .into_iter()
+        .map(|r| ReleaseRow {
+            role: if current.as_ref().map(|v| v.as_str()) == Some(r.version.as_str()) {
+                "current"
+            } else {
+                ""
+            },
+            crash_free: super::release::percent(r.crash_free_7d),
+            bar: r
+                .crash_free_7d
+                .map(|s| (s * 60.0).round().clamp(0.0, 60.0) as u32),
+            version: r.version,
+            devices: r.devices,
+            seen: r.devices_seen_7d,
+            crashed: r.devices_crashed_7d,
+            dumps_7d: r.dumps_7d,
+            new_groups: r.new_groups,
+        })
+        .collect();
     let versions = versions
         .into_iter()
         .map(|v| VersionView {
@@ -123,6 +169,7 @@ pub async fn show(
         max_bundle: size(i64::try_from(st.config.max_bundle_bytes).unwrap_or(i64::MAX)),
         model,
         versions,
+        releases,
     })
 }
 
