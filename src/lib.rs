@@ -14,11 +14,13 @@
 //! - [`worker`]: background parse jobs.
 //! - [`decode`]: the built-in core dump decoder.
 //! - [`groups`]: crash groups: signatures, version order, grouping and the group operations.
+//! - [`audit`]: who changed what and when.
 //! - [`cli`]: the command line.
 
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -438,6 +438,7 @@ fn admin_routes_reject_other_principals() {
         ("POST", "/api/notifications/channels/1/test".into()),
         ("GET", "/api/models/tempsensor/releases".into()),
         ("GET", "/api/models/tempsensor/releases/1".into()),
+        ("GET", "/api/audit".into()),
     ];
     for (method, path) in &routes {
         for (who, token, want) in [

@@ -31,6 +31,8 @@ const MIGRATIONS: &[&str] = &[
     //    each device was seen on, and per day / version / device presence and dumps (release
     //    health; crash-free devices).
     include_str!("migrations/007_fleet_checkins.sql"),
+    // 8: the audit log: who changed what and when (rollouts and OTA pins first).
+    include_str!("migrations/008_audit_log.sql"),
 ];
 
 pub fn apply(conn: &mut Connection) -> Result<(), DbError> {

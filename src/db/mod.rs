@@ -28,6 +28,7 @@ macro_rules! sql_enum {
 }
 pub(crate) use sql_enum;
 
+pub mod audit;
 pub mod checkins;
 pub mod coredumps;
 pub mod dashboard;

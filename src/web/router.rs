@@ -13,7 +13,8 @@ use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
 use super::api::{
-    coredumps, devices, firmware, groups, iot, models, notify, pipeline, releases, reparse, tokens,
+    audit, coredumps, devices, firmware, groups, iot, models, notify, pipeline, releases, reparse,
+    tokens,
 };
 use super::ops;
 use super::state::AppState;
@@ -79,6 +80,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/notifications/channels/{id}/test", post(notify::test))
         .route("/api/notifications/deliveries", get(notify::deliveries))
+        // Admin: the audit log
+        .route("/api/audit", get(audit::list))
         // Admin: API tokens
         .route("/api/tokens", get(tokens::list).post(tokens::create))
         .route("/api/tokens/{id}", axum::routing::delete(tokens::revoke))

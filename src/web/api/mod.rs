@@ -1,5 +1,6 @@
 //! JSON API handlers, one file per resource.
 
+pub mod audit;
 pub mod coredumps;
 pub mod devices;
 pub mod firmware;
