@@ -31,6 +31,10 @@ pub struct Device {
     pub running_version: Option<String>,
     /// A free label (a canary can select devices by tag).
     pub tag: Option<String>,
+    /// The version this device is pinned to (OTA offers it whatever the rollout says).
+    pub ota_pin: Option<String>,
+    /// Excluded from updates (OTA offers nothing new).
+    pub ota_exclude: bool,
 }
 
 /// A device list row (API and dashboard): adds the dump count and the newest dump.
@@ -64,10 +68,10 @@ pub struct DeviceSummary {
 }
 
 const COLUMNS: &str = "d.id, d.key, d.device_model_id, m.code, d.name, d.created_at, d.updated_at,
-     d.last_seen_at, d.running_version, d.tag";
+     d.last_seen_at, d.running_version, d.tag, d.ota_pin, d.ota_exclude";
 
 const SELECT: &str = "SELECT d.id, d.key, d.device_model_id, m.code, d.name, d.created_at,
-     d.updated_at, d.last_seen_at, d.running_version, d.tag
+     d.updated_at, d.last_seen_at, d.running_version, d.tag, d.ota_pin, d.ota_exclude
      FROM devices d JOIN device_models m ON m.id = d.device_model_id";
 
 fn from_row(r: &Row) -> rusqlite::Result<Device> {
@@ -82,6 +86,8 @@ fn from_row(r: &Row) -> rusqlite::Result<Device> {
         last_seen_at: r.get(7)?,
         running_version: r.get(8)?,
         tag: r.get(9)?,
+        ota_pin: r.get(10)?,
+        ota_exclude: r.get(11)?,
     })
 }
 
@@ -129,7 +135,7 @@ pub fn find_by_token_hash(
             "SELECT {COLUMNS}, d.token_hash
              FROM devices d JOIN device_models m ON m.id = d.device_model_id WHERE d.token_hash = ?1"
         ))?
-        .query_row([hash], |r| Ok((from_row(r)?, r.get(10)?)))
+        .query_row([hash], |r| Ok((from_row(r)?, r.get(12)?)))
         .optional()?)
 }
 
@@ -222,6 +228,31 @@ pub fn set_tag(conn: &Connection, id: DeviceId, tag: Option<&str>) -> Result<boo
         "UPDATE devices SET tag = ?2, updated_at = ?3 WHERE id = ?1",
         params![id.0, tag, now()],
     )? > 0)
+}
+
+/// Sets the device's OTA pin and exclusion; `false` when no such device.
+pub fn set_ota(
+    conn: &Connection,
+    id: DeviceId,
+    pin: Option<&str>,
+    exclude: bool,
+) -> Result<bool, DbError> {
+    Ok(conn.execute(
+        "UPDATE devices SET ota_pin = ?2, ota_exclude = ?3, updated_at = ?4 WHERE id = ?1",
+        params![id.0, pin, exclude, now()],
+    )? > 0)
+}
+
+/// Devices of a model pinned to a version, as (key, version).
+pub fn pins_of_model(conn: &Connection, model: ModelId) -> Result<Vec<(String, String)>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT key, ota_pin FROM devices WHERE device_model_id = ?1 AND ota_pin IS NOT NULL
+         ORDER BY key",
+    )?;
+    let rows = stmt
+        .query_map([model.0], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
 }
 
 /// Deletes a device (its dump rows go with it); `false` when there was none.

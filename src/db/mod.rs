@@ -40,6 +40,7 @@ pub mod models;
 pub mod notify;
 pub mod parse_jobs;
 pub mod releases;
+pub mod rollouts;
 pub mod sessions;
 pub mod tokens;
 pub mod users;

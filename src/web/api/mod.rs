@@ -11,4 +11,5 @@ pub mod notify;
 pub mod pipeline;
 pub mod releases;
 pub mod reparse;
+pub mod rollouts;
 pub mod tokens;

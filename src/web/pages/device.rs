@@ -1,6 +1,7 @@
-//! One device: its metadata (last seen, running version, tag), token rotation, the versions it
-//! was seen on, and its dumps newest first (uploaded, firmware, chip, size, status badge,
-//! download, delete), with delete-all. While a
+//! One device: its metadata (last seen, running version), token rotation, its firmware updates
+//! (what it is offered now and why, pin / exclude / follow the rollout, its tag; the forms are
+//! in [`super::device_ota`]), the versions it was seen on, and its dumps newest first
+//! (uploaded, firmware, chip, size, status badge, download, delete), with delete-all. While a
 //! recent dump is still `PENDING` the page reloads itself every few seconds.
 
 use askama::Template;
@@ -39,6 +40,10 @@ struct DevicePage {
     created_utc: String,
     /// "never seen" / "seen today" / "not seen for N days" and the time, if any.
     seen: (String, Option<(String, String)>),
+    /// What it is offered now: (version or "nothing", rule).
+    offer: (String, &'static str),
+    /// Stored versions of its model (pin choices), newest first.
+    versions: Vec<String>,
     /// Versions it was seen on.
     history: Vec<SeenRow>,
     dumps: Vec<DumpView>,
@@ -67,14 +72,17 @@ pub async fn show(
 ) -> PageResult {
     let id = parse_device_id(&id)?;
     let page = page_number(q.page.as_deref());
-    let (device, dumps, history) = st
+    let (device, dumps, versions, history, offer) = st
         .blocking(move |st| {
             let conn = st.db.conn()?;
             let device = crate::db::devices::find(&conn, id)?
                 .ok_or_else(|| Error::not_found("Device", id))?;
             let dumps = dashboard::dump_page(&conn, id, PER_PAGE, (page - 1) * PER_PAGE)?;
+            let versions = crate::db::firmware::list_for_model(&conn, device.model_id)?;
             let history = crate::db::checkins::history(&conn, id)?;
-            Ok((device, dumps, history))
+            drop(conn);
+            let offer = crate::rollout::service::offer(&st.db, id, None)?;
+            Ok((device, dumps, versions, history, offer))
         })
         .await?;
     let stamp = |t: &str| (t.to_string(), utc(t));
@@ -103,6 +111,14 @@ pub async fn show(
             super::views::seen_text(device.last_seen_at, chrono::Utc::now()),
             device.last_seen_at.map(|t| (t.to_string(), utc(t))),
         ),
+        offer: (
+            offer.version.unwrap_or_else(|| "nothing".into()),
+            offer.source.as_str(),
+        ),
+        versions: versions
+            .into_iter()
+            .map(|v| v.version.to_string())
+            .collect(),
         history,
         pager: Pager::new(page, PER_PAGE, dumps.total, views.len()),
         dumps: views,

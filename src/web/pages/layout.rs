@@ -108,6 +108,11 @@ fn flash_text(done: &str) -> Option<&'static str> {
         "firmware-uploaded" => "Firmware uploaded.",
         "firmware-deleted" => "Firmware version deleted.",
         "token-revoked" => "Token revoked.",
+        "ota-changed" => "Firmware update setting saved.",
+        "tag-changed" => "Tag saved.",
+        "rollout-saved" => "Rollout saved.",
+        "rollout-promoted" => "Canary promoted: its version is the model target now.",
+        "rollout-resumed" => "Canary rollout resumed.",
         "password-changed" => "Password changed.",
         "group-resolved" => {
             "Crash group resolved. A dump from a newer firmware version reopens it."

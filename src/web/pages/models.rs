@@ -1,8 +1,9 @@
 //! Models and firmware: the models with their current version and device count; a model page
 //! with its releases side by side (devices, crash-free devices over 7 days, new groups; links
-//! to the release pages), its stored firmware versions (current flag, size, ELF, uploaded) with
-//! download and delete, and a form to upload a bundle from the browser; adding and deleting
-//! models.
+//! to the release pages), its rollout (target, canary, halt with the group that caused it, the
+//! forms of [`super::rollout`]) and the audit log of its rollout and device OTA changes, its
+//! stored firmware versions (target flag, size, ELF, uploaded) with download and delete, and a
+//! form to upload a bundle from the browser; adding and deleting models.
 
 use askama::Template;
 use axum::extract::{Multipart, Path, Query, State};
@@ -96,8 +97,22 @@ pub struct ReleaseRow {
     pub dumps_7d: i64,
     /// Groups first seen in it.
     pub new_groups: i64,
-    /// "current" or "".
+    /// "target", "canary" or "".
     pub role: &'static str,
+}
+
+/// An audit log entry as shown.
+pub struct AuditRow {
+    /// When, as (stored, display UTC).
+    pub at: (String, String),
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// On what.
+    pub target: String,
+    /// The particulars, as compact JSON.
+    pub detail: String,
 }
 
 #[derive(Template)]
@@ -109,7 +124,14 @@ struct ModelPage {
     versions: Vec<VersionView>,
     max_bundle: String,
     releases: Vec<ReleaseRow>,
+    rollout: crate::rollout::service::Rollout,
+    /// Title of the group that halted the canary.
+    halt_group: Option<String>,
+    audit: Vec<AuditRow>,
 }
+
+/// Audit entries shown on a model page.
+pub const AUDIT_SHOWN: i64 = 50;
 
 fn parse_code(raw: &str) -> Result<ModelCode, PageError> {
     ModelCode::parse(raw)
@@ -124,20 +146,28 @@ pub async fn show(
     Query(q): Query<DoneQuery>,
 ) -> PageResult {
     let code = parse_code(&code)?;
-    let (model, versions, releases) = st
+    let (model, versions, releases, rollout, halt_group, audit) = st
         .blocking(move |st| {
             let model = fleet::models::find(&st.db, code.as_str())?;
             let releases = crate::releases::list(&st.db, code.as_str())?;
-            let versions = firmware::list_for_model(&*st.db.conn()?, model.id)?;
-            Ok((model, versions, releases))
+            let rollout = crate::rollout::service::get(&st.db, code.as_str())?;
+            let conn = st.db.conn()?;
+            let versions = firmware::list_for_model(&conn, model.id)?;
+            let halt_group = match rollout.canary.halted_by_group {
+                Some(g) => crate::db::groups::find(&conn, g)?.map(|g| g.title),
+                None => None,
+            };
+            let audit = crate::audit::for_model(&conn, code.as_str(), AUDIT_SHOWN)?;
+            Ok((model, versions, releases, rollout, halt_group, audit))
         })
         .await?;
-    let current = model.firmware_version.clone();
     let releases = releases
         .into_iter()
         .map(|r| ReleaseRow {
-            role: if current.as_ref().map(|v| v.as_str()) == Some(r.version.as_str()) {
-                "current"
+            role: if rollout.target.as_deref() == Some(r.version.as_str()) {
+                "target"
+            } else if rollout.canary.version.as_deref() == Some(r.version.as_str()) {
+                "canary"
             } else {
                 ""
             },
@@ -153,6 +183,17 @@ pub async fn show(
             new_groups: r.new_groups,
         })
         .collect();
+    let audit = audit
+        .into_iter()
+        .map(|e| AuditRow {
+            at: (e.at.clone(), utc(&e.at)),
+            actor: e.actor,
+            action: e.action,
+            target: e.target,
+            detail: e.detail.to_string(),
+        })
+        .collect();
+    let current = model.firmware_version.clone();
     let versions = versions
         .into_iter()
         .map(|v| VersionView {
@@ -170,6 +211,9 @@ pub async fn show(
         model,
         versions,
         releases,
+        rollout,
+        halt_group,
+        audit,
     })
 }
 
