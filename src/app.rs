@@ -22,6 +22,8 @@ pub struct App {
     pub initial_password: Option<String>,
     /// The parse workers (decode pipeline); taken when stopping.
     workers: Option<Pool>,
+    /// The check-in writer thread; taken when stopping (it flushes once more).
+    checkin_writer: Option<crate::fleet::checkins::Writer>,
 }
 
 impl App {
@@ -44,7 +46,15 @@ impl App {
         // ... and the notification sender.
         let notify = crate::notify::Wake::default();
         let (jobs, workers) = worker::pool::start(&db, &layout, &config, &metrics, &notify)?;
+        let checkins = crate::fleet::checkins::CheckIns::new(
+            config.checkin_interval,
+            config.checkin_flush,
+            metrics.checkin_writes.clone(),
+            metrics.checkin_commits.clone(),
+        );
+        let checkin_writer = checkins.start(db.clone())?;
         let state = AppState {
+            checkins,
             db,
             config: Arc::new(config),
             layout: Arc::new(layout),
@@ -56,6 +66,7 @@ impl App {
             state,
             initial_password,
             workers: Some(workers),
+            checkin_writer: Some(checkin_writer),
         })
     }
 
@@ -82,6 +93,9 @@ impl App {
         if let Some(pool) = self.workers.take() {
             pool.shutdown();
         }
+        if let Some(w) = self.checkin_writer.take() {
+            w.stop();
+        }
     }
 }
 
@@ -90,6 +104,9 @@ impl Drop for App {
     fn drop(&mut self) {
         if let Some(pool) = self.workers.take() {
             pool.shutdown();
+        }
+        if let Some(w) = self.checkin_writer.take() {
+            w.stop();
         }
     }
 }

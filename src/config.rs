@@ -110,6 +110,11 @@ pub struct Config {
     pub notify_retry: Vec<Duration>,
     /// Time one delivery attempt may take.
     pub notify_timeout: Duration,
+    /// A device's check-in is written at most once per this interval unless its version
+    /// changed (default 60 s).
+    pub checkin_interval: Duration,
+    /// How often queued check-ins are written, in one transaction (default 1 s).
+    pub checkin_flush: Duration,
 }
 
 /// The default retry schedule of notification deliveries: 5 attempts over about 28 minutes.
@@ -240,6 +245,8 @@ impl ConfigArgs {
             public_url,
             notify_retry: NOTIFY_RETRY.to_vec(),
             notify_timeout: Duration::from_secs(10),
+            checkin_interval: Duration::from_secs(60),
+            checkin_flush: Duration::from_secs(1),
             db_path: data_dir.join("crashbox.db"),
             coredumps_dir: non_empty(self.coredumps_dir.clone())
                 .unwrap_or_else(|| data_dir.join("coredumps")),
@@ -294,6 +301,8 @@ impl Config {
             public_url: None,
             notify_retry: NOTIFY_RETRY.to_vec(),
             notify_timeout: Duration::from_secs(10),
+            checkin_interval: Duration::from_secs(60),
+            checkin_flush: Duration::from_secs(1),
             data_dir,
         }
     }

@@ -14,11 +14,15 @@
 //! - [`worker`]: background parse jobs.
 //! - [`decode`]: the built-in core dump decoder.
 //! - [`groups`]: crash groups: signatures, version order, grouping and the group operations.
+//! - [`fleet`] also records device check-ins; [`rollout`] decides what each device is offered
+//!   (pin, exclusion, canary, model target) and halts a canary on a new crash.
+//! - [`audit`]: who changed what and when.
 //! - [`cli`]: the command line.
 
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -32,6 +36,8 @@ pub mod groups;
 pub mod ids;
 pub mod metrics;
 pub mod notify;
+pub mod releases;
+pub mod rollout;
 pub mod sidecar;
 pub mod store;
 pub mod web;

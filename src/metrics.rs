@@ -81,6 +81,12 @@ pub struct Metrics {
     /// `crashbox_notify_deliveries_total`: notification delivery attempts by channel kind and
     /// outcome.
     pub notify_deliveries: Family<NotifyLabels, Counter>,
+    /// `crashbox_device_checkin_writes_total`: device check-ins written to the database (the
+    /// throttle lets at most one a minute per device through unless its version changed).
+    pub checkin_writes: Counter,
+    /// `crashbox_device_checkin_commits_total`: transactions that wrote check-ins (one per
+    /// flush).
+    pub checkin_commits: Counter,
 }
 
 impl Default for Metrics {
@@ -105,6 +111,18 @@ impl Metrics {
         let parse_attempts = Family::<OutcomeLabels, Counter>::default();
         let queue_depth = Gauge::default();
         let notify_deliveries = Family::<NotifyLabels, Counter>::default();
+        let checkin_writes = Counter::default();
+        let checkin_commits = Counter::default();
+        registry.register(
+            "device_checkin_writes",
+            "Device check-ins written to the database",
+            checkin_writes.clone(),
+        );
+        registry.register(
+            "device_checkin_commits",
+            "Transactions that wrote device check-ins",
+            checkin_commits.clone(),
+        );
         registry.register(
             "notify_deliveries",
             "Notification delivery attempts by channel kind and outcome",
@@ -167,6 +185,8 @@ impl Metrics {
             parse_attempts,
             queue_depth,
             notify_deliveries,
+            checkin_writes,
+            checkin_commits,
         }
     }
 

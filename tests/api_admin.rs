@@ -436,6 +436,15 @@ fn admin_routes_reject_other_principals() {
         ("PUT", "/api/notifications/channels/1".into()),
         ("DELETE", "/api/notifications/channels/1".into()),
         ("POST", "/api/notifications/channels/1/test".into()),
+        ("PATCH", format!("/api/devices/{d}")),
+        ("PUT", format!("/api/devices/{d}/ota")),
+        ("GET", "/api/models/tempsensor/releases".into()),
+        ("GET", "/api/models/tempsensor/releases/1".into()),
+        ("GET", "/api/models/tempsensor/rollout".into()),
+        ("PUT", "/api/models/tempsensor/rollout".into()),
+        ("POST", "/api/models/tempsensor/rollout/promote".into()),
+        ("POST", "/api/models/tempsensor/rollout/resume".into()),
+        ("GET", "/api/audit".into()),
     ];
     for (method, path) in &routes {
         for (who, token, want) in [
@@ -447,6 +456,7 @@ fn admin_routes_reject_other_principals() {
                 "GET" => app.get(path, token),
                 "DELETE" => app.delete(path, token),
                 "PUT" => app.put_json(path, token, &json!({})),
+                "PATCH" => app.patch_json(path, token, &json!({})),
                 _ => app.post(path, token, "application/json", b"{}"),
             };
             assert_eq!(r.status, want, "{who} on {method} {path}: {}", r.text());

@@ -112,7 +112,11 @@ fn firmware_version_for_devices() {
     let (app, dev) = setup("ts");
     let r = app.get("/api/iot/firmware-version", Some(&dev.token));
     assert_eq!(r.status, 200);
-    assert_eq!(r.json(), serde_json::json!({"firmware_version": null}));
+    // `source` says which rollout rule decided (docs/rollouts.md); without one it is the target.
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"firmware_version": null, "source": "target"})
+    );
     app.upload_firmware_ok("ts", &image("7.0.1", 0));
     assert_eq!(
         app.get("/api/iot/firmware-version", Some(&dev.token))

@@ -3,7 +3,9 @@
 //! opens the Problems page, a crash group (chart, actions with and without JavaScript, a merge
 //! through its confirmation page), a device and its dump, deletes dumps after confirming (with
 //! and without JavaScript), checks that pages fit 375 px (the frame table without sideways
-//! scrolling), and writes screenshots to `target/screenshots/`.
+//! scrolling), opens a model page (releases side by side with their crash-free rate, the rollout,
+//! the audit log) and a release page (two SVG charts), promotes a canary and pins a device
+//! without JavaScript, and writes screenshots to `target/screenshots/`.
 //!
 //! The groups come from dumps the real workers decode: the synthetic Xtensa crash always, and
 //! the corpus's esp32c3 abort (real ESP-IDF frames) when the corpus is there.
@@ -254,6 +256,35 @@ fn dashboard_in_chromium() {
     let (sample_dump, group) = send(&app, &b, chip, "3.2", &dump);
     seed_more_groups(&app);
 
+    // Fleet health: devices checking in on 3.1 and 3.2 (and 3.0), a canary of 3.2 on device a
+    // with 3.1 the target.
+    let poll = |d: &TestDevice, v: &str| {
+        let r = app.get(
+            &format!("/api/iot/firmware-version?current_version={v}"),
+            Some(&d.token),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    };
+    poll(&a, "3.2");
+    for v in ["3.1", "3.1", "3.1", "3.2", "3.0"] {
+        poll(&app.create_device("tempsensor"), v);
+    }
+    let r = app.put_json(
+        "/api/models/tempsensor/rollout",
+        Some(&app.admin),
+        &serde_json::json!({"target": "3.1", "canary": {"version": "3.2", "devices": [a.key]}}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    common::wait_for("check-ins written", Duration::from_secs(20), || {
+        let list = app
+            .get("/api/models/tempsensor/releases", Some(&app.admin))
+            .json();
+        list["releases"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|r| r["version"] == "3.1" && r["devices_seen_7d"].as_i64() >= Some(3))
+        })
+    });
+
     let shots = root.join("target/screenshots");
     let out = Command::new("node")
         .arg(script_dir.join("dashboard.mjs"))
@@ -269,6 +300,9 @@ fn dashboard_in_chromium() {
         .env("SAMPLE_DEVICE_ID", b.id.to_string())
         .env("SAMPLE_DUMP_ID", sample_dump.to_string())
         .env("SAMPLE_IN_APP", if in_app { "1" } else { "0" })
+        .env("MODEL", "tempsensor")
+        .env("RELEASE", "3.2")
+        .env("CANARY_DEVICE_ID", a.id.to_string())
         .env("CHROMIUM", &chrome)
         .env("SHOT_DIR", &shots)
         .output()
@@ -283,6 +317,20 @@ fn dashboard_in_chromium() {
     assert!(shots.join("desktop-coredump.png").exists());
     assert!(shots.join("desktop-problems.png").exists());
     assert!(shots.join("phone-group.png").exists());
+    assert!(shots.join("desktop-model.png").exists());
+    assert!(shots.join("desktop-release.png").exists());
+    assert!(shots.join("phone-release.png").exists());
+    // The promotion and the pin made without JavaScript went through, with their author.
+    let rollout = app
+        .get("/api/models/tempsensor/rollout", Some(&app.admin))
+        .json();
+    assert_eq!(rollout["target"], "3.2", "{rollout}");
+    let log = app
+        .get("/api/audit?model=tempsensor", Some(&app.admin))
+        .json();
+    assert_eq!(log["entries"][0]["action"], "device.ota", "{log}");
+    assert_eq!(log["entries"][0]["actor"], "admin");
+    assert_eq!(log["entries"][1]["action"], "rollout.promote");
     // The merge without JavaScript went through.
     let merged = app.get(&format!("/api/groups/{merged_group}"), Some(&app.admin));
     assert_eq!(merged.status, 404, "merged into #{group}");

@@ -959,6 +959,7 @@ fn notifications_page_manages_channels_without_js() {
             ("url", sink.url.clone()),
             ("ev_created", "on".into()),
             ("ev_regressed", "on".into()),
+            ("ev_halted", "on".into()),
             ("cooldown_min", "60".into()),
             ("spike_window_min", "60".into()),
         ];
@@ -993,6 +994,10 @@ fn notifications_page_manages_channels_without_js() {
     let id = channels["channels"][0]["id"].as_i64().unwrap();
     assert_eq!(channels["channels"][0]["name"], "lab hook");
     assert_eq!(channels["channels"][0]["cooldown_s"], 3600);
+    assert_eq!(
+        channels["channels"][0]["events"],
+        json!(["group.created", "group.regressed", "rollout.halted"])
+    );
 
     let listed = b.get("/notifications").text();
     assert!(listed.contains("lab hook"), "{listed}");

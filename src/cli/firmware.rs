@@ -19,6 +19,9 @@ pub enum FirmwareCmd {
         model: String,
         /// The bundle (.zip) or app image (.bin).
         file: PathBuf,
+        /// Store it without making it the model target (a canary build).
+        #[arg(long)]
+        no_target: bool,
         #[arg(long)]
         json: bool,
     },
@@ -34,7 +37,12 @@ pub enum FirmwareCmd {
 pub fn run(config: &Config, cmd: FirmwareCmd) -> anyhow::Result<()> {
     let db = open_db(config)?;
     match cmd {
-        FirmwareCmd::Upload { model, file, json } => {
+        FirmwareCmd::Upload {
+            model,
+            file,
+            no_target,
+            json,
+        } => {
             let size = std::fs::metadata(&file)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?
                 .len();
@@ -46,7 +54,15 @@ pub fn run(config: &Config, cmd: FirmwareCmd) -> anyhow::Result<()> {
             let layout = layout(config);
             layout.create_dirs()?;
             // No workers in this process: re-queued dumps are PENDING rows that `serve` picks up.
-            let up = service::upload(&db, &layout, config, &Jobs::disabled(), &model, &body)?;
+            let up = service::upload_with(
+                &db,
+                &layout,
+                config,
+                &Jobs::disabled(),
+                &model,
+                &body,
+                !no_target,
+            )?;
             for w in &up.warnings {
                 eprintln!("warning: {w}");
             }

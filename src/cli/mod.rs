@@ -10,6 +10,7 @@ mod firmware;
 mod group;
 mod model;
 mod notify;
+mod rollout;
 mod serve;
 mod sidecar;
 mod token;
@@ -68,6 +69,9 @@ pub enum Command {
     /// Notification channels: add, list, test, rm.
     #[command(subcommand)]
     Notify(notify::NotifyCmd),
+    /// Rollouts: model target, canary, promote, resume.
+    #[command(subcommand)]
+    Rollout(rollout::RolloutCmd),
     /// Consistent online copy of the database plus a tar of the blob folders.
     Backup(backup::BackupArgs),
 }
@@ -88,6 +92,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Coredump(cmd) => coredump::run(&config, cmd),
         Command::Group(cmd) => group::run(&config, cmd),
         Command::Notify(cmd) => notify::run(&config, cmd),
+        Command::Rollout(cmd) => rollout::run(&config, cmd),
     }
 }
 

@@ -126,6 +126,8 @@ fn insert_with_retention(
             },
         )?;
         let evicted = coredumps::delete_beyond(tx, device.id, max_coredumps)?;
+        // Release health: the dump counts for its version (lifetime and per day).
+        crate::db::checkins::count_dump(tx, device.id, device.model_id, firmware_version, t)?;
         Ok((id, evicted))
     })
 }

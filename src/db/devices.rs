@@ -24,6 +24,17 @@ pub struct Device {
     pub created_at: Timestamp,
     /// When the row last changed, e.g. a token reissue (UTC).
     pub updated_at: Timestamp,
+    /// When the device last polled for firmware or uploaded a dump (written at most once a
+    /// minute per device unless its version changed); `None`: never seen.
+    pub last_seen_at: Option<Timestamp>,
+    /// The firmware version it last said it runs.
+    pub running_version: Option<String>,
+    /// A free label (a canary can select devices by tag).
+    pub tag: Option<String>,
+    /// The version this device is pinned to (OTA offers it whatever the rollout says).
+    pub ota_pin: Option<String>,
+    /// Excluded from updates (OTA offers nothing new).
+    pub ota_exclude: bool,
 }
 
 /// A device list row (API and dashboard): adds the dump count and the newest dump.
@@ -48,10 +59,19 @@ pub struct DeviceSummary {
     pub last_status: Option<ParseStatus>,
     /// When the device was registered (UTC).
     pub created_at: Timestamp,
+    /// When the device was last seen (OTA poll or dump); `None`: never.
+    pub last_seen_at: Option<Timestamp>,
+    /// The firmware version it last said it runs.
+    pub running_version: Option<String>,
+    /// Its tag, if any.
+    pub tag: Option<String>,
 }
 
-const SELECT: &str =
-    "SELECT d.id, d.key, d.device_model_id, m.code, d.name, d.created_at, d.updated_at
+const COLUMNS: &str = "d.id, d.key, d.device_model_id, m.code, d.name, d.created_at, d.updated_at,
+     d.last_seen_at, d.running_version, d.tag, d.ota_pin, d.ota_exclude";
+
+const SELECT: &str = "SELECT d.id, d.key, d.device_model_id, m.code, d.name, d.created_at,
+     d.updated_at, d.last_seen_at, d.running_version, d.tag, d.ota_pin, d.ota_exclude
      FROM devices d JOIN device_models m ON m.id = d.device_model_id";
 
 fn from_row(r: &Row) -> rusqlite::Result<Device> {
@@ -63,6 +83,11 @@ fn from_row(r: &Row) -> rusqlite::Result<Device> {
         name: r.get(4)?,
         created_at: r.get(5)?,
         updated_at: r.get(6)?,
+        last_seen_at: r.get(7)?,
+        running_version: r.get(8)?,
+        tag: r.get(9)?,
+        ota_pin: r.get(10)?,
+        ota_exclude: r.get(11)?,
     })
 }
 
@@ -106,12 +131,11 @@ pub fn find_by_token_hash(
     hash: &[u8],
 ) -> Result<Option<(Device, Vec<u8>)>, DbError> {
     Ok(conn
-        .query_row(
-            "SELECT d.id, d.key, d.device_model_id, m.code, d.name, d.created_at, d.updated_at, d.token_hash
-             FROM devices d JOIN device_models m ON m.id = d.device_model_id WHERE d.token_hash = ?1",
-            [hash],
-            |r| Ok((from_row(r)?, r.get(7)?)),
-        )
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS}, d.token_hash
+             FROM devices d JOIN device_models m ON m.id = d.device_model_id WHERE d.token_hash = ?1"
+        ))?
+        .query_row([hash], |r| Ok((from_row(r)?, r.get(12)?)))
         .optional()?)
 }
 
@@ -147,7 +171,7 @@ pub fn search(
         "SELECT d.id, d.key, m.code, d.name,
                 (SELECT COUNT(*) FROM coredumps c WHERE c.device_id = d.id),
                 l.uploaded_at, l.firmware_version, l.parse_status, d.created_at,
-                COUNT(*) OVER ()
+                COUNT(*) OVER (), d.last_seen_at, d.running_version, d.tag
          FROM devices d
          JOIN device_models m ON m.id = d.device_model_id
          LEFT JOIN coredumps l ON l.id = (
@@ -170,6 +194,9 @@ pub fn search(
                 last_firmware_version: r.get(6)?,
                 last_status: r.get(7)?,
                 created_at: r.get(8)?,
+                last_seen_at: r.get(10)?,
+                running_version: r.get(11)?,
+                tag: r.get(12)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -193,6 +220,39 @@ pub fn set_token_hash(conn: &Connection, id: DeviceId, hash: &[u8]) -> Result<bo
         "UPDATE devices SET token_hash = ?2, updated_at = ?3 WHERE id = ?1",
         params![id.0, hash, now()],
     )? > 0)
+}
+
+/// Sets (or clears) the device's tag; `false` when no such device.
+pub fn set_tag(conn: &Connection, id: DeviceId, tag: Option<&str>) -> Result<bool, DbError> {
+    Ok(conn.execute(
+        "UPDATE devices SET tag = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id.0, tag, now()],
+    )? > 0)
+}
+
+/// Sets the device's OTA pin and exclusion; `false` when no such device.
+pub fn set_ota(
+    conn: &Connection,
+    id: DeviceId,
+    pin: Option<&str>,
+    exclude: bool,
+) -> Result<bool, DbError> {
+    Ok(conn.execute(
+        "UPDATE devices SET ota_pin = ?2, ota_exclude = ?3, updated_at = ?4 WHERE id = ?1",
+        params![id.0, pin, exclude, now()],
+    )? > 0)
+}
+
+/// Devices of a model pinned to a version, as (key, version).
+pub fn pins_of_model(conn: &Connection, model: ModelId) -> Result<Vec<(String, String)>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT key, ota_pin FROM devices WHERE device_model_id = ?1 AND ota_pin IS NOT NULL
+         ORDER BY key",
+    )?;
+    let rows = stmt
+        .query_map([model.0], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
 }
 
 /// Deletes a device (its dump rows go with it); `false` when there was none.

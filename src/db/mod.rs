@@ -28,6 +28,8 @@ macro_rules! sql_enum {
 }
 pub(crate) use sql_enum;
 
+pub mod audit;
+pub mod checkins;
 pub mod coredumps;
 pub mod dashboard;
 pub mod devices;
@@ -37,6 +39,8 @@ mod migrations;
 pub mod models;
 pub mod notify;
 pub mod parse_jobs;
+pub mod releases;
+pub mod rollouts;
 pub mod sessions;
 pub mod tokens;
 pub mod users;

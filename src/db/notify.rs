@@ -13,7 +13,13 @@ use serde_json::Value;
 use super::{DbError, now};
 
 /// The event types a channel can select.
-pub const EVENT_TYPES: &[&str] = &["group.created", "group.regressed", "group.spike", "test"];
+pub const EVENT_TYPES: &[&str] = &[
+    "group.created",
+    "group.regressed",
+    "group.spike",
+    "rollout.halted",
+    "test",
+];
 
 /// A channel as the API and the CLI show it: its settings (flattened into the JSON) and its
 /// delivery state, never its secret.
@@ -263,7 +269,7 @@ pub struct Emitted {
 
 /// Stores an event of `kind` for `group` (of model `model`) with `payload`, and one delivery
 /// per channel that selects the event type and the model: `pending`, or `skipped` with the
-/// reason while the channel's cooldown for the group runs. `only` restricts it to one channel
+/// reason while the channel's cooldown for the group runs (group events only). `only` restricts it to one channel
 /// (test events, which have no cooldown). One query reads the channels. Nothing is stored when
 /// no channel selects the event.
 pub fn emit(
@@ -303,7 +309,9 @@ pub fn emit(
         if !test && !models.is_empty() && !models.iter().any(|m| m == model) {
             continue;
         }
+        // The per-group cooldown is for group news; a rollout halt always goes out.
         let cooling = !test
+            && kind.starts_with("group.")
             && last.is_some_and(|l| {
                 let until = at - chrono::Duration::seconds(cooldown.max(0));
                 l > super::format_ts(until)
@@ -336,7 +344,7 @@ pub fn emit(
              VALUES (?1, ?2, 'pending', ?3, ?3)",
             params![event, channel, now_s],
         )?;
-        if let Some(g) = group {
+        if let Some(g) = group.filter(|_| kind.starts_with("group.")) {
             tx.execute(
                 "INSERT INTO notify_cooldowns (channel_id, group_id, last_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT (channel_id, group_id) DO UPDATE SET last_at = excluded.last_at",

@@ -3,6 +3,7 @@
 //! The newest `keep` versions (by upload time) stay. An older version also stays while a
 //! `PENDING` dump of the *same model* was reported with it (its parse job still needs the ELF;
 //! upstream's guard was not scoped to the model), and the model's current version never goes.
+//! The caller adds the versions a rollout needs (target, canary, pins) to the kept set.
 
 use std::collections::HashSet;
 

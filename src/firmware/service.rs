@@ -35,8 +35,10 @@ pub struct Uploaded {
     pub id: ModelId,
     /// The model's code.
     pub code: String,
-    /// The uploaded version, now the model's current one.
+    /// The uploaded version.
     pub firmware_version: String,
+    /// Whether it became the model target (not with `target=false`).
+    pub target: bool,
     /// Whether the upload carried the app ELF (needed to decode this version's dumps).
     pub has_elf: bool,
     /// Things the uploader should know but that did not stop the upload.
@@ -68,8 +70,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Validates and stores a firmware upload for model `code`: a ZIP bundle (the original system's
-/// checks plus hardening, see [`bundle`]) or a legacy raw `.bin`. Dumps re-queued by a bundle
-/// are handed to `jobs` after the commit.
+/// checks plus hardening, see [`bundle`]) or a legacy raw `.bin`; it becomes the model target.
+/// Dumps re-queued by a bundle are handed to `jobs` after the commit.
 pub fn upload(
     db: &Db,
     layout: &Layout,
@@ -77,6 +79,20 @@ pub fn upload(
     jobs: &Jobs,
     code: &str,
     body: &[u8],
+) -> Result<Uploaded> {
+    upload_with(db, layout, config, jobs, code, body, true)
+}
+
+/// [`upload`], choosing whether the version becomes the model target (`false`: a canary build
+/// stored for a canary or pins; what devices get does not change).
+pub fn upload_with(
+    db: &Db,
+    layout: &Layout,
+    config: &Config,
+    jobs: &Jobs,
+    code: &str,
+    body: &[u8],
+    make_target: bool,
 ) -> Result<Uploaded> {
     let (model, code) = find_model(&*db.conn()?, code)?;
     if body.is_empty() {
@@ -123,7 +139,9 @@ pub fn upload(
             atomic::write(&bundle_path, body)?;
         }
         atomic::write(&bin_path, &bin)?;
-        atomic::write(&layout.legacy_bin_path(&code), &bin)?;
+        if make_target {
+            atomic::write(&layout.legacy_bin_path(&code), &bin)?;
+        }
         firmware::upsert(
             tx,
             &firmware::NewFirmware {
@@ -136,13 +154,18 @@ pub fn upload(
                 uploaded_at: None,
             },
         )?;
-        models::set_firmware_version(tx, model.id, Some(version.as_str()))?;
+        if make_target {
+            models::set_firmware_version(tx, model.id, Some(version.as_str()))?;
+        }
         let newest_first: Vec<String> = firmware::list_for_model(tx, model.id)?
             .into_iter()
             .map(|r| r.version.to_string())
             .collect();
+        // Kept whatever their age: versions PENDING dumps need, the target, the canary version
+        // and pinned versions.
         let pending: HashSet<String> = coredumps::pending_firmware_versions(tx, model.id)?
             .into_iter()
+            .chain(crate::rollout::service::protected_versions(tx, model.id)?)
             .collect();
         let pruned = retention::to_prune(
             &newest_first,
@@ -193,6 +216,7 @@ pub fn upload(
         id: model.id,
         code: code.to_string(),
         firmware_version: version.to_string(),
+        target: make_target,
         has_elf: is_bundle,
         warnings,
         pruned,
@@ -306,6 +330,33 @@ pub fn current_image(db: &Db, layout: &Layout, code: &str) -> Result<OpenFile> {
         });
     }
     Err(Error::NotFound(format!("Firmware {code} was not found")))
+}
+
+/// The app image of one stored version of model `code` (a pinned or canary device's download):
+/// its `.bin` (extracted from the bundle once if missing). 404 when the version is not stored.
+pub fn version_image(db: &Db, layout: &Layout, code: &str, version: &str) -> Result<OpenFile> {
+    let conn = db.conn()?;
+    let (model, code) = find_model(&conn, code)?;
+    let missing = || Error::NotFound(format!("Firmware {code} version {version} was not found"));
+    let v = FirmwareVersion::parse(version).ok_or_else(missing)?;
+    let row = firmware::find(&conn, model.id, v.as_str())?.ok_or_else(missing)?;
+    drop(conn);
+    let bin_path = layout.firmware_bin_path(&code, &v);
+    if open_existing(&bin_path)?.is_none() {
+        extract_bin(layout, &code, &v);
+    }
+    let (mut file, meta) = open_existing(&bin_path)?.ok_or_else(missing)?;
+    let sha256 = if row.size as u64 == meta.len() {
+        row.sha256
+    } else {
+        cached_sha256(&bin_path, &mut file, &meta)?
+    };
+    Ok(OpenFile {
+        file,
+        len: meta.len(),
+        sha256,
+        filename: format!("firmware-{code}.bin"),
+    })
 }
 
 /// Writes `firmware-<version>.bin` from the version's bundle (data dirs from before the
@@ -422,6 +473,27 @@ pub fn delete_version(db: &Db, layout: &Layout, code: &str, version: &str) -> Re
     let missing = || Error::not_found("FirmwareVersion", version);
     let v = FirmwareVersion::parse(version).ok_or_else(missing)?;
     let is_current = model.firmware_version.as_ref() == Some(&v);
+    {
+        let conn = db.conn()?;
+        if crate::db::rollouts::find(&conn, model.id)?
+            .version
+            .as_deref()
+            == Some(v.as_str())
+        {
+            return Err(Error::InvalidOperation(format!(
+                "Cannot delete firmware version {v} because it is the canary version of model {code}"
+            )));
+        }
+        let pinned = crate::db::devices::pins_of_model(&conn, model.id)?
+            .into_iter()
+            .filter(|(_, p)| p == v.as_str())
+            .count();
+        if pinned > 0 {
+            return Err(Error::InvalidOperation(format!(
+                "Cannot delete firmware version {v} because {pinned} device(s) of model {code} are pinned to it"
+            )));
+        }
+    }
     if is_current && model.device_count > 0 {
         return Err(Error::InvalidOperation(format!(
             "Cannot delete firmware version {v} because it is the current version of model {code} and {} device(s) use it",

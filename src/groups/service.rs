@@ -32,8 +32,8 @@ pub struct Grouped {
 }
 
 /// Groups one decoded dump inside the caller's transaction (the parse job's result commit) and,
-/// when it created or reopened a group, queues the notification event in the same
-/// transaction. `None` when the dump is gone or cannot be signed yet (no symbols).
+/// when it created or reopened a group, queues the notification event and (a canary device on
+/// the canary version) halts the canary in the same transaction. `None` when the dump is gone or cannot be signed yet (no symbols).
 pub fn group_dump(
     tx: &rusqlite::Connection,
     id: CoredumpId,
@@ -48,8 +48,14 @@ pub fn group_dump(
         return Ok(None);
     };
     // A re-parse that keeps the dump in its group is not news.
-    let notified =
+    let mut notified =
         before != Some(assigned.group) && crate::notify::emit_for_group(tx, &facts, &assigned)?;
+    // A new (or regressed) group from a canary device on the canary version halts the canary.
+    if before != Some(assigned.group)
+        && let Some(h) = crate::rollout::halt::on_grouped(tx, &facts, &assigned)?
+    {
+        notified |= h.notified;
+    }
     Ok(Some(Grouped { assigned, notified }))
 }
 

@@ -35,6 +35,26 @@ pub fn event(kind: &str, event_id: &str, group: &Group, dump: Option<&DumpFacts>
     v
 }
 
+/// The payload of a `rollout.halted` event: the group event's fields (`group`, `dump`) plus
+/// `rollout` (model, the halted canary version, the model target canary devices get now).
+pub fn rollout_halted(
+    event_id: &str,
+    group: &Group,
+    dump: &DumpFacts,
+    canary_version: &str,
+    target: Option<&str>,
+) -> Value {
+    let mut v = event("rollout.halted", event_id, group, Some(dump));
+    v["rollout"] = json!({
+        "model": group.model.as_str(),
+        "canary_version": canary_version,
+        "target": target,
+        "halted": true,
+        "halted_by_group": group.id.0,
+    });
+    v
+}
+
 /// The payload of a `test` event (no group).
 pub fn test(event_id: &str, channel_name: &str) -> Value {
     json!({
@@ -50,6 +70,9 @@ pub fn with_links(payload: &Value, public_url: Option<&str>) -> Value {
     let mut v = payload.clone();
     let Some(base) = public_url else { return v };
     let mut links = serde_json::Map::new();
+    if let Some(m) = v["rollout"]["model"].as_str() {
+        links.insert("model".into(), json!(format!("{base}/models/{m}")));
+    }
     if let Some(g) = v["group"]["id"].as_i64() {
         links.insert("group".into(), json!(format!("{base}/groups/{g}")));
     }
@@ -88,6 +111,30 @@ pub fn summary(p: &Value) -> Summary {
         };
     }
     let g = &p["group"];
+    if p["type"] == "rollout.halted" {
+        let r = &p["rollout"];
+        let title = format!(
+            "Canary rollout halted in {}: {} ({})",
+            s(&r["model"]),
+            s(&r["canary_version"]),
+            s(&g["title"])
+        );
+        let mut text = format!(
+            "The canary rollout of firmware {} for model {} was halted: a new crash on a canary device ({}), crash group #{}: {}.\nCanary devices are offered the model target ({}) until an admin resumes the rollout.",
+            s(&r["canary_version"]),
+            s(&r["model"]),
+            s(&p["dump"]["device_key"]),
+            g["id"],
+            s(&g["title"]),
+            r["target"].as_str().unwrap_or("none"),
+        );
+        let link = p["links"]["model"].as_str().map(str::to_string).or(link);
+        if let Some(l) = &link {
+            text.push('\n');
+            text.push_str(l);
+        }
+        return Summary { title, text, link };
+    }
     let what = match p["type"].as_str() {
         Some("group.regressed") => "Crash group regressed",
         Some("group.spike") => "Crash group spiking",

@@ -24,7 +24,7 @@ pub struct ChannelInput {
     pub name: Option<String>,
     /// The endpoint of an HTTP channel (http or https).
     pub url: Option<String>,
-    /// Event types (default: `group.created` and `group.regressed`).
+    /// Event types (default: `group.created`, `group.regressed` and `rollout.halted`).
     pub events: Option<Vec<String>>,
     /// Model codes (default: all models).
     pub models: Option<Vec<String>>,
@@ -87,17 +87,20 @@ fn validate(
             )));
         }
     }
-    let events = input
-        .events
-        .clone()
-        .unwrap_or_else(|| vec!["group.created".into(), "group.regressed".into()]);
+    let events = input.events.clone().unwrap_or_else(|| {
+        vec![
+            "group.created".into(),
+            "group.regressed".into(),
+            "rollout.halted".into(),
+        ]
+    });
     if events.is_empty() {
         return Err(bad("events must name at least one event type"));
     }
     for e in &events {
         if !EVENT_TYPES.contains(&e.as_str()) || e == "test" {
             return Err(bad(format!(
-                "Unknown event {e:?}: use group.created, group.regressed or group.spike"
+                "Unknown event {e:?}: use group.created, group.regressed, group.spike or rollout.halted"
             )));
         }
     }

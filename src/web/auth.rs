@@ -35,6 +35,16 @@ pub enum AdminAuth {
     Session(Session),
 }
 
+impl AdminAuth {
+    /// Who is acting, for the audit log: the session's user name or `token:<name>`.
+    pub fn actor(&self) -> crate::audit::Actor {
+        match self {
+            AdminAuth::Token(t) => crate::audit::Actor::Token(t.name.clone()),
+            AdminAuth::Session(s) => crate::audit::Actor::User(s.username.clone()),
+        }
+    }
+}
+
 fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;

@@ -13,7 +13,8 @@ use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
 use super::api::{
-    coredumps, devices, firmware, groups, iot, models, notify, pipeline, reparse, tokens,
+    audit, coredumps, devices, firmware, groups, iot, models, notify, pipeline, releases, reparse,
+    rollouts, tokens,
 };
 use super::ops;
 use super::state::AppState;
@@ -30,7 +31,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/devices", get(devices::list).post(devices::create))
         .route(
             "/api/devices/{id}",
-            get(devices::detail).delete(devices::delete),
+            get(devices::detail)
+                .delete(devices::delete)
+                .patch(rollouts::device_patch),
+        )
+        .route(
+            "/api/devices/{id}/ota",
+            axum::routing::put(rollouts::device_ota),
         )
         .route("/api/devices/{id}/token", post(devices::rotate_token))
         .route(
@@ -55,6 +62,21 @@ pub fn router(state: AppState) -> Router {
             "/api/models/{code}",
             get(models::detail).delete(models::delete),
         )
+        // Admin: release health and rollouts
+        .route("/api/models/{code}/releases", get(releases::list))
+        .route(
+            "/api/models/{code}/releases/{version}",
+            get(releases::detail),
+        )
+        .route(
+            "/api/models/{code}/rollout",
+            get(rollouts::get).put(rollouts::put),
+        )
+        .route(
+            "/api/models/{code}/rollout/promote",
+            post(rollouts::promote),
+        )
+        .route("/api/models/{code}/rollout/resume", post(rollouts::resume))
         // Admin: crash groups
         .route("/api/groups", get(groups::list))
         .route("/api/groups/{id}", get(groups::detail))
@@ -73,6 +95,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/notifications/channels/{id}/test", post(notify::test))
         .route("/api/notifications/deliveries", get(notify::deliveries))
+        // Admin: the audit log
+        .route("/api/audit", get(audit::list))
         // Admin: API tokens
         .route("/api/tokens", get(tokens::list).post(tokens::create))
         .route("/api/tokens/{id}", axum::routing::delete(tokens::revoke))

@@ -23,6 +23,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Wakes the notification sender (test events).
     pub notify: crate::notify::Wake,
+    /// Device check-ins (last seen, running version), throttled and batched.
+    pub checkins: crate::fleet::checkins::CheckIns,
 }
 
 impl AppState {

@@ -3,7 +3,8 @@
 // DUMP2_ID, GROUP_ID (a crash group with a decoded sample), MERGED_GROUP_ID (a group of the same
 // model, merged into GROUP_ID without JavaScript), SAMPLE_DEVICE_ID and SAMPLE_DUMP_ID (a
 // grouped dump; SAMPLE_IN_APP=1 when it has source lines, so an in-app frame to highlight),
-// UNDECODED_DUMP_ID (a dump waiting for its firmware), CHROMIUM, SHOT_DIR.
+// UNDECODED_DUMP_ID (a dump waiting for its firmware), MODEL and RELEASE (a model with a
+// canary of version RELEASE), CANARY_DEVICE_ID, CHROMIUM, SHOT_DIR.
 // Exits non-zero on the first failed check.
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
@@ -22,6 +23,11 @@ const groupId = env("GROUP_ID");
 const mergedGroupId = env("MERGED_GROUP_ID");
 const undecodedUrl = `/devices/${deviceId}/coredumps/${env("UNDECODED_DUMP_ID")}`;
 const sampleUrl = `/devices/${env("SAMPLE_DEVICE_ID")}/coredumps/${env("SAMPLE_DUMP_ID")}`;
+const model = env("MODEL");
+const release = env("RELEASE");
+const modelUrl = `/models/${model}`;
+const releaseUrl = `/models/${model}/releases/${release}`;
+const canaryDeviceId = env("CANARY_DEVICE_ID");
 mkdirSync(shots, { recursive: true });
 
 const check = (cond, what) => {
@@ -141,6 +147,21 @@ async function session(name, options) {
   );
   await page.goto(`${base}/models`);
   await shot("models");
+  await page.goto(`${base}${modelUrl}`);
+  check((await page.locator("table#releases tbody tr").count()) >= 3, "desktop: the model page lists its releases side by side");
+  check(await page.locator("table#releases").getByText("%").first().isVisible(), "desktop: releases show a crash-free rate");
+  check((await page.locator("table#releases svg.crash-free-bar").count()) >= 2, "desktop: crash-free bars drawn");
+  check((await page.locator("table#audit tbody tr").count()) >= 1, "desktop: rollout changes listed with who and when");
+  check(await page.getByRole("button", { name: `Promote ${release} to all devices` }).isVisible(), "desktop: promote offered");
+  await noOverflow("model page");
+  await shot("model");
+  await page.locator(`table#releases a[href="${releaseUrl}"]`).click();
+  await page.waitForURL(`**${releaseUrl}`);
+  check((await page.locator("figure.chart").count()) === 2, "desktop: the release page has two charts");
+  check((await page.locator("figure.chart svg rect").count()) === 60, "desktop: a bar per day in each chart");
+  check((await page.locator("#crash-free").textContent()).includes("%"), "desktop: the release's crash-free rate");
+  await noOverflow("release page");
+  await shot("release");
   await page.goto(`${base}/tokens`);
   await shot("tokens");
   // Notifications: the add form shows only the chosen kind's fields.
@@ -172,6 +193,8 @@ async function session(name, options) {
     ["device", `/devices/${deviceId}`],
     ["coredump", `/devices/${deviceId}/coredumps/${dump2Id}`],
     ["models", "/models"],
+    ["model", modelUrl],
+    ["release", releaseUrl],
     ["tokens", "/tokens"],
     ["notifications", "/notifications"],
   ]) {
@@ -230,6 +253,19 @@ async function session(name, options) {
   await page.waitForURL(`**/groups/${groupId}?done=group-merged`);
   check(await page.getByText("Crash groups merged").isVisible(), "no JS: merged with a notice");
   await shot("group-merged");
+
+  // Rollout controls without JavaScript: promote the canary, then pin a device.
+  await page.goto(`${base}${modelUrl}`);
+  await page.getByRole("button", { name: `Promote ${release} to all devices` }).click();
+  await page.waitForURL(`**${modelUrl}?done=rollout-promoted`);
+  check(await page.getByText("Canary promoted").isVisible(), "no JS: canary promoted with a notice");
+  await shot("model-promoted");
+  await page.goto(`${base}/devices/${canaryDeviceId}`);
+  await page.getByLabel("Pin to version").selectOption("3.0");
+  await page.getByRole("button", { name: "Pin", exact: true }).click();
+  await page.waitForURL(`**/devices/${canaryDeviceId}?done=ota-changed`);
+  check((await page.locator("#ota-offer").textContent()) === "3.0", "no JS: the device is pinned");
+  await shot("device-pinned");
   await context.close();
 }
 

@@ -269,6 +269,19 @@ impl TestApp {
         Self::finish(req.send(body.to_string().as_bytes()))
     }
 
+    /// A PATCH with a JSON body, on a connection of its own (as [`TestApp::put_json`]).
+    pub fn patch_json(&self, path: &str, token: Option<&str>, body: &Value) -> Resp {
+        let mut req = self
+            .agent
+            .patch(self.url(path))
+            .header("Content-Type", "application/json")
+            .header("Connection", "close");
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        Self::finish(req.send(body.to_string().as_bytes()))
+    }
+
     pub fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Resp {
         self.post(path, token, "application/json", body.to_string().as_bytes())
     }

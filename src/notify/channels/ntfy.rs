@@ -19,6 +19,7 @@ pub fn send(
     let (priority, tags) = match payload["type"].as_str() {
         Some("group.regressed") => ("high", "rotating_light,crashbox"),
         Some("group.spike") => ("high", "chart_with_upwards_trend,crashbox"),
+        Some("rollout.halted") => ("high", "octagonal_sign,crashbox"),
         Some("test") => ("low", "white_check_mark,crashbox"),
         _ => ("default", "warning,crashbox"),
     };

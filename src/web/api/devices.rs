@@ -59,22 +59,30 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(json!(created))))
 }
 
-/// `GET /api/devices/{id}`: the device with its `coredump_count`.
+/// `GET /api/devices/{id}`: the device (with `last_seen_at`, `running_version`, `tag`,
+/// `ota_pin`, `ota_exclude`), its `coredump_count` and `version_history` (the versions it was
+/// seen on, newest first).
 pub async fn detail(
     State(st): State<AppState>,
     _: AdminAuth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let id = DeviceId(path_id(&id, "Device")?);
-    let (device, count) = st
+    let (device, count, history) = st
         .blocking(move |st| {
             let device = fleet::devices::find(&st.db, id)?;
-            Ok((device, coredumps::count_for_device(&*st.db.conn()?, id)?))
+            let conn = st.db.conn()?;
+            Ok((
+                device,
+                coredumps::count_for_device(&conn, id)?,
+                crate::db::checkins::history(&conn, id)?,
+            ))
         })
         .await?;
     let mut v = json!(device);
     if let Some(o) = v.as_object_mut() {
         o.insert("coredump_count".into(), json!(count));
+        o.insert("version_history".into(), json!(history));
     }
     Ok(Json(v))
 }

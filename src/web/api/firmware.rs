@@ -14,40 +14,85 @@ use std::task::{Context, Poll};
 
 use axum::Json;
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body::{Frame, SizeHint};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use crate::db::models;
 use crate::error::Error;
 use crate::firmware::download::{self, Plan};
 use crate::firmware::service::{self, OpenFile};
+use crate::ids::check_device_field;
 use crate::metrics::Metrics;
+use crate::rollout::decide::Source;
+use crate::rollout::service as rollout;
 use crate::web::auth::{AdminAuth, DeviceAuth};
-use crate::web::error::ApiResult;
+use crate::web::error::{ApiError, ApiResult};
+use crate::web::extract;
 use crate::web::state::AppState;
 
 /// Read size of the streamed body: large enough that one blocking read per chunk is cheap.
 const CHUNK: usize = 256 << 10;
 
-/// `GET /api/iot/firmware`: the current app image of the device's model.
+/// The version a device says it runs: `?current_version=` (unencoded values accepted), else
+/// the `X-Firmware-Version` header; blank is none. Over 64 characters or not printable: 400.
+pub fn reported_version(query: Option<&str>, headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let q = extract::parse_query(query);
+    let raw = match q.get("current_version") {
+        Some(v) => v.clone(),
+        None => match headers.get("x-firmware-version") {
+            Some(h) => h
+                .to_str()
+                .map_err(|_| {
+                    ApiError::validation(
+                        "Header X-Firmware-Version contains non-printable characters",
+                    )
+                })?
+                .to_string(),
+            None => return Ok(None),
+        },
+    };
+    let v = raw.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    check_device_field("current_version", v).map_err(ApiError::validation)?;
+    Ok(Some(v.to_string()))
+}
+
+/// `GET /api/iot/firmware[?current_version=V]`: the app image this device is offered (pin >
+/// exclusion > canary > model target); 204 for an excluded device. Records the check-in.
 pub async fn device_download(
     State(st): State<AppState>,
     DeviceAuth(device): DeviceAuth,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    let reported = reported_version(query.as_deref(), &headers)?;
+    st.checkins
+        .seen(device.id, device.model_id, reported.as_deref());
     let code = device.model.clone();
     let image = st
-        .blocking(move |st| service::current_image(&st.db, &st.layout, code.as_str()))
+        .blocking(move |st| {
+            let offer = rollout::offer(&st.db, device.id, reported.as_deref())?;
+            match (offer.source, offer.version) {
+                (Source::Excluded, _) => Ok(None),
+                (Source::Pin | Source::Canary, Some(v)) => {
+                    service::version_image(&st.db, &st.layout, code.as_str(), &v).map(Some)
+                }
+                _ => service::current_image(&st.db, &st.layout, code.as_str()).map(Some),
+            }
+        })
         .await;
     let resp = match image {
-        Ok(image) => send_file(image, &headers, "attachment").await,
+        Ok(Some(image)) => send_file(image, &headers, "attachment").await,
+        Ok(None) => Ok(StatusCode::NO_CONTENT.into_response()),
         Err(e) => Err(e.into()),
     };
     let outcome = match &resp {
+        Ok(r) if r.status() == StatusCode::NO_CONTENT => "excluded",
         Ok(r) if r.status() == StatusCode::OK => "full",
         Ok(r) if r.status() == StatusCode::PARTIAL_CONTENT => "partial",
         Ok(r) if r.status() == StatusCode::NOT_MODIFIED => "not_modified",
@@ -60,18 +105,24 @@ pub async fn device_download(
     resp
 }
 
-/// `GET /api/iot/firmware-version` → `{"firmware_version": "<v>" | null}`.
+/// `GET /api/iot/firmware-version[?current_version=V]` → `{"firmware_version": "<v>" | null,
+/// "source": "pin" | "excluded" | "canary" | "target"}`: the version this device is offered.
+/// Records the check-in.
 pub async fn device_version(
     State(st): State<AppState>,
     DeviceAuth(device): DeviceAuth,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    let model = st
-        .blocking(move |st| {
-            models::find(&*st.db.conn()?, device.model_id)?
-                .ok_or_else(|| Error::not_found("DeviceModel", &device.model))
-        })
+    let reported = reported_version(query.as_deref(), &headers)?;
+    st.checkins
+        .seen(device.id, device.model_id, reported.as_deref());
+    let offer = st
+        .blocking(move |st| rollout::offer(&st.db, device.id, reported.as_deref()))
         .await?;
-    Ok(Json(json!({"firmware_version": model.firmware_version})))
+    Ok(Json(
+        json!({"firmware_version": offer.version, "source": offer.source.as_str()}),
+    ))
 }
 
 /// `GET /api/models/{code}/firmware` → `{"versions": [...]}`, newest first.

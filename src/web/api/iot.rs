@@ -60,6 +60,8 @@ async fn upload(
             )));
         }
     };
+    let (device_id, model_id, seen_version) =
+        (device.id, device.model_id, firmware_version.clone());
     let stored = st
         .blocking(move |st| {
             ingest::ingest(
@@ -75,6 +77,8 @@ async fn upload(
         .await?;
     // The row is committed: only now may a worker see the job.
     st.jobs.enqueue(stored.id);
+    // The dump's version counts as "seen running it".
+    st.checkins.seen(device_id, model_id, Some(&seen_version));
     Ok((
         StatusCode::CREATED,
         Json(json!({"status": "ok", "coredump_id": stored.id, "filename": stored.filename})),

@@ -7,7 +7,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::extract::{FromRequest, Multipart, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
@@ -23,24 +23,47 @@ use crate::web::state::AppState;
 /// Room for multipart boundaries and part headers around the bundle itself.
 const MULTIPART_OVERHEAD: u64 = 64 << 10;
 
-/// `POST /api/pipeline/models/{code}/firmware`: raw body or multipart field `file`.
-/// 200 `{"id","code","firmware_version","has_elf","warnings"}`.
+/// `POST /api/pipeline/models/{code}/firmware[?target=false]`: raw body or multipart field
+/// `file`. 200 `{"id","code","firmware_version","target","has_elf","warnings"}`. With
+/// `target=false` the version is stored but does not become the model target.
 pub async fn upload(
     State(st): State<AppState>,
     _: PipelineAuth,
     Path(code): Path<String>,
+    RawQuery(query): RawQuery,
     req: Request,
 ) -> ApiResult<Json<Value>> {
     let result = async {
+        let make_target = match extract::parse_query(query.as_deref())
+            .get("target")
+            .map(|v| v.trim())
+        {
+            None | Some("") | Some("true") | Some("1") => true,
+            Some("false") | Some("0") => false,
+            Some(other) => {
+                return Err(ApiError::validation(format!(
+                    "Query parameter target must be true or false, not {:?}",
+                    other.chars().take(20).collect::<String>()
+                )));
+            }
+        };
         let body = read_upload(&st, req).await?;
         let u = st
             .blocking(move |st| {
-                service::upload(&st.db, &st.layout, &st.config, &st.jobs, &code, &body)
+                service::upload_with(
+                    &st.db,
+                    &st.layout,
+                    &st.config,
+                    &st.jobs,
+                    &code,
+                    &body,
+                    make_target,
+                )
             })
             .await?;
         Ok::<_, ApiError>(Json(json!({
             "id": u.id, "code": u.code, "firmware_version": u.firmware_version,
-            "has_elf": u.has_elf, "warnings": u.warnings,
+            "target": u.target, "has_elf": u.has_elf, "warnings": u.warnings,
         })))
     }
     .await;

@@ -1,6 +1,8 @@
-//! One device: its metadata, token rotation, and its dumps newest first (uploaded, firmware,
-//! chip, size, status badge, download, delete), with delete-all. While a recent dump is still
-//! `PENDING` the page reloads itself every few seconds.
+//! One device: its metadata (last seen, running version), token rotation, its firmware updates
+//! (what it is offered now and why, pin / exclude / follow the rollout, its tag; the forms are
+//! in [`super::device_ota`]), the versions it was seen on, and its dumps newest first
+//! (uploaded, firmware, chip, size, status badge, download, delete), with delete-all. While a
+//! recent dump is still `PENDING` the page reloads itself every few seconds.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -27,12 +29,23 @@ pub const REFRESH_SECS: u32 = 3;
 /// A dump still pending after this long is stuck (no worker?): stop reloading.
 pub const REFRESH_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
 
+/// A version the device was seen on: the version, first and last sighting as (stored, UTC).
+pub type SeenRow = (String, (String, String), (String, String));
+
 #[derive(Template)]
 #[template(path = "device.html")]
 struct DevicePage {
     c: Chrome,
     device: Device,
     created_utc: String,
+    /// "never seen" / "seen today" / "not seen for N days" and the time, if any.
+    seen: (String, Option<(String, String)>),
+    /// What it is offered now: (version or "nothing", rule).
+    offer: (String, &'static str),
+    /// Stored versions of its model (pin choices), newest first.
+    versions: Vec<String>,
+    /// Versions it was seen on.
+    history: Vec<SeenRow>,
     dumps: Vec<DumpView>,
     pager: Pager,
 }
@@ -59,15 +72,30 @@ pub async fn show(
 ) -> PageResult {
     let id = parse_device_id(&id)?;
     let page = page_number(q.page.as_deref());
-    let (device, dumps) = st
+    let (device, dumps, versions, history, offer) = st
         .blocking(move |st| {
             let conn = st.db.conn()?;
             let device = crate::db::devices::find(&conn, id)?
                 .ok_or_else(|| Error::not_found("Device", id))?;
             let dumps = dashboard::dump_page(&conn, id, PER_PAGE, (page - 1) * PER_PAGE)?;
-            Ok((device, dumps))
+            let versions = crate::db::firmware::list_for_model(&conn, device.model_id)?;
+            let history = crate::db::checkins::history(&conn, id)?;
+            drop(conn);
+            let offer = crate::rollout::service::offer(&st.db, id, None)?;
+            Ok((device, dumps, versions, history, offer))
         })
         .await?;
+    let stamp = |t: &str| (t.to_string(), utc(t));
+    let history = history
+        .iter()
+        .map(|h| {
+            (
+                h.version.clone(),
+                stamp(&h.first_seen_at),
+                stamp(&h.last_seen_at),
+            )
+        })
+        .collect();
     let settling = dumps
         .rows
         .iter()
@@ -79,6 +107,19 @@ pub async fn show(
     render(&DevicePage {
         c,
         created_utc: utc(device.created_at),
+        seen: (
+            super::views::seen_text(device.last_seen_at, chrono::Utc::now()),
+            device.last_seen_at.map(|t| (t.to_string(), utc(t))),
+        ),
+        offer: (
+            offer.version.unwrap_or_else(|| "nothing".into()),
+            offer.source.as_str(),
+        ),
+        versions: versions
+            .into_iter()
+            .map(|v| v.version.to_string())
+            .collect(),
+        history,
         pager: Pager::new(page, PER_PAGE, dumps.total, views.len()),
         dumps: views,
         device,

@@ -40,6 +40,10 @@ pub struct DeviceView {
     pub last_firmware: String,
     /// The newest dump's status badge as (text, CSS modifier); `None` when there is none.
     pub last_status: Option<(&'static str, &'static str)>,
+    /// "never seen", "seen today", "not seen for N days", and the stored time (if any).
+    pub seen: (String, Option<(String, String)>),
+    /// The version it last said it runs; empty when unknown.
+    pub running: String,
 }
 
 #[derive(Template)]
@@ -92,6 +96,11 @@ pub async fn list(
             last_dump_at: d.last_coredump_at.map(|t| (t.to_string(), utc(t))),
             last_firmware: d.last_firmware_version.unwrap_or_default(),
             last_status: d.last_status.map(badge),
+            seen: (
+                super::views::seen_text(d.last_seen_at, chrono::Utc::now()),
+                d.last_seen_at.map(|t| (t.to_string(), utc(t))),
+            ),
+            running: d.running_version.unwrap_or_default(),
         })
         .collect();
     render(&DevicesPage {

@@ -115,6 +115,11 @@ fn flash_text(done: &str) -> Option<&'static str> {
         "channel-saved" => "Channel saved.",
         "channel-deleted" => "Channel deleted.",
         "test-queued" => "Test notification queued: its outcome shows under Recent deliveries.",
+        "ota-changed" => "Firmware update setting saved.",
+        "tag-changed" => "Tag saved.",
+        "rollout-saved" => "Rollout saved.",
+        "rollout-promoted" => "Canary promoted: its version is the model target now.",
+        "rollout-resumed" => "Canary rollout resumed.",
         "password-changed" => "Password changed.",
         "group-resolved" => {
             "Crash group resolved. A dump from a newer firmware version reopens it."

@@ -13,6 +13,7 @@ pub mod assets;
 pub mod confirm;
 pub mod coredump;
 pub mod device;
+pub mod device_ota;
 pub mod devices;
 pub mod error;
 pub mod group;
@@ -22,6 +23,8 @@ pub mod layout;
 pub mod login;
 pub mod models;
 pub mod notifications;
+pub mod release;
+pub mod rollout;
 pub mod tokens;
 pub mod views;
 
@@ -60,6 +63,8 @@ pub fn routes() -> Router<AppState> {
         .route("/devices", get(devices::list).post(devices::create))
         .route("/devices/{id}", get(device::show))
         .route("/devices/{id}/token", post(device::rotate_token))
+        .route("/devices/{id}/ota", post(device_ota::set_ota))
+        .route("/devices/{id}/tag", post(device_ota::set_tag))
         .route(
             "/devices/{id}/delete",
             get(devices::delete_confirm).post(devices::delete),
@@ -93,6 +98,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/models", get(models::list).post(models::create))
         .route("/models/{code}", get(models::show))
+        .route("/models/{code}/releases/{version}", get(release::show))
+        .route("/models/{code}/rollout", post(rollout::save))
+        .route("/models/{code}/rollout/promote", post(rollout::promote))
+        .route("/models/{code}/rollout/resume", post(rollout::resume))
         .route(
             "/models/{code}/delete",
             get(models::delete_confirm).post(models::delete),

@@ -1,6 +1,9 @@
 //! Models and firmware: the models with their current version and device count; a model page
-//! listing its stored firmware versions (current flag, size, ELF, uploaded) with download and
-//! delete, and a form to upload a bundle from the browser; adding and deleting models.
+//! with its releases side by side (devices, crash-free devices over 7 days, new groups; links
+//! to the release pages), its rollout (target, canary, halt with the group that caused it, the
+//! forms of [`super::rollout`]) and the audit log of its rollout and device OTA changes, its
+//! stored firmware versions (target flag, size, ELF, uploaded) with download and delete, and a
+//! form to upload a bundle from the browser; adding and deleting models.
 
 use askama::Template;
 use axum::extract::{Multipart, Path, Query, State};
@@ -76,6 +79,42 @@ pub struct VersionView {
     pub uploaded: (String, String),
 }
 
+/// One release in the model page's side-by-side table.
+pub struct ReleaseRow {
+    /// The version (links to its release page).
+    pub version: String,
+    /// Devices running it now.
+    pub devices: i64,
+    /// Devices seen on it in 7 days.
+    pub seen: i64,
+    /// Of those, devices with a dump from it.
+    pub crashed: i64,
+    /// Crash-free devices, 7 days, as text.
+    pub crash_free: String,
+    /// Width of the crash-free bar (0–60), `None` without devices seen.
+    pub bar: Option<u32>,
+    /// Dumps from it in 7 days.
+    pub dumps_7d: i64,
+    /// Groups first seen in it.
+    pub new_groups: i64,
+    /// "target", "canary" or "".
+    pub role: &'static str,
+}
+
+/// An audit log entry as shown.
+pub struct AuditRow {
+    /// When, as (stored, display UTC).
+    pub at: (String, String),
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// On what.
+    pub target: String,
+    /// The particulars, as compact JSON.
+    pub detail: String,
+}
+
 #[derive(Template)]
 #[template(path = "model.html")]
 struct ModelPage {
@@ -84,7 +123,15 @@ struct ModelPage {
     /// The model's stored versions, newest upload first.
     versions: Vec<VersionView>,
     max_bundle: String,
+    releases: Vec<ReleaseRow>,
+    rollout: crate::rollout::service::Rollout,
+    /// Title of the group that halted the canary.
+    halt_group: Option<String>,
+    audit: Vec<AuditRow>,
 }
+
+/// Audit entries shown on a model page.
+pub const AUDIT_SHOWN: i64 = 50;
 
 fn parse_code(raw: &str) -> Result<ModelCode, PageError> {
     ModelCode::parse(raw)
@@ -99,13 +146,53 @@ pub async fn show(
     Query(q): Query<DoneQuery>,
 ) -> PageResult {
     let code = parse_code(&code)?;
-    let (model, versions) = st
+    let (model, versions, releases, rollout, halt_group, audit) = st
         .blocking(move |st| {
             let model = fleet::models::find(&st.db, code.as_str())?;
-            let versions = firmware::list_for_model(&*st.db.conn()?, model.id)?;
-            Ok((model, versions))
+            let releases = crate::releases::list(&st.db, code.as_str())?;
+            let rollout = crate::rollout::service::get(&st.db, code.as_str())?;
+            let conn = st.db.conn()?;
+            let versions = firmware::list_for_model(&conn, model.id)?;
+            let halt_group = match rollout.canary.halted_by_group {
+                Some(g) => crate::db::groups::find(&conn, g)?.map(|g| g.title),
+                None => None,
+            };
+            let audit = crate::audit::for_model(&conn, code.as_str(), AUDIT_SHOWN)?;
+            Ok((model, versions, releases, rollout, halt_group, audit))
         })
         .await?;
+    let releases = releases
+        .into_iter()
+        .map(|r| ReleaseRow {
+            role: if rollout.target.as_deref() == Some(r.version.as_str()) {
+                "target"
+            } else if rollout.canary.version.as_deref() == Some(r.version.as_str()) {
+                "canary"
+            } else {
+                ""
+            },
+            crash_free: super::release::percent(r.crash_free_7d),
+            bar: r
+                .crash_free_7d
+                .map(|s| (s * 60.0).round().clamp(0.0, 60.0) as u32),
+            version: r.version,
+            devices: r.devices,
+            seen: r.devices_seen_7d,
+            crashed: r.devices_crashed_7d,
+            dumps_7d: r.dumps_7d,
+            new_groups: r.new_groups,
+        })
+        .collect();
+    let audit = audit
+        .into_iter()
+        .map(|e| AuditRow {
+            at: (e.at.clone(), utc(&e.at)),
+            actor: e.actor,
+            action: e.action,
+            target: e.target,
+            detail: e.detail.to_string(),
+        })
+        .collect();
     let current = model.firmware_version.clone();
     let versions = versions
         .into_iter()
@@ -123,6 +210,10 @@ pub async fn show(
         max_bundle: size(i64::try_from(st.config.max_bundle_bytes).unwrap_or(i64::MAX)),
         model,
         versions,
+        releases,
+        rollout,
+        halt_group,
+        audit,
     })
 }
 

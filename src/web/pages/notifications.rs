@@ -36,6 +36,7 @@ pub struct ChannelForm {
     ev_created: Option<String>,
     ev_regressed: Option<String>,
     ev_spike: Option<String>,
+    ev_halted: Option<String>,
     #[serde(default)]
     models: String,
     #[serde(default)]
@@ -81,6 +82,8 @@ pub struct FormView {
     pub ev_regressed: bool,
     /// `group.spike` selected.
     pub ev_spike: bool,
+    /// `rollout.halted` selected.
+    pub ev_halted: bool,
     /// Model codes, comma separated.
     pub models: String,
     /// Cooldown, minutes.
@@ -108,7 +111,8 @@ pub struct FormView {
 }
 
 impl FormView {
-    /// The empty add form: a webhook for new and regressed groups, 60 minutes of cooldown.
+    /// The empty add form: a webhook for new and regressed groups and halted rollouts (the
+    /// API's default events), 60 minutes of cooldown.
     fn blank() -> FormView {
         FormView {
             id: None,
@@ -118,6 +122,7 @@ impl FormView {
             ev_created: true,
             ev_regressed: true,
             ev_spike: false,
+            ev_halted: true,
             models: String::new(),
             cooldown_min: "60".into(),
             spike_dumps: String::new(),
@@ -145,6 +150,7 @@ impl FormView {
             ev_created: has("group.created"),
             ev_regressed: has("group.regressed"),
             ev_spike: has("group.spike"),
+            ev_halted: has("rollout.halted"),
             models: s.models.join(", "),
             cooldown_min: minutes(s.cooldown_s),
             spike_dumps: opt(s.spike_dumps),
@@ -169,6 +175,7 @@ impl FormView {
             ev_created: f.ev_created.is_some(),
             ev_regressed: f.ev_regressed.is_some(),
             ev_spike: f.ev_spike.is_some(),
+            ev_halted: f.ev_halted.is_some(),
             models: f.models.clone(),
             cooldown_min: f.cooldown_min.clone(),
             spike_dumps: f.spike_dumps.clone(),
@@ -233,6 +240,7 @@ pub fn to_input(f: &ChannelForm) -> Result<ChannelInput, Error> {
         (f.ev_created.is_some(), "group.created"),
         (f.ev_regressed.is_some(), "group.regressed"),
         (f.ev_spike.is_some(), "group.spike"),
+        (f.ev_halted.is_some(), "rollout.halted"),
     ]
     .into_iter()
     .filter(|(on, _)| *on)

@@ -194,6 +194,22 @@ pub fn short_path(file: &str) -> String {
     }
 }
 
+/// How long ago a device was last seen, in words: `never seen`, `seen today` (within 24 h),
+/// `not seen for N days`.
+pub fn seen_text(
+    last: Option<crate::ids::Timestamp>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    match last {
+        None => "never seen".into(),
+        Some(t) => match now.signed_duration_since(t.as_datetime()).num_days() {
+            ..=0 => "seen today".into(),
+            1 => "not seen for 1 day".into(),
+            n => format!("not seen for {n} days"),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,5 +253,19 @@ mod tests {
             "not decoded"
         );
         assert_eq!(ungrouped_text(ParseStatus::Parsed, None), "not grouped");
+    }
+
+    #[test]
+    fn seen_in_words() {
+        let now = chrono::Utc::now();
+        let ts = |h: i64| {
+            Some(crate::ids::Timestamp::from(
+                now - chrono::Duration::hours(h),
+            ))
+        };
+        assert_eq!(super::seen_text(None, now), "never seen");
+        assert_eq!(super::seen_text(ts(3), now), "seen today");
+        assert_eq!(super::seen_text(ts(30), now), "not seen for 1 day");
+        assert_eq!(super::seen_text(ts(24 * 9 + 1), now), "not seen for 9 days");
     }
 }

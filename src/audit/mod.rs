@@ -1,0 +1,68 @@
+//! The audit log: every admin change recorded with who did it and when, in the transaction of
+//! the change itself (a change without its entry is never committed, and the other way round).
+//!
+//! [`record`] is the one way in; [`Actor`] names who acted (a dashboard user, an API token, the
+//! command line, or crashbox itself for automatic actions such as a rollout halt). Targets are
+//! `<kind>:<name>` strings (`model:tempsensor`, `device:k3xq7mza`) and the detail a JSON object;
+//! an entry about a device of a model carries `"model": "<code>"` in its detail so the model page
+//! can show it. Used by rollouts and OTA pins; meant for every admin action.
+
+use rusqlite::Connection;
+use serde_json::Value;
+
+use crate::db::DbError;
+use crate::db::audit::{self, Entry};
+
+/// Who made a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A signed-in dashboard user (or an admin session calling the API).
+    User(String),
+    /// An API token, by its name.
+    Token(String),
+    /// The command line on the server.
+    Cli,
+    /// crashbox itself (an automatic action).
+    System,
+}
+
+impl Actor {
+    /// The stored spelling: the user name, `token:<name>`, `cli` or `crashbox`.
+    pub fn name(&self) -> String {
+        match self {
+            Actor::User(u) => u.clone(),
+            Actor::Token(t) => format!("token:{t}"),
+            Actor::Cli => "cli".into(),
+            Actor::System => "crashbox".into(),
+        }
+    }
+}
+
+/// Records `action` on `target` by `actor` with `detail`, inside the caller's transaction.
+pub fn record(
+    tx: &Connection,
+    actor: &Actor,
+    action: &str,
+    target: &str,
+    detail: Value,
+) -> Result<i64, DbError> {
+    audit::insert(tx, &actor.name(), action, target, &detail)
+}
+
+/// The newest `limit` entries about model `code` and its devices.
+pub fn for_model(conn: &Connection, code: &str, limit: i64) -> Result<Vec<Entry>, DbError> {
+    audit::list_for_model(conn, code, limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Actor;
+
+    #[test]
+    fn actor_names() {
+        assert_eq!(Actor::User("ann".into()).name(), "ann");
+        assert_eq!(Actor::Token("ci".into()).name(), "token:ci");
+        assert_eq!(Actor::Cli.name(), "cli");
+        assert_eq!(Actor::System.name(), "crashbox");
+    }
+}
