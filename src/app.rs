@@ -30,7 +30,7 @@ impl App {
         std::fs::create_dir_all(&config.data_dir)?;
         let layout = Layout::new(config.coredumps_dir.clone(), config.assets_dir.clone());
         layout.create_dirs()?;
-        let db = Db::open(&config.db_path)?;
+        let db = Db::open_with(&config.db_path, config.db_busy_timeout)?;
         let initial_password = fleet::users::ensure_admin(&db, &config.data_dir)?;
         // Stored files against rows. Housekeeping: a failure is logged, the server starts.
         if let Err(e) = reconcile::run(&db, &layout) {
@@ -44,7 +44,12 @@ impl App {
         // ... and the notification sender.
         let notify = crate::notify::Wake::default();
         let (jobs, workers) = worker::pool::start(&db, &layout, &config, &metrics, &notify)?;
+        let firmware_slots = Arc::new(tokio::sync::Semaphore::new(
+            config.http.max_firmware_uploads.max(1),
+        ));
         let state = AppState {
+            firmware_slots,
+            token_use: Default::default(),
             db,
             config: Arc::new(config),
             layout: Arc::new(layout),
@@ -64,7 +69,8 @@ impl App {
         crate::web::router(self.state.clone())
     }
 
-    /// Serves HTTP on `listener` until `shutdown` resolves, finishing in-flight requests.
+    /// Serves HTTP on `listener` until `shutdown` resolves, finishing in-flight requests (within
+    /// `Config.http.shutdown_timeout`; see `web::server`).
     pub async fn serve(
         &self,
         listener: tokio::net::TcpListener,
@@ -72,9 +78,7 @@ impl App {
     ) -> std::io::Result<()> {
         let addr = listener.local_addr()?;
         tracing::info!("listening on {addr}");
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await
+        crate::web::server::serve(listener, self.router(), &self.state.config.http, shutdown).await
     }
 
     /// Stops background work (workers finish their current job).

@@ -64,19 +64,88 @@ pub struct ConfigArgs {
         global = true
     )]
     pub cookie_secure: String,
+    /// Seconds a database write waits for the write lock (another process's transaction, say)
+    /// before it fails; the API then answers 503 with Retry-After.
+    #[arg(
+        long,
+        env = "CRASHBOX_DB_BUSY_TIMEOUT",
+        default_value = "5",
+        global = true
+    )]
+    pub db_busy_timeout: String,
     /// Public base URL of this server (e.g. https://crashbox.lab.example), for the links in
     /// notifications; without it, links are omitted.
     #[arg(long, env = "CRASHBOX_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
 }
 
-/// Settings only `serve` needs.
+/// Settings only `serve` needs: the listen address and the limits that protect the server from
+/// slow and hostile clients (see [`HttpLimits`]; defaults in docs/deploy.md).
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "CRASHBOX_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
+    /// Seconds a client has to send a request's headers (also how long an idle keep-alive
+    /// connection stays open).
+    #[arg(long, env = "CRASHBOX_HEADER_TIMEOUT", default_value = "10")]
+    pub header_timeout: String,
+    /// Seconds a request body may stall (no bytes arriving) before the request is cut with 408.
+    #[arg(long, env = "CRASHBOX_BODY_IDLE_TIMEOUT", default_value = "20")]
+    pub body_idle_timeout: String,
+    /// Seconds one request may take from its headers to its answer (body upload included).
+    #[arg(long, env = "CRASHBOX_REQUEST_TIMEOUT", default_value = "300")]
+    pub request_timeout: String,
+    /// Open connections at most; more are answered 503 and closed.
+    #[arg(long, env = "CRASHBOX_MAX_CONNECTIONS", default_value = "512")]
+    pub max_connections: String,
+    /// Largest request head (request line and headers) in bytes.
+    #[arg(long, env = "CRASHBOX_MAX_HEADER_BYTES", default_value = "16384")]
+    pub max_header_bytes: String,
+    /// Seconds `serve` waits for in-flight requests after SIGTERM before cutting them.
+    #[arg(long, env = "CRASHBOX_SHUTDOWN_TIMEOUT", default_value = "20")]
+    pub shutdown_timeout: String,
+    /// Firmware bundle uploads processed at the same time; more are answered 503.
+    #[arg(long, env = "CRASHBOX_MAX_FIRMWARE_UPLOADS", default_value = "2")]
+    pub max_firmware_uploads: String,
 }
+
+/// What protects `serve` from slow and hostile clients. Every value is documented with its
+/// default in docs/deploy.md; tests set short ones.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// Time to receive a request's head; also the keep-alive idle time between requests.
+    pub header_timeout: Duration,
+    /// Longest stall between two pieces of a request body.
+    pub body_idle_timeout: Duration,
+    /// Longest time from a request's head to its answer (reading the body included).
+    pub request_timeout: Duration,
+    /// Open connections at most; the next one is answered `503` and closed.
+    pub max_connections: usize,
+    /// Largest request head in bytes: bounds the memory an unfinished head can pin.
+    pub max_header_bytes: usize,
+    /// Time in-flight requests get after a shutdown signal before their connections are cut.
+    pub shutdown_timeout: Duration,
+    /// Firmware bundle uploads processed at once; more are answered `503` + `Retry-After`.
+    pub max_firmware_uploads: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_timeout: Duration::from_secs(10),
+            body_idle_timeout: Duration::from_secs(20),
+            request_timeout: Duration::from_secs(300),
+            max_connections: 512,
+            max_header_bytes: 16 << 10,
+            shutdown_timeout: Duration::from_secs(20),
+            max_firmware_uploads: 2,
+        }
+    }
+}
+
+/// hyper's smallest read buffer; a smaller head limit would make it panic.
+pub const MIN_HEADER_BYTES: usize = 8192;
 
 /// Resolved configuration.
 #[derive(Debug, Clone)]
@@ -110,6 +179,10 @@ pub struct Config {
     pub notify_retry: Vec<Duration>,
     /// Time one delivery attempt may take.
     pub notify_timeout: Duration,
+    /// Timeouts and caps of the HTTP server (`serve` flags; defaults elsewhere).
+    pub http: HttpLimits,
+    /// How long a database write waits for the write lock before it fails as busy.
+    pub db_busy_timeout: Duration,
 }
 
 /// The default retry schedule of notification deliveries: 5 attempts over about 28 minutes.
@@ -240,6 +313,13 @@ impl ConfigArgs {
             public_url,
             notify_retry: NOTIFY_RETRY.to_vec(),
             notify_timeout: Duration::from_secs(10),
+            http: HttpLimits::default(),
+            db_busy_timeout: Duration::from_secs(parse_num(
+                "CRASHBOX_DB_BUSY_TIMEOUT",
+                &self.db_busy_timeout,
+                1u64,
+                600,
+            )?),
             db_path: data_dir.join("crashbox.db"),
             coredumps_dir: non_empty(self.coredumps_dir.clone())
                 .unwrap_or_else(|| data_dir.join("coredumps")),
@@ -263,6 +343,35 @@ impl ConfigArgs {
 }
 
 impl ServeArgs {
+    /// The HTTP limits; an error names the variable of a value that does not parse.
+    pub fn limits(&self) -> Result<HttpLimits, ConfigError> {
+        let secs = |name, v: &str, max| parse_num(name, v, 1u64, max).map(Duration::from_secs);
+        Ok(HttpLimits {
+            header_timeout: secs("CRASHBOX_HEADER_TIMEOUT", &self.header_timeout, 3600)?,
+            body_idle_timeout: secs("CRASHBOX_BODY_IDLE_TIMEOUT", &self.body_idle_timeout, 3600)?,
+            request_timeout: secs("CRASHBOX_REQUEST_TIMEOUT", &self.request_timeout, 86_400)?,
+            max_connections: parse_num(
+                "CRASHBOX_MAX_CONNECTIONS",
+                &self.max_connections,
+                1usize,
+                1_000_000,
+            )?,
+            max_header_bytes: parse_num(
+                "CRASHBOX_MAX_HEADER_BYTES",
+                &self.max_header_bytes,
+                MIN_HEADER_BYTES,
+                1 << 20,
+            )?,
+            shutdown_timeout: secs("CRASHBOX_SHUTDOWN_TIMEOUT", &self.shutdown_timeout, 3600)?,
+            max_firmware_uploads: parse_num(
+                "CRASHBOX_MAX_FIRMWARE_UPLOADS",
+                &self.max_firmware_uploads,
+                1usize,
+                64,
+            )?,
+        })
+    }
+
     /// The listen address; an error names `CRASHBOX_BIND` when it does not parse.
     pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
         self.bind
@@ -294,6 +403,8 @@ impl Config {
             public_url: None,
             notify_retry: NOTIFY_RETRY.to_vec(),
             notify_timeout: Duration::from_secs(10),
+            http: HttpLimits::default(),
+            db_busy_timeout: crate::db::DEFAULT_BUSY_TIMEOUT,
             data_dir,
         }
     }

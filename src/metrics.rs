@@ -81,6 +81,9 @@ pub struct Metrics {
     /// `crashbox_notify_deliveries_total`: notification delivery attempts by channel kind and
     /// outcome.
     pub notify_deliveries: Family<NotifyLabels, Counter>,
+    /// `crashbox_http_requests_in_flight`: requests whose head was read and whose answer is not
+    /// yet given (the reading of `/metrics` itself included).
+    pub http_in_flight: Gauge,
 }
 
 impl Default for Metrics {
@@ -105,6 +108,12 @@ impl Metrics {
         let parse_attempts = Family::<OutcomeLabels, Counter>::default();
         let queue_depth = Gauge::default();
         let notify_deliveries = Family::<NotifyLabels, Counter>::default();
+        let http_in_flight = Gauge::default();
+        registry.register(
+            "http_requests_in_flight",
+            "HTTP requests being served",
+            http_in_flight.clone(),
+        );
         registry.register(
             "notify_deliveries",
             "Notification delivery attempts by channel kind and outcome",
@@ -167,6 +176,7 @@ impl Metrics {
             parse_attempts,
             queue_depth,
             notify_deliveries,
+            http_in_flight,
         }
     }
 

@@ -3,4 +3,5 @@
 
 pub mod passwords;
 pub mod sessions;
+pub mod token_use;
 pub mod tokens;

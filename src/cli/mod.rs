@@ -94,7 +94,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 /// Opens the database of the data dir (creating it and applying migrations if needed).
 fn open_db(config: &crate::config::Config) -> anyhow::Result<crate::db::Db> {
     std::fs::create_dir_all(&config.data_dir)?;
-    Ok(crate::db::Db::open(&config.db_path)?)
+    Ok(crate::db::Db::open_with(
+        &config.db_path,
+        config.db_busy_timeout,
+    )?)
 }
 
 fn layout(config: &crate::config::Config) -> crate::store::Layout {

@@ -80,7 +80,7 @@ impl FromRequestParts<AppState> for DeviceAuth {
     }
 }
 
-/// Looks up an active API token from the bearer header and records its use.
+/// Looks up an active API token from the bearer header (a read) and records its use.
 async fn api_token(parts: &Parts, st: &AppState) -> Result<Option<ApiToken>, ApiError> {
     let Some(token) = bearer(parts).map(str::to_string) else {
         return Ok(None);
@@ -89,18 +89,26 @@ async fn api_token(parts: &Parts, st: &AppState) -> Result<Option<ApiToken>, Api
         .db
         .call(move |c| {
             let found = dbm::tokens::find_active_by_hash(c, &tokens::hash(&token))?;
-            match found {
-                Some((row, stored)) if tokens::matches(&token, &stored) => {
-                    dbm::tokens::touch(c, row.id)?;
-                    Ok(Some(row))
-                }
-                _ => Ok(None),
-            }
+            Ok(found.filter(|(_, stored)| tokens::matches(&token, stored)))
         })
         .await?;
-    found
-        .map(Some)
-        .ok_or_else(|| ApiError::unauthenticated("Invalid API token"))
+    let (row, _) = found.ok_or_else(|| ApiError::unauthenticated("Invalid API token"))?;
+    record_use(st, row.id);
+    Ok(Some(row))
+}
+
+/// Writes a token's `last_used_at` in the background, at most once a minute per token: the
+/// request neither waits for the write nor fails with it.
+fn record_use(st: &AppState, id: crate::ids::TokenId) {
+    if !st.token_use.due(id, std::time::Instant::now()) {
+        return;
+    }
+    let db = st.db.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = db.write(|tx| dbm::tokens::touch(tx, id)) {
+            tracing::warn!(error = %e, token = id.0, "cannot record the token's use");
+        }
+    });
 }
 
 fn require(role: Role, token: ApiToken) -> Result<ApiToken, ApiError> {

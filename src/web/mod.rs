@@ -5,9 +5,11 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod ops;
 pub mod pages;
 pub mod router;
+pub mod server;
 pub mod state;
 
 pub use router::router;

@@ -17,7 +17,7 @@ use crate::fleet;
 use crate::metrics::Metrics;
 use crate::web::auth::PipelineAuth;
 use crate::web::error::{ApiError, ApiResult, store_outcome};
-use crate::web::extract::{self, BodyError};
+use crate::web::extract;
 use crate::web::state::AppState;
 
 /// Room for multipart boundaries and part headers around the bundle itself.
@@ -32,6 +32,7 @@ pub async fn upload(
     req: Request,
 ) -> ApiResult<Json<Value>> {
     let result = async {
+        let _slot = st.firmware_upload_slot()?;
         let body = read_upload(&st, req).await?;
         let u = st
             .blocking(move |st| {
@@ -75,18 +76,12 @@ async fn read_upload(st: &AppState, req: Request) -> ApiResult<bytes::Bytes> {
         return Err(too_large(st));
     }
     if !is_multipart {
-        return match extract::read_capped(
+        return extract::read_capped(
             req.into_body(),
             usize::try_from(limit).unwrap_or(usize::MAX),
         )
         .await
-        {
-            Ok(b) => Ok(b),
-            Err(BodyError::TooLarge) => Err(too_large(st)),
-            Err(BodyError::Read(e)) => Err(ApiError::validation(format!(
-                "Cannot read request body: {e}"
-            ))),
-        };
+        .map_err(|e| e.into_api(|| too_large(st)));
     }
     let bad = |e: axum::extract::multipart::MultipartError| {
         ApiError::validation(format!("Invalid multipart body: {}", e.body_text()))

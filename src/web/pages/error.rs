@@ -54,6 +54,14 @@ impl From<Error> for PageError {
             Error::NotFound(m) => PageError::not_found(m),
             Error::Exists(m) => PageError::new(StatusCode::CONFLICT, m),
             Error::TooLarge(m) => PageError::new(StatusCode::PAYLOAD_TOO_LARGE, m),
+            Error::Unavailable(m) => PageError::new(StatusCode::SERVICE_UNAVAILABLE, m),
+            other if other.is_transient() => {
+                tracing::warn!(error = %other, "dashboard: busy, answered 503");
+                PageError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The server is busy. Try again in a few seconds.",
+                )
+            }
             other => PageError::internal(other),
         }
     }
@@ -82,12 +90,13 @@ impl IntoResponse for PageError {
             reason: self.status.canonical_reason().unwrap_or("Error"),
             message: &self.message,
         };
-        match page.render() {
+        let resp = match page.render() {
             Ok(html) => (self.status, Html(html)).into_response(),
             Err(e) => {
                 tracing::error!(error = %e, "dashboard: cannot render the error page");
                 (self.status, self.message).into_response()
             }
-        }
+        };
+        crate::web::error::with_retry_after(resp)
     }
 }
