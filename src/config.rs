@@ -4,7 +4,7 @@
 //! Every path derives from the data dir unless overridden. Invalid values are a startup error
 //! that names the variable; nothing here panics.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -108,6 +108,75 @@ pub struct ServeArgs {
     /// Firmware bundle uploads processed at the same time; more are answered 503.
     #[arg(long, env = "CRASHBOX_MAX_FIRMWARE_UPLOADS", default_value = "2")]
     pub max_firmware_uploads: String,
+    /// Reverse proxies (IPs or CIDR blocks, comma-separated) whose X-Forwarded-For names the
+    /// client; from anyone else the header is ignored.
+    #[arg(long, env = "CRASHBOX_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+}
+
+/// A list of addresses and CIDR blocks: the reverse proxies whose `X-Forwarded-For` is
+/// believed.
+#[derive(Debug, Clone, Default)]
+pub struct AddrList(Vec<(IpAddr, u8)>);
+
+impl AddrList {
+    /// Parses `10.0.0.1, 192.168.0.0/16, ::1` (empty: none). The error names `name`.
+    pub fn parse(name: &'static str, list: &str) -> Result<AddrList, ConfigError> {
+        let bad = |item: &str, reason: &str| ConfigError {
+            name,
+            value: item.to_string(),
+            reason: reason.to_string(),
+        };
+        let mut out = Vec::new();
+        for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let (addr, bits) = item.split_once('/').unwrap_or((item, ""));
+            let ip: IpAddr = addr
+                .parse()
+                .map_err(|_| bad(item, "not an IP address or CIDR block"))?;
+            let max = if ip.is_ipv4() { 32 } else { 128 };
+            let bits = if bits.is_empty() {
+                max
+            } else {
+                bits.parse::<u8>()
+                    .ok()
+                    .filter(|b| *b <= max)
+                    .ok_or_else(|| bad(item, "bad prefix length"))?
+            };
+            out.push((ip, bits));
+        }
+        Ok(AddrList(out))
+    }
+
+    /// Whether `ip` is in the list.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.0
+            .iter()
+            .any(|(net, bits)| match (canonical(*net), ip) {
+                (IpAddr::V4(n), IpAddr::V4(a)) => {
+                    prefix_eq(u32::from(n).into(), u32::from(a).into(), 32, *bits)
+                }
+                (IpAddr::V6(n), IpAddr::V6(a)) => prefix_eq(n.into(), a.into(), 128, *bits),
+                _ => false,
+            })
+    }
+}
+
+/// An IPv4-mapped IPv6 address as IPv4 (a dual-stack socket reports those).
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+fn prefix_eq(a: u128, b: u128, width: u32, bits: u8) -> bool {
+    let bits = u32::from(bits).min(width);
+    if bits == 0 {
+        return true;
+    }
+    let shift = width - bits;
+    (a >> shift) == (b >> shift)
 }
 
 /// What protects `serve` from slow and hostile clients. Every value is documented with its
@@ -183,6 +252,8 @@ pub struct Config {
     pub http: HttpLimits,
     /// How long a database write waits for the write lock before it fails as busy.
     pub db_busy_timeout: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`serve --trusted-proxies`).
+    pub trusted_proxies: AddrList,
 }
 
 /// The default retry schedule of notification deliveries: 5 attempts over about 28 minutes.
@@ -314,6 +385,7 @@ impl ConfigArgs {
             notify_retry: NOTIFY_RETRY.to_vec(),
             notify_timeout: Duration::from_secs(10),
             http: HttpLimits::default(),
+            trusted_proxies: AddrList::default(),
             db_busy_timeout: Duration::from_secs(parse_num(
                 "CRASHBOX_DB_BUSY_TIMEOUT",
                 &self.db_busy_timeout,
@@ -405,6 +477,7 @@ impl Config {
             notify_timeout: Duration::from_secs(10),
             http: HttpLimits::default(),
             db_busy_timeout: crate::db::DEFAULT_BUSY_TIMEOUT,
+            trusted_proxies: AddrList::default(),
             data_dir,
         }
     }

@@ -464,7 +464,15 @@ fn admin_routes_reject_other_principals() {
 fn session_cookie_needs_csrf_for_changes() {
     let (app, dev) = seeded();
     app.upload(&dev, "esp32", "1", b"x");
-    // Make a session the way the login page will.
+    // A user past the first-run password change (a first-run session may use nothing but the
+    // password page), and a session made the way the login page makes it.
+    crashbox::fleet::users::set_password(
+        &app.state().db,
+        &app.config.data_dir,
+        "admin",
+        "a long password",
+    )
+    .unwrap();
     let cookie = "sessionvalue-for-test";
     let conn = app.state().db.conn().unwrap();
     crashbox::db::sessions::insert(

@@ -7,6 +7,8 @@ use crate::web::server;
 pub fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     let addr = args.bind_addr()?;
     config.http = args.limits()?;
+    config.trusted_proxies =
+        crate::config::AddrList::parse("CRASHBOX_TRUSTED_PROXIES", &args.trusted_proxies)?;
     let nofile = server::raise_nofile_limit();
     let cap = server::connection_cap(config.http.max_connections, nofile);
     if cap < config.http.max_connections {

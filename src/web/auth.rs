@@ -154,6 +154,11 @@ impl FromRequestParts<AppState> for AdminAuth {
         let s = session(parts, st)
             .await?
             .ok_or_else(|| ApiError::unauthenticated("Authentication is required"))?;
+        if s.must_change_password {
+            return Err(ApiError::forbidden(
+                "Change the generated password first (/account/password)",
+            ));
+        }
         let safe = matches!(parts.method, Method::GET | Method::HEAD);
         let csrf_ok = parts
             .headers

@@ -95,7 +95,9 @@ pub fn routes(config: &crate::config::Config) -> Router<AppState> {
         )
         .layer(DefaultBodyLimit::max(64 << 10))
         .merge(firmware_upload)
-        .layer(axum::Extension(Arc::new(guard::LoginThrottle::default())))
+        .layer(axum::Extension(Arc::new(
+            crate::auth::lockout::Lockout::default(),
+        )))
         .layer(axum::middleware::map_response(security_headers))
         .route("/static/{*path}", get(assets::serve))
 }
