@@ -27,7 +27,7 @@ pub struct App {
 impl App {
     /// Opens everything the server needs. Blocking.
     pub fn open(config: Config) -> Result<App> {
-        std::fs::create_dir_all(&config.data_dir)?;
+        crate::store::private::create_dir(&config.data_dir)?;
         let layout = Layout::new(config.coredumps_dir.clone(), config.assets_dir.clone());
         layout.create_dirs()?;
         let db = Db::open_with(&config.db_path, config.db_busy_timeout)?;

@@ -112,10 +112,16 @@ pub struct ServeArgs {
     /// client; from anyone else the header is ignored.
     #[arg(long, env = "CRASHBOX_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
+    /// Clients (IPs or CIDR blocks, comma-separated) that may read /metrics without a token.
+    #[arg(long, env = "CRASHBOX_METRICS_ALLOW", default_value = "")]
+    pub metrics_allow: String,
+    /// Bearer token that /metrics requires (unless the client is in --metrics-allow).
+    #[arg(long, env = "CRASHBOX_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 /// A list of addresses and CIDR blocks: the reverse proxies whose `X-Forwarded-For` is
-/// believed.
+/// believed, the clients allowed to read `/metrics`.
 #[derive(Debug, Clone, Default)]
 pub struct AddrList(Vec<(IpAddr, u8)>);
 
@@ -145,6 +151,11 @@ impl AddrList {
             out.push((ip, bits));
         }
         Ok(AddrList(out))
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// Whether `ip` is in the list.
@@ -254,6 +265,25 @@ pub struct Config {
     pub db_busy_timeout: Duration,
     /// Reverse proxies whose `X-Forwarded-For` names the client (`serve --trusted-proxies`).
     pub trusted_proxies: AddrList,
+    /// Who may read `/metrics`; open to all when both parts are empty.
+    pub metrics_access: MetricsAccess,
+}
+
+/// Who may read `/metrics`: clients in `allow`, or any request with the bearer `token`. With
+/// neither set, anyone who can reach the server may (the default bind is 127.0.0.1).
+#[derive(Debug, Clone, Default)]
+pub struct MetricsAccess {
+    /// Clients allowed without a token.
+    pub allow: AddrList,
+    /// The bearer token that grants access from anywhere.
+    pub token: Option<String>,
+}
+
+impl MetricsAccess {
+    /// Whether neither an address list nor a token restricts `/metrics`.
+    pub fn is_open(&self) -> bool {
+        self.allow.is_empty() && self.token.is_none()
+    }
 }
 
 /// The default retry schedule of notification deliveries: 5 attempts over about 28 minutes.
@@ -386,6 +416,7 @@ impl ConfigArgs {
             notify_timeout: Duration::from_secs(10),
             http: HttpLimits::default(),
             trusted_proxies: AddrList::default(),
+            metrics_access: MetricsAccess::default(),
             db_busy_timeout: Duration::from_secs(parse_num(
                 "CRASHBOX_DB_BUSY_TIMEOUT",
                 &self.db_busy_timeout,
@@ -415,6 +446,19 @@ impl ConfigArgs {
 }
 
 impl ServeArgs {
+    /// Who may read `/metrics` (`CRASHBOX_METRICS_ALLOW`, `CRASHBOX_METRICS_TOKEN`).
+    pub fn metrics_access(&self) -> Result<MetricsAccess, ConfigError> {
+        Ok(MetricsAccess {
+            allow: AddrList::parse("CRASHBOX_METRICS_ALLOW", &self.metrics_allow)?,
+            token: self
+                .metrics_token
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
+        })
+    }
+
     /// The HTTP limits; an error names the variable of a value that does not parse.
     pub fn limits(&self) -> Result<HttpLimits, ConfigError> {
         let secs = |name, v: &str, max| parse_num(name, v, 1u64, max).map(Duration::from_secs);
@@ -478,6 +522,7 @@ impl Config {
             http: HttpLimits::default(),
             db_busy_timeout: crate::db::DEFAULT_BUSY_TIMEOUT,
             trusted_proxies: AddrList::default(),
+            metrics_access: MetricsAccess::default(),
             data_dir,
         }
     }

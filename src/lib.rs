@@ -34,5 +34,6 @@ pub mod metrics;
 pub mod notify;
 pub mod sidecar;
 pub mod store;
+pub mod terminal;
 pub mod web;
 pub mod worker;

@@ -148,10 +148,16 @@ struct Server {
     addr: String,
     stdout: String,
     log: std::sync::mpsc::Receiver<String>,
+    /// The `listening on` log line, as written.
+    listening: String,
 }
 
 impl Server {
     fn start(data: &std::path::Path) -> Server {
+        Server::start_env(data, &[("NO_COLOR", "1")])
+    }
+
+    fn start_env(data: &std::path::Path, env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_crashbox"))
             .arg("--data-dir")
             .arg(data)
@@ -159,7 +165,8 @@ impl Server {
             // tower_http's debug line "started processing request" tells the test a request
             // is in the server's hands.
             .env("CRASHBOX_LOG", "info,tower_http=debug")
-            .env("NO_COLOR", "1")
+            .env_remove("NO_COLOR")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -176,8 +183,10 @@ impl Server {
             addr: String::new(),
             stdout: String::new(),
             log: rx,
+            listening: String::new(),
         };
         let line = server.wait_line("listening on ");
+        server.listening = line.clone();
         let addr = line.split("listening on ").nth(1).unwrap_or_default();
         server.addr = addr
             .split_whitespace()
@@ -345,4 +354,59 @@ fn backup_copies_database_and_blobs() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&tar.stdout).contains("coredumps/x/coredump_1.dmp"));
+}
+
+/// Issue 14: the data folder is 0700 and the database (with its -wal and -shm) 0600, also
+/// under a umask that would leave them open to everyone.
+#[cfg(unix)]
+#[test]
+fn data_dir_and_database_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"umask 000; exec "$0" --data-dir "$1" model list"#)
+        .arg(env!("CARGO_BIN_EXE_crashbox"))
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("crashbox.db")), 0o600);
+    // While a server runs, its -wal and -shm are there: they get the database's mode.
+    let app = common::TestApp::start();
+    assert_eq!(mode(&app.config.data_dir), 0o700);
+    for f in ["crashbox.db", "crashbox.db-wal", "crashbox.db-shm"] {
+        assert_eq!(mode(&app.config.data_dir.join(f)), 0o600, "{f}");
+    }
+}
+
+/// Issue 14: logs to a pipe (journald, a file) carry no ANSI colour codes, and a taken address
+/// is named in the error.
+#[test]
+fn logs_to_a_pipe_are_plain_and_a_taken_address_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = Server::start_env(&data, &[]);
+    assert!(
+        !server.listening.contains('\u{1b}'),
+        "{:?}",
+        server.listening
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_crashbox"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--bind", &server.addr])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot listen on {}", server.addr)),
+        "{err}"
+    );
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    assert!(server.terminate().success());
 }

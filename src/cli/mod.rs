@@ -93,7 +93,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Opens the database of the data dir (creating it and applying migrations if needed).
 fn open_db(config: &crate::config::Config) -> anyhow::Result<crate::db::Db> {
-    std::fs::create_dir_all(&config.data_dir)?;
+    crate::store::private::create_dir(&config.data_dir)?;
     Ok(crate::db::Db::open_with(
         &config.db_path,
         config.db_busy_timeout,

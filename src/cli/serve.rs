@@ -9,6 +9,7 @@ pub fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     config.http = args.limits()?;
     config.trusted_proxies =
         crate::config::AddrList::parse("CRASHBOX_TRUSTED_PROXIES", &args.trusted_proxies)?;
+    config.metrics_access = args.metrics_access()?;
     let nofile = server::raise_nofile_limit();
     let cap = server::connection_cap(config.http.max_connections, nofile);
     if cap < config.http.max_connections {

@@ -145,6 +145,10 @@ impl Db {
     /// [`Db::open`] with a busy timeout: how long a write waits for the write lock, and an
     /// autocommit statement for SQLite's lock, before it fails as [`DbError::Busy`].
     pub fn open_with(path: &Path, busy_timeout: Duration) -> Result<Db, DbError> {
+        // Owner-only whatever the umask: it holds password and token hashes.
+        if let Err(e) = crate::store::private::restrict_file(path, true) {
+            tracing::warn!(file = %path.display(), error = %e, "cannot make the database private (0600)");
+        }
         let manager = SqliteConnectionManager::file(path)
             .with_init(move |c| init_connection(c, busy_timeout));
         let pool = r2d2::Pool::builder()
@@ -154,6 +158,13 @@ impl Db {
             .build(manager)?;
         let mut conn = pool.get()?;
         migrations::apply(&mut conn)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.as_os_str().to_owned();
+            side.push(suffix);
+            if let Err(e) = crate::store::private::restrict_file(Path::new(&side), false) {
+                tracing::warn!(error = %e, "cannot make the database's {suffix} file private");
+            }
+        }
         Ok(Db {
             pool,
             write_lock: Default::default(),

@@ -124,11 +124,18 @@ pub async fn firmware_version(
     ))
 }
 
-/// `GET /api/pipeline/upload.sh` (public): the CI script with this server's URL baked in.
-pub async fn upload_script(headers: HeaderMap) -> impl IntoResponse {
+/// `GET /api/pipeline/upload.sh` (public): the CI script with this server's URL baked in:
+/// `CRASHBOX_PUBLIC_URL` when it is set (then no request header can change it), else one made
+/// from `Host` / `X-Forwarded-Host` (checked to be a plain host name).
+pub async fn upload_script(State(st): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
     let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
-    let host = h("x-forwarded-host").or_else(|| h("host"));
-    let url = script::safe_backend_url(h("x-forwarded-proto"), host);
+    let url = match &st.config.public_url {
+        Some(url) => url.clone(),
+        None => {
+            let host = h("x-forwarded-host").or_else(|| h("host"));
+            script::safe_backend_url(h("x-forwarded-proto"), host)
+        }
+    };
     (
         [
             (header::CONTENT_TYPE, "text/x-shellscript; charset=utf-8"),
