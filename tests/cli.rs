@@ -410,3 +410,74 @@ fn logs_to_a_pipe_are_plain_and_a_taken_address_is_named() {
     assert!(!err.contains('\u{1b}'), "{err:?}");
     assert!(server.terminate().success());
 }
+
+/// Issue 14: `backup` with the default relative data folder (it used to fail in `tar` and leave
+/// a truncated archive), `--verify`, and `restore` into an empty folder — never over one.
+#[test]
+fn backup_verify_and_restore_with_a_relative_data_dir() {
+    let app = common::TestApp::start_with(|c| c.workers = 0);
+    app.create_model("m");
+    let dev = app.create_device("m");
+    assert_eq!(app.upload(&dev, "esp32", "1", &[7u8; 3000]).status, 201);
+    let root = app.dir.path().to_path_buf();
+    let run = |data: &str, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_crashbox"))
+            .current_dir(&root)
+            .args(["--data-dir", data])
+            .args(args)
+            .env_remove("COREDUMPS_DIR")
+            .env_remove("ASSETS_DIR")
+            .output()
+            .unwrap()
+    };
+    let out = run("data", &["backup", "bk", "--verify"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("verified: database intact, 1 files"),
+        "{text}"
+    );
+
+    let out = run("restored", &["restore", "bk"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conn = rusqlite::Connection::open(root.join("restored/crashbox.db")).unwrap();
+    let (key, file): (String, String) = conn
+        .query_row(
+            "SELECT d.key, c.filename FROM coredumps c JOIN devices d ON d.id = c.device_id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(key, dev.key);
+    let restored = root.join("restored/coredumps").join(&key).join(&file);
+    assert_eq!(std::fs::read(&restored).unwrap(), vec![7u8; 3000]);
+
+    // Never over existing data.
+    let out = run("restored", &["restore", "bk"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("restore only into an empty data folder"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A damaged archive is found before anything is restored.
+    let tar = root.join("bk/blobs.tar");
+    let len = std::fs::metadata(&tar).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&tar)
+        .unwrap()
+        .set_len(len / 3)
+        .unwrap();
+    let out = run("third", &["restore", "bk"]);
+    assert!(!out.status.success());
+    assert!(!root.join("third/crashbox.db").exists());
+}

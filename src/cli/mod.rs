@@ -10,6 +10,7 @@ mod firmware;
 mod group;
 mod model;
 mod notify;
+mod restore;
 mod serve;
 mod sidecar;
 mod token;
@@ -68,8 +69,11 @@ pub enum Command {
     /// Notification channels: add, list, test, rm.
     #[command(subcommand)]
     Notify(notify::NotifyCmd),
-    /// Consistent online copy of the database plus a tar of the blob folders.
+    /// Consistent online copy of the database plus a tar of the blob folders (`--verify`
+    /// checks it).
     Backup(backup::BackupArgs),
+    /// Restore a backup into an empty data folder (verified first; never overwrites).
+    Restore(restore::RestoreArgs),
 }
 
 /// Runs a parsed command line.
@@ -82,6 +86,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => token::run(&config, cmd),
         Command::User(cmd) => user::run(&config, cmd),
         Command::Backup(args) => backup::run(&config, args),
+        Command::Restore(args) => restore::run(&config, args),
         Command::Firmware(cmd) => firmware::run(&config, cmd),
         Command::Decode(args) => decode::run(&config, args),
         Command::Sidecar(args) => sidecar::run(&config, args),
