@@ -650,7 +650,14 @@ fn dump_page_shows_summary_report_and_reparses() {
     assert!(!html.contains("http-equiv=\"refresh\""));
     assert!(!html.contains("<report"), "the report is escaped");
 
-    // Re-parse: back to PENDING (and queued).
+    // Without the version's bundle a re-parse would lose this report: refused, report kept.
+    let r = b.post(&format!("{url}/reparse"), &[("csrf", &csrf)]);
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("its decoded report is kept"), "{}", r.text());
+    assert!(b.get(&url).text().contains("badge badge-parsed"));
+
+    // Re-parse with the bundle stored: back to PENDING (and queued).
+    app.install_bundle("tempsensor", "1.2.3", b"\x7fELF");
     let r = b.post(&format!("{url}/reparse"), &[("csrf", &csrf)]);
     assert_eq!(location(&r), format!("{url}?done=reparse"));
     let html = b.get(&location(&r)).text();
