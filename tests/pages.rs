@@ -653,7 +653,11 @@ fn dump_page_shows_summary_report_and_reparses() {
     // Without the version's bundle a re-parse would lose this report: refused, report kept.
     let r = b.post(&format!("{url}/reparse"), &[("csrf", &csrf)]);
     assert_eq!(r.status, 400);
-    assert!(r.text().contains("its decoded report is kept"), "{}", r.text());
+    assert!(
+        r.text().contains("its decoded report is kept"),
+        "{}",
+        r.text()
+    );
     assert!(b.get(&url).text().contains("badge badge-parsed"));
 
     // Re-parse with the bundle stored: back to PENDING (and queued).
@@ -1663,4 +1667,27 @@ fn firmware_upload_form_fields_are_capped() {
     let (ct, body) = multipart(&[("csrf", &csrf), ("x", &"b".repeat(200 << 10))], b"PK");
     let r = app.post_with("/models/doorbell/firmware", &[("Cookie", &c)], &ct, &body);
     assert_eq!(r.status, 413, "{}", r.text());
+}
+
+/// Issue 14: an error page keeps the navigation for a signed-in user (and has none for
+/// anyone else), and the firmware form says the bundle needs its `.elf`.
+#[test]
+fn error_pages_keep_the_navigation_and_the_upload_form_asks_for_the_elf() {
+    let app = app_with_admin();
+    let b = Browser::new(&app);
+    b.login();
+    let r = b.get("/devices/999999");
+    assert_eq!(r.status, 404);
+    assert!(
+        r.text().contains(r#"<nav aria-label="Main">"#),
+        "{}",
+        r.text()
+    );
+    assert!(r.text().contains("href=\"/devices\""));
+    let anon = app.get("/static/none.css", None);
+    assert!(!anon.text().contains(r#"<nav aria-label="Main">"#));
+    app.create_model("doorbell");
+    let page = b.get("/models/doorbell").text();
+    assert!(page.contains("all five required"), "{page}");
+    assert!(!page.contains("optionally its"), "{page}");
 }

@@ -6,7 +6,9 @@
 //!   requests made with the cookie must carry the session's CSRF token in `X-CSRF-Token`).
 //!
 //! Tokens are looked up by their SHA-256 and compared in constant time. A principal never
-//! reaches another's routes: unknown tokens are 401, a known token of the wrong role is 403.
+//! reaches another's routes: an unknown token is 401, and so is a device token on an API route
+//! or an API token on a device route (they live in different tables); an API token of the
+//! other role is 403 (docs/api.md has the table, tests/api_admin.rs tests it).
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

@@ -100,7 +100,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics));
 
     // The HTML dashboard (its own body limits, security headers and static assets).
-    let api = api.merge(super::pages::routes(&state.config));
+    let api = api.merge(super::pages::routes(&state));
     let timeouts = RequestTimeouts {
         body_idle: state.config.http.body_idle_timeout,
         deadline: state.config.http.request_timeout,

@@ -35,8 +35,8 @@ use super::state::AppState;
 
 /// Every dashboard route. Merged into the main router next to the JSON API. Forms are capped
 /// at 64 KiB; the firmware upload form at the bundle limit plus [`models::FORM_OVERHEAD`].
-pub fn routes(config: &crate::config::Config) -> Router<AppState> {
-    let upload_cap = usize::try_from(config.max_bundle_bytes)
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let upload_cap = usize::try_from(state.config.max_bundle_bytes)
         .unwrap_or(usize::MAX)
         .saturating_add(models::FORM_OVERHEAD);
     let firmware_upload = Router::new()
@@ -98,6 +98,10 @@ pub fn routes(config: &crate::config::Config) -> Router<AppState> {
         .layer(axum::Extension(Arc::new(
             crate::auth::lockout::Lockout::default(),
         )))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            error::with_navigation,
+        ))
         .layer(axum::middleware::map_response(security_headers))
         .route("/static/{*path}", get(assets::serve))
 }
