@@ -118,6 +118,36 @@ pub struct ServeArgs {
     /// Bearer token that /metrics requires (unless the client is in --metrics-allow).
     #[arg(long, env = "CRASHBOX_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// File whose first line is the /metrics bearer token (instead of --metrics-token).
+    #[arg(long, env = "CRASHBOX_METRICS_TOKEN_FILE")]
+    pub metrics_token_file: Option<PathBuf>,
+}
+
+/// Longest secret file read (a token or password is a line, not a document).
+const MAX_SECRET_FILE: u64 = 4096;
+
+/// A secret from the first line of `path` (for the `*_FILE` variables, e.g. a systemd
+/// credential or a Docker secret); the error names `name` but never shows the content.
+pub fn secret_from_file(name: &'static str, path: &std::path::Path) -> Result<String, ConfigError> {
+    use std::io::Read;
+    let bad = |reason: String| ConfigError {
+        name,
+        value: path.display().to_string(),
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+    let mut text = String::new();
+    file.take(MAX_SECRET_FILE + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| bad(e.to_string()))?;
+    if text.len() as u64 > MAX_SECRET_FILE {
+        return Err(bad(format!("longer than {MAX_SECRET_FILE} bytes")));
+    }
+    let line = text.lines().next().unwrap_or_default().trim();
+    if line.is_empty() {
+        return Err(bad("the first line is empty".into()));
+    }
+    Ok(line.to_string())
 }
 
 /// A list of addresses and CIDR blocks: the reverse proxies whose `X-Forwarded-For` is
@@ -448,14 +478,28 @@ impl ConfigArgs {
 impl ServeArgs {
     /// Who may read `/metrics` (`CRASHBOX_METRICS_ALLOW`, `CRASHBOX_METRICS_TOKEN`).
     pub fn metrics_access(&self) -> Result<MetricsAccess, ConfigError> {
+        let inline = self
+            .metrics_token
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        let token = match (&inline, &self.metrics_token_file) {
+            (Some(_), Some(file)) => {
+                return Err(ConfigError {
+                    name: "CRASHBOX_METRICS_TOKEN_FILE",
+                    value: file.display().to_string(),
+                    reason:
+                        "set only one of CRASHBOX_METRICS_TOKEN and CRASHBOX_METRICS_TOKEN_FILE"
+                            .into(),
+                });
+            }
+            (_, Some(file)) => Some(secret_from_file("CRASHBOX_METRICS_TOKEN_FILE", file)?),
+            (t, None) => t.clone(),
+        };
         Ok(MetricsAccess {
             allow: AddrList::parse("CRASHBOX_METRICS_ALLOW", &self.metrics_allow)?,
-            token: self
-                .metrics_token
-                .as_deref()
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_string),
+            token,
         })
     }
 

@@ -481,3 +481,43 @@ fn backup_verify_and_restore_with_a_relative_data_dir() {
     assert!(!out.status.success());
     assert!(!root.join("third/crashbox.db").exists());
 }
+
+/// Issue 14: `crashbox healthcheck` exits 0 against a healthy server and 1 when nothing
+/// answers; `CRASHBOX_METRICS_TOKEN_FILE` gives /metrics its token from a file.
+#[test]
+fn healthcheck_and_a_metrics_token_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = dir.path().join("metrics-token");
+    std::fs::write(&token, "m3trics\n").unwrap();
+    let server = Server::start_env(
+        &data,
+        &[
+            ("NO_COLOR", "1"),
+            ("CRASHBOX_METRICS_TOKEN_FILE", token.to_str().unwrap()),
+        ],
+    );
+    let check = |bind: &str| {
+        Command::new(env!("CARGO_BIN_EXE_crashbox"))
+            .args(["healthcheck", "--bind", bind, "--timeout", "5"])
+            .output()
+            .unwrap()
+    };
+    let out = check(&server.addr);
+    assert!(out.status.success(), "{out:?}");
+    // Nothing listens on the server's port once it is gone: 1.
+    let addr = server.addr.clone();
+    let metrics = |bearer: Option<&str>| {
+        let agent = common::agent();
+        let mut req = agent.get(format!("http://{addr}/metrics"));
+        if let Some(b) = bearer {
+            req = req.header("Authorization", format!("Bearer {b}"));
+        }
+        req.call().unwrap().status().as_u16()
+    };
+    assert_eq!(metrics(None), 401);
+    assert_eq!(metrics(Some("m3trics")), 200);
+    drop(server);
+    let out = check(&addr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+}

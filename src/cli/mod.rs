@@ -8,6 +8,7 @@ mod decode;
 mod device;
 mod firmware;
 mod group;
+mod healthcheck;
 mod model;
 mod notify;
 mod restore;
@@ -40,7 +41,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the appliance (HTTP API, dashboard, parse workers).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage device models.
     #[command(subcommand)]
     Model(model::ModelCmd),
@@ -74,13 +75,20 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Restore a backup into an empty data folder (verified first; never overwrites).
     Restore(restore::RestoreArgs),
+    /// Ask a running server's /healthz: exit 0 when healthy, 1 otherwise.
+    Healthcheck(healthcheck::HealthcheckArgs),
 }
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    // Needs no data folder: it only asks a running server.
+    if let Command::Healthcheck(args) = cli.command {
+        return healthcheck::run(args);
+    }
     let config = cli.config.resolve()?;
     match cli.command {
-        Command::Serve(args) => serve::run(config, args),
+        Command::Healthcheck(_) => Ok(()),
+        Command::Serve(args) => serve::run(config, *args),
         Command::Model(cmd) => model::run(&config, cmd),
         Command::Device(cmd) => device::run(&config, cmd),
         Command::Token(cmd) => token::run(&config, cmd),
