@@ -29,10 +29,10 @@ pub struct App {
 impl App {
     /// Opens everything the server needs. Blocking.
     pub fn open(config: Config) -> Result<App> {
-        std::fs::create_dir_all(&config.data_dir)?;
+        crate::store::private::create_dir(&config.data_dir)?;
         let layout = Layout::new(config.coredumps_dir.clone(), config.assets_dir.clone());
         layout.create_dirs()?;
-        let db = Db::open(&config.db_path)?;
+        let db = Db::open_with(&config.db_path, config.db_busy_timeout)?;
         let initial_password = fleet::users::ensure_admin(&db, &config.data_dir)?;
         // Stored files against rows. Housekeeping: a failure is logged, the server starts.
         if let Err(e) = reconcile::run(&db, &layout) {
@@ -53,8 +53,13 @@ impl App {
             metrics.checkin_commits.clone(),
         );
         let checkin_writer = checkins.start(db.clone())?;
+        let firmware_slots = Arc::new(tokio::sync::Semaphore::new(
+            config.http.max_firmware_uploads.max(1),
+        ));
         let state = AppState {
             checkins,
+            firmware_slots,
+            token_use: Default::default(),
             db,
             config: Arc::new(config),
             layout: Arc::new(layout),
@@ -75,7 +80,8 @@ impl App {
         crate::web::router(self.state.clone())
     }
 
-    /// Serves HTTP on `listener` until `shutdown` resolves, finishing in-flight requests.
+    /// Serves HTTP on `listener` until `shutdown` resolves, finishing in-flight requests (within
+    /// `Config.http.shutdown_timeout`; see `web::server`).
     pub async fn serve(
         &self,
         listener: tokio::net::TcpListener,
@@ -83,9 +89,7 @@ impl App {
     ) -> std::io::Result<()> {
         let addr = listener.local_addr()?;
         tracing::info!("listening on {addr}");
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await
+        crate::web::server::serve(listener, self.router(), &self.state.config.http, shutdown).await
     }
 
     /// Stops background work (workers finish their current job).

@@ -4,7 +4,7 @@
 //! Every path derives from the data dir unless overridden. Invalid values are a startup error
 //! that names the variable; nothing here panics.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -64,19 +64,198 @@ pub struct ConfigArgs {
         global = true
     )]
     pub cookie_secure: String,
+    /// Seconds a database write waits for the write lock (another process's transaction, say)
+    /// before it fails; the API then answers 503 with Retry-After.
+    #[arg(
+        long,
+        env = "CRASHBOX_DB_BUSY_TIMEOUT",
+        default_value = "5",
+        global = true
+    )]
+    pub db_busy_timeout: String,
     /// Public base URL of this server (e.g. https://crashbox.lab.example), for the links in
     /// notifications; without it, links are omitted.
     #[arg(long, env = "CRASHBOX_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
 }
 
-/// Settings only `serve` needs.
+/// Settings only `serve` needs: the listen address and the limits that protect the server from
+/// slow and hostile clients (see [`HttpLimits`]; defaults in docs/deploy.md).
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "CRASHBOX_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
+    /// Seconds a client has to send a request's headers (also how long an idle keep-alive
+    /// connection stays open).
+    #[arg(long, env = "CRASHBOX_HEADER_TIMEOUT", default_value = "10")]
+    pub header_timeout: String,
+    /// Seconds a request body may stall (no bytes arriving) before the request is cut with 408.
+    #[arg(long, env = "CRASHBOX_BODY_IDLE_TIMEOUT", default_value = "20")]
+    pub body_idle_timeout: String,
+    /// Seconds one request may take from its headers to its answer (body upload included).
+    #[arg(long, env = "CRASHBOX_REQUEST_TIMEOUT", default_value = "300")]
+    pub request_timeout: String,
+    /// Open connections at most; more are answered 503 and closed.
+    #[arg(long, env = "CRASHBOX_MAX_CONNECTIONS", default_value = "512")]
+    pub max_connections: String,
+    /// Largest request head (request line and headers) in bytes.
+    #[arg(long, env = "CRASHBOX_MAX_HEADER_BYTES", default_value = "16384")]
+    pub max_header_bytes: String,
+    /// Seconds `serve` waits for in-flight requests after SIGTERM before cutting them.
+    #[arg(long, env = "CRASHBOX_SHUTDOWN_TIMEOUT", default_value = "20")]
+    pub shutdown_timeout: String,
+    /// Firmware bundle uploads processed at the same time; more are answered 503.
+    #[arg(long, env = "CRASHBOX_MAX_FIRMWARE_UPLOADS", default_value = "2")]
+    pub max_firmware_uploads: String,
+    /// Reverse proxies (IPs or CIDR blocks, comma-separated) whose X-Forwarded-For names the
+    /// client; from anyone else the header is ignored.
+    #[arg(long, env = "CRASHBOX_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+    /// Clients (IPs or CIDR blocks, comma-separated) that may read /metrics without a token.
+    #[arg(long, env = "CRASHBOX_METRICS_ALLOW", default_value = "")]
+    pub metrics_allow: String,
+    /// Bearer token that /metrics requires (unless the client is in --metrics-allow).
+    #[arg(long, env = "CRASHBOX_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// File whose first line is the /metrics bearer token (instead of --metrics-token).
+    #[arg(long, env = "CRASHBOX_METRICS_TOKEN_FILE")]
+    pub metrics_token_file: Option<PathBuf>,
 }
+
+/// Longest secret file read (a token or password is a line, not a document).
+const MAX_SECRET_FILE: u64 = 4096;
+
+/// A secret from the first line of `path` (for the `*_FILE` variables, e.g. a systemd
+/// credential or a Docker secret); the error names `name` but never shows the content.
+pub fn secret_from_file(name: &'static str, path: &std::path::Path) -> Result<String, ConfigError> {
+    use std::io::Read;
+    let bad = |reason: String| ConfigError {
+        name,
+        value: path.display().to_string(),
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+    let mut text = String::new();
+    file.take(MAX_SECRET_FILE + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| bad(e.to_string()))?;
+    if text.len() as u64 > MAX_SECRET_FILE {
+        return Err(bad(format!("longer than {MAX_SECRET_FILE} bytes")));
+    }
+    let line = text.lines().next().unwrap_or_default().trim();
+    if line.is_empty() {
+        return Err(bad("the first line is empty".into()));
+    }
+    Ok(line.to_string())
+}
+
+/// A list of addresses and CIDR blocks: the reverse proxies whose `X-Forwarded-For` is
+/// believed, the clients allowed to read `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct AddrList(Vec<(IpAddr, u8)>);
+
+impl AddrList {
+    /// Parses `10.0.0.1, 192.168.0.0/16, ::1` (empty: none). The error names `name`.
+    pub fn parse(name: &'static str, list: &str) -> Result<AddrList, ConfigError> {
+        let bad = |item: &str, reason: &str| ConfigError {
+            name,
+            value: item.to_string(),
+            reason: reason.to_string(),
+        };
+        let mut out = Vec::new();
+        for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let (addr, bits) = item.split_once('/').unwrap_or((item, ""));
+            let ip: IpAddr = addr
+                .parse()
+                .map_err(|_| bad(item, "not an IP address or CIDR block"))?;
+            let max = if ip.is_ipv4() { 32 } else { 128 };
+            let bits = if bits.is_empty() {
+                max
+            } else {
+                bits.parse::<u8>()
+                    .ok()
+                    .filter(|b| *b <= max)
+                    .ok_or_else(|| bad(item, "bad prefix length"))?
+            };
+            out.push((ip, bits));
+        }
+        Ok(AddrList(out))
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `ip` is in the list.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.0
+            .iter()
+            .any(|(net, bits)| match (canonical(*net), ip) {
+                (IpAddr::V4(n), IpAddr::V4(a)) => {
+                    prefix_eq(u32::from(n).into(), u32::from(a).into(), 32, *bits)
+                }
+                (IpAddr::V6(n), IpAddr::V6(a)) => prefix_eq(n.into(), a.into(), 128, *bits),
+                _ => false,
+            })
+    }
+}
+
+/// An IPv4-mapped IPv6 address as IPv4 (a dual-stack socket reports those).
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+fn prefix_eq(a: u128, b: u128, width: u32, bits: u8) -> bool {
+    let bits = u32::from(bits).min(width);
+    if bits == 0 {
+        return true;
+    }
+    let shift = width - bits;
+    (a >> shift) == (b >> shift)
+}
+
+/// What protects `serve` from slow and hostile clients. Every value is documented with its
+/// default in docs/deploy.md; tests set short ones.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// Time to receive a request's head; also the keep-alive idle time between requests.
+    pub header_timeout: Duration,
+    /// Longest stall between two pieces of a request body.
+    pub body_idle_timeout: Duration,
+    /// Longest time from a request's head to its answer (reading the body included).
+    pub request_timeout: Duration,
+    /// Open connections at most; the next one is answered `503` and closed.
+    pub max_connections: usize,
+    /// Largest request head in bytes: bounds the memory an unfinished head can pin.
+    pub max_header_bytes: usize,
+    /// Time in-flight requests get after a shutdown signal before their connections are cut.
+    pub shutdown_timeout: Duration,
+    /// Firmware bundle uploads processed at once; more are answered `503` + `Retry-After`.
+    pub max_firmware_uploads: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_timeout: Duration::from_secs(10),
+            body_idle_timeout: Duration::from_secs(20),
+            request_timeout: Duration::from_secs(300),
+            max_connections: 512,
+            max_header_bytes: 16 << 10,
+            shutdown_timeout: Duration::from_secs(20),
+            max_firmware_uploads: 2,
+        }
+    }
+}
+
+/// hyper's smallest read buffer; a smaller head limit would make it panic.
+pub const MIN_HEADER_BYTES: usize = 8192;
 
 /// Resolved configuration.
 #[derive(Debug, Clone)]
@@ -115,6 +294,31 @@ pub struct Config {
     pub checkin_interval: Duration,
     /// How often queued check-ins are written, in one transaction (default 1 s).
     pub checkin_flush: Duration,
+    /// Timeouts and caps of the HTTP server (`serve` flags; defaults elsewhere).
+    pub http: HttpLimits,
+    /// How long a database write waits for the write lock before it fails as busy.
+    pub db_busy_timeout: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`serve --trusted-proxies`).
+    pub trusted_proxies: AddrList,
+    /// Who may read `/metrics`; open to all when both parts are empty.
+    pub metrics_access: MetricsAccess,
+}
+
+/// Who may read `/metrics`: clients in `allow`, or any request with the bearer `token`. With
+/// neither set, anyone who can reach the server may (the default bind is 127.0.0.1).
+#[derive(Debug, Clone, Default)]
+pub struct MetricsAccess {
+    /// Clients allowed without a token.
+    pub allow: AddrList,
+    /// The bearer token that grants access from anywhere.
+    pub token: Option<String>,
+}
+
+impl MetricsAccess {
+    /// Whether neither an address list nor a token restricts `/metrics`.
+    pub fn is_open(&self) -> bool {
+        self.allow.is_empty() && self.token.is_none()
+    }
 }
 
 /// The default retry schedule of notification deliveries: 5 attempts over about 28 minutes.
@@ -247,6 +451,15 @@ impl ConfigArgs {
             notify_timeout: Duration::from_secs(10),
             checkin_interval: Duration::from_secs(60),
             checkin_flush: Duration::from_secs(1),
+            http: HttpLimits::default(),
+            trusted_proxies: AddrList::default(),
+            metrics_access: MetricsAccess::default(),
+            db_busy_timeout: Duration::from_secs(parse_num(
+                "CRASHBOX_DB_BUSY_TIMEOUT",
+                &self.db_busy_timeout,
+                1u64,
+                600,
+            )?),
             db_path: data_dir.join("crashbox.db"),
             coredumps_dir: non_empty(self.coredumps_dir.clone())
                 .unwrap_or_else(|| data_dir.join("coredumps")),
@@ -270,6 +483,62 @@ impl ConfigArgs {
 }
 
 impl ServeArgs {
+    /// Who may read `/metrics` (`CRASHBOX_METRICS_ALLOW`, `CRASHBOX_METRICS_TOKEN`).
+    pub fn metrics_access(&self) -> Result<MetricsAccess, ConfigError> {
+        let inline = self
+            .metrics_token
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        let token = match (&inline, &self.metrics_token_file) {
+            (Some(_), Some(file)) => {
+                return Err(ConfigError {
+                    name: "CRASHBOX_METRICS_TOKEN_FILE",
+                    value: file.display().to_string(),
+                    reason:
+                        "set only one of CRASHBOX_METRICS_TOKEN and CRASHBOX_METRICS_TOKEN_FILE"
+                            .into(),
+                });
+            }
+            (_, Some(file)) => Some(secret_from_file("CRASHBOX_METRICS_TOKEN_FILE", file)?),
+            (t, None) => t.clone(),
+        };
+        Ok(MetricsAccess {
+            allow: AddrList::parse("CRASHBOX_METRICS_ALLOW", &self.metrics_allow)?,
+            token,
+        })
+    }
+
+    /// The HTTP limits; an error names the variable of a value that does not parse.
+    pub fn limits(&self) -> Result<HttpLimits, ConfigError> {
+        let secs = |name, v: &str, max| parse_num(name, v, 1u64, max).map(Duration::from_secs);
+        Ok(HttpLimits {
+            header_timeout: secs("CRASHBOX_HEADER_TIMEOUT", &self.header_timeout, 3600)?,
+            body_idle_timeout: secs("CRASHBOX_BODY_IDLE_TIMEOUT", &self.body_idle_timeout, 3600)?,
+            request_timeout: secs("CRASHBOX_REQUEST_TIMEOUT", &self.request_timeout, 86_400)?,
+            max_connections: parse_num(
+                "CRASHBOX_MAX_CONNECTIONS",
+                &self.max_connections,
+                1usize,
+                1_000_000,
+            )?,
+            max_header_bytes: parse_num(
+                "CRASHBOX_MAX_HEADER_BYTES",
+                &self.max_header_bytes,
+                MIN_HEADER_BYTES,
+                1 << 20,
+            )?,
+            shutdown_timeout: secs("CRASHBOX_SHUTDOWN_TIMEOUT", &self.shutdown_timeout, 3600)?,
+            max_firmware_uploads: parse_num(
+                "CRASHBOX_MAX_FIRMWARE_UPLOADS",
+                &self.max_firmware_uploads,
+                1usize,
+                64,
+            )?,
+        })
+    }
+
     /// The listen address; an error names `CRASHBOX_BIND` when it does not parse.
     pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
         self.bind
@@ -303,6 +572,10 @@ impl Config {
             notify_timeout: Duration::from_secs(10),
             checkin_interval: Duration::from_secs(60),
             checkin_flush: Duration::from_secs(1),
+            http: HttpLimits::default(),
+            db_busy_timeout: crate::db::DEFAULT_BUSY_TIMEOUT,
+            trusted_proxies: AddrList::default(),
+            metrics_access: MetricsAccess::default(),
             data_dir,
         }
     }

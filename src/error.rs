@@ -27,6 +27,10 @@ pub enum Error {
     /// 413: a body over a configured limit (firmware bundles).
     #[error("{0}")]
     TooLarge(String),
+    /// 503 `SERVICE_UNAVAILABLE` with `Retry-After`: a shared resource is busy or used up (the
+    /// database lock, firmware upload slots, open files); the client should retry.
+    #[error("{0}")]
+    Unavailable(String),
     /// A storage-layer failure; answered as a 500 with a generic message.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -46,6 +50,25 @@ impl Error {
     pub fn not_found(kind: &str, id: impl std::fmt::Display) -> Error {
         Error::NotFound(format!("{kind} {id} was not found"))
     }
+}
+
+impl Error {
+    /// Whether this is a shortage that passes (a busy database, a full connection pool, no
+    /// descriptors left) rather than a fault: such failures are answered 503 + `Retry-After`,
+    /// never 500, so a device keeps its dump for a later try where it can.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Unavailable(_) => true,
+            Error::Db(e) => e.is_transient(),
+            Error::Io(e) => is_resource_shortage(e),
+            _ => false,
+        }
+    }
+}
+
+/// Out of descriptors (`EMFILE`, `ENFILE`) or memory for the kernel (`ENOBUFS`, `ENOMEM`).
+pub fn is_resource_shortage(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(23 | 24 | 105 | 12))
 }
 
 impl From<rusqlite::Error> for Error {

@@ -264,6 +264,11 @@ pub fn check_device_field(name: &str, value: &str) -> Result<(), String> {
             "Query parameter {name} contains non-printable characters"
         ));
     }
+    if value.chars().any(crate::terminal::is_bidi_control) {
+        return Err(format!(
+            "Query parameter {name} contains bidirectional control characters"
+        ));
+    }
     Ok(())
 }
 

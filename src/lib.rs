@@ -24,6 +24,7 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod coredump;
@@ -40,5 +41,6 @@ pub mod releases;
 pub mod rollout;
 pub mod sidecar;
 pub mod store;
+pub mod terminal;
 pub mod web;
 pub mod worker;

@@ -87,6 +87,9 @@ pub struct Metrics {
     /// `crashbox_device_checkin_commits_total`: transactions that wrote check-ins (one per
     /// flush).
     pub checkin_commits: Counter,
+    /// `crashbox_http_requests_in_flight`: requests whose head was read and whose answer is not
+    /// yet given (the reading of `/metrics` itself included).
+    pub http_in_flight: Gauge,
 }
 
 impl Default for Metrics {
@@ -122,6 +125,12 @@ impl Metrics {
             "device_checkin_commits",
             "Transactions that wrote device check-ins",
             checkin_commits.clone(),
+        );
+        let http_in_flight = Gauge::default();
+        registry.register(
+            "http_requests_in_flight",
+            "HTTP requests being served",
+            http_in_flight.clone(),
         );
         registry.register(
             "notify_deliveries",
@@ -187,6 +196,7 @@ impl Metrics {
             notify_deliveries,
             checkin_writes,
             checkin_commits,
+            http_in_flight,
         }
     }
 

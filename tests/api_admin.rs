@@ -474,7 +474,15 @@ fn admin_routes_reject_other_principals() {
 fn session_cookie_needs_csrf_for_changes() {
     let (app, dev) = seeded();
     app.upload(&dev, "esp32", "1", b"x");
-    // Make a session the way the login page will.
+    // A user past the first-run password change (a first-run session may use nothing but the
+    // password page), and a session made the way the login page makes it.
+    crashbox::fleet::users::set_password(
+        &app.state().db,
+        &app.config.data_dir,
+        "admin",
+        "a long password",
+    )
+    .unwrap();
     let cookie = "sessionvalue-for-test";
     let conn = app.state().db.conn().unwrap();
     crashbox::db::sessions::insert(
@@ -513,4 +521,67 @@ fn session_cookie_needs_csrf_for_changes() {
         1
     );
     assert_eq!(del(Some("csrf123")), 204);
+}
+
+/// Issue 14: the answers docs/api.md documents for each kind of token on each kind of route.
+#[test]
+fn documented_token_answers() {
+    let (app, dev) = seeded();
+    let answer = |path: &str, token: Option<&str>| {
+        let r = app.get(path, token);
+        (r.status, r.error())
+    };
+    let admin = "/api/devices";
+    let pipeline = "/api/pipeline/models/m/firmware-version";
+    let device = "/api/iot/firmware-version";
+    assert_eq!(
+        answer(device, None),
+        (401, "No valid token provided".into())
+    );
+    assert_eq!(
+        answer(pipeline, None),
+        (401, "No valid token provided".into())
+    );
+    assert_eq!(
+        answer(admin, None),
+        (401, "Authentication is required".into())
+    );
+    assert_eq!(
+        answer(device, Some("cbd_nope")),
+        (401, "Invalid device token".into())
+    );
+    assert_eq!(
+        answer(admin, Some("cba_nope")),
+        (401, "Invalid API token".into())
+    );
+    assert_eq!(
+        answer(pipeline, Some("cba_nope")),
+        (401, "Invalid API token".into())
+    );
+    // A device token is not an API token, nor an API token a device token: 401.
+    assert_eq!(
+        answer(admin, Some(&dev.token)),
+        (401, "Invalid API token".into())
+    );
+    assert_eq!(
+        answer(device, Some(&app.admin)),
+        (401, "Invalid device token".into())
+    );
+    // An API token of the other role: 403.
+    assert_eq!(
+        answer(admin, Some(&app.pipeline)),
+        (
+            403,
+            "Insufficient permissions - requires one of: admin".into()
+        )
+    );
+    assert_eq!(
+        answer(pipeline, Some(&app.admin)),
+        (
+            403,
+            "Insufficient permissions - requires one of: pipeline".into()
+        )
+    );
+    // firmware-version needs the device token and answers with it.
+    assert_ne!(app.get(device, Some(&dev.token)).status, 401);
 }

@@ -230,6 +230,41 @@ fn over_long_or_unprintable_metadata_is_a_clear_400() {
     let r = app.upload(&dev, "esp%0132", "1", b"x");
     assert_eq!(r.status, 400);
     assert!(r.error().contains("chip"), "{}", r.error());
+    // Bidi controls (U+202E RIGHT-TO-LEFT OVERRIDE, U+2066 LEFT-TO-RIGHT ISOLATE) would make
+    // the version read differently on a page or a terminal.
+    for bad in ["1.0%E2%80%AEfdp", "1.0%E2%81%A6x"] {
+        let r = app.upload(&dev, "esp32", bad, b"x");
+        assert_eq!(r.status, 400, "{bad}");
+        assert_eq!(
+            r.error(),
+            "Query parameter firmware_version contains bidirectional control characters"
+        );
+    }
+    assert!(app.dump_files(&dev.key).len() == 1);
+}
+
+/// Issue 14: a request with both `Content-Length` and `Transfer-Encoding` (request smuggling's
+/// tool) is read by its chunked framing alone and its connection is closed after the answer,
+/// so no second request can hide in the body (RFC 9112 §6.3; hyper does both).
+#[test]
+fn content_length_with_transfer_encoding_cannot_smuggle_a_request() {
+    let (app, dev) = app_with_device();
+    let smuggled = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    let body = format!("3\r\nabc\r\n0\r\n\r\n{smuggled}");
+    let head = format!(
+        "POST /api/iot/coredump?chip=esp32&firmware_version=1 HTTP/1.1\r\nHost: x\r\n\
+         Authorization: Bearer {}\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+        dev.token
+    );
+    let resp = raw_request(&app, &head, &[body.as_bytes()]);
+    assert!(resp.starts_with("HTTP/1.1 201"), "{resp}");
+    assert_eq!(
+        resp.matches("HTTP/1.1 ").count(),
+        1,
+        "a second answer: {resp}"
+    );
+    let stored = std::fs::read(&app.dump_files(&dev.key)[0]).unwrap();
+    assert_eq!(stored, b"abc");
 }
 
 #[test]

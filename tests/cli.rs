@@ -148,10 +148,16 @@ struct Server {
     addr: String,
     stdout: String,
     log: std::sync::mpsc::Receiver<String>,
+    /// The `listening on` log line, as written.
+    listening: String,
 }
 
 impl Server {
     fn start(data: &std::path::Path) -> Server {
+        Server::start_env(data, &[("NO_COLOR", "1")])
+    }
+
+    fn start_env(data: &std::path::Path, env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_crashbox"))
             .arg("--data-dir")
             .arg(data)
@@ -159,7 +165,8 @@ impl Server {
             // tower_http's debug line "started processing request" tells the test a request
             // is in the server's hands.
             .env("CRASHBOX_LOG", "info,tower_http=debug")
-            .env("NO_COLOR", "1")
+            .env_remove("NO_COLOR")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -176,8 +183,10 @@ impl Server {
             addr: String::new(),
             stdout: String::new(),
             log: rx,
+            listening: String::new(),
         };
         let line = server.wait_line("listening on ");
+        server.listening = line.clone();
         let addr = line.split("listening on ").nth(1).unwrap_or_default();
         server.addr = addr
             .split_whitespace()
@@ -345,4 +354,170 @@ fn backup_copies_database_and_blobs() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&tar.stdout).contains("coredumps/x/coredump_1.dmp"));
+}
+
+/// Issue 14: the data folder is 0700 and the database (with its -wal and -shm) 0600, also
+/// under a umask that would leave them open to everyone.
+#[cfg(unix)]
+#[test]
+fn data_dir_and_database_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"umask 000; exec "$0" --data-dir "$1" model list"#)
+        .arg(env!("CARGO_BIN_EXE_crashbox"))
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("crashbox.db")), 0o600);
+    // While a server runs, its -wal and -shm are there: they get the database's mode.
+    let app = common::TestApp::start();
+    assert_eq!(mode(&app.config.data_dir), 0o700);
+    for f in ["crashbox.db", "crashbox.db-wal", "crashbox.db-shm"] {
+        assert_eq!(mode(&app.config.data_dir.join(f)), 0o600, "{f}");
+    }
+}
+
+/// Issue 14: logs to a pipe (journald, a file) carry no ANSI colour codes, and a taken address
+/// is named in the error.
+#[test]
+fn logs_to_a_pipe_are_plain_and_a_taken_address_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = Server::start_env(&data, &[]);
+    assert!(
+        !server.listening.contains('\u{1b}'),
+        "{:?}",
+        server.listening
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_crashbox"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--bind", &server.addr])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot listen on {}", server.addr)),
+        "{err}"
+    );
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    assert!(server.terminate().success());
+}
+
+/// Issue 14: `backup` with the default relative data folder (it used to fail in `tar` and leave
+/// a truncated archive), `--verify`, and `restore` into an empty folder — never over one.
+#[test]
+fn backup_verify_and_restore_with_a_relative_data_dir() {
+    let app = common::TestApp::start_with(|c| c.workers = 0);
+    app.create_model("m");
+    let dev = app.create_device("m");
+    assert_eq!(app.upload(&dev, "esp32", "1", &[7u8; 3000]).status, 201);
+    let root = app.dir.path().to_path_buf();
+    let run = |data: &str, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_crashbox"))
+            .current_dir(&root)
+            .args(["--data-dir", data])
+            .args(args)
+            .env_remove("COREDUMPS_DIR")
+            .env_remove("ASSETS_DIR")
+            .output()
+            .unwrap()
+    };
+    let out = run("data", &["backup", "bk", "--verify"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("verified: database intact, 1 files"),
+        "{text}"
+    );
+
+    let out = run("restored", &["restore", "bk"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conn = rusqlite::Connection::open(root.join("restored/crashbox.db")).unwrap();
+    let (key, file): (String, String) = conn
+        .query_row(
+            "SELECT d.key, c.filename FROM coredumps c JOIN devices d ON d.id = c.device_id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(key, dev.key);
+    let restored = root.join("restored/coredumps").join(&key).join(&file);
+    assert_eq!(std::fs::read(&restored).unwrap(), vec![7u8; 3000]);
+
+    // Never over existing data.
+    let out = run("restored", &["restore", "bk"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("restore only into an empty data folder"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A damaged archive is found before anything is restored.
+    let tar = root.join("bk/blobs.tar");
+    let len = std::fs::metadata(&tar).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&tar)
+        .unwrap()
+        .set_len(len / 3)
+        .unwrap();
+    let out = run("third", &["restore", "bk"]);
+    assert!(!out.status.success());
+    assert!(!root.join("third/crashbox.db").exists());
+}
+
+/// Issue 14: `crashbox healthcheck` exits 0 against a healthy server and 1 when nothing
+/// answers; `CRASHBOX_METRICS_TOKEN_FILE` gives /metrics its token from a file.
+#[test]
+fn healthcheck_and_a_metrics_token_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = dir.path().join("metrics-token");
+    std::fs::write(&token, "m3trics\n").unwrap();
+    let server = Server::start_env(
+        &data,
+        &[
+            ("NO_COLOR", "1"),
+            ("CRASHBOX_METRICS_TOKEN_FILE", token.to_str().unwrap()),
+        ],
+    );
+    let check = |bind: &str| {
+        Command::new(env!("CARGO_BIN_EXE_crashbox"))
+            .args(["healthcheck", "--bind", bind, "--timeout", "5"])
+            .output()
+            .unwrap()
+    };
+    let out = check(&server.addr);
+    assert!(out.status.success(), "{out:?}");
+    // Nothing listens on the server's port once it is gone: 1.
+    let addr = server.addr.clone();
+    let metrics = |bearer: Option<&str>| {
+        let agent = common::agent();
+        let mut req = agent.get(format!("http://{addr}/metrics"));
+        if let Some(b) = bearer {
+            req = req.header("Authorization", format!("Bearer {b}"));
+        }
+        req.call().unwrap().status().as_u16()
+    };
+    assert_eq!(metrics(None), 401);
+    assert_eq!(metrics(Some("m3trics")), 200);
+    drop(server);
+    let out = check(&addr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
 }

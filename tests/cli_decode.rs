@@ -220,3 +220,46 @@ fn sidecar_mode_speaks_the_protocol() {
     assert_eq!(status, 422, "{body}");
     assert!(body["error"].as_str().unwrap().contains("cannot decode"));
 }
+
+/// Issue 14: text from the dump (task names, the panic reason) reaches the terminal escaped,
+/// never as raw ESC/BEL sequences.
+#[test]
+fn decode_escapes_terminal_controls_from_the_dump() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = xtensa_app();
+    let mut core = xtensa_core(&sha256_hex(&app)[..9]);
+    let replace = |core: &mut Vec<u8>, from: &[u8], to: &[u8]| {
+        let at = core
+            .windows(from.len())
+            .position(|w| w == from)
+            .expect("marker in the synthetic dump");
+        core[at..at + to.len()].copy_from_slice(to);
+    };
+    replace(&mut core, b"IDLE", b"\x1b]0\x07");
+    replace(&mut core, b"abort()", b"\x1b[2J\x07()");
+    std::fs::write(dir.path().join("app.elf"), &app).unwrap();
+    std::fs::write(dir.path().join("core.elf"), &core).unwrap();
+    let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+    let out = crashbox(
+        &[
+            "decode",
+            "--elf",
+            &p("app.elf"),
+            &p("core.elf"),
+            "--chip",
+            "esp32",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.stdout.iter().any(|b| *b == 0x1b || *b == 0x07),
+        "raw control bytes in the report"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\\u{1b}[2J\\u{7}()"), "{text}");
+}

@@ -1151,3 +1151,46 @@ fn notifications_page_has_no_link_warning_with_a_public_url() {
     assert!(html.contains("Recent deliveries"), "{html}");
     assert!(!html.contains("is not set"), "{html}");
 }
+
+/// Issue 14: a channel's secret can come from a file (`--secret-file`, or
+/// `CRASHBOX_NOTIFY_SECRET_FILE`), as systemd credentials and Docker secrets provide them.
+#[test]
+fn the_cli_reads_a_channel_secret_from_a_file() {
+    let app = TestApp::start_with(fast);
+    let file = app.dir.path().join("ntfy-token");
+    std::fs::write(&file, "tk_from_file\n").unwrap();
+    let out = app.cli(&[
+        "notify",
+        "add",
+        "ntfy",
+        "--url",
+        "http://127.0.0.1:9/topic",
+        "--secret-file",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let id: i64 = text
+        .split_whitespace()
+        .last()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no channel id in {text:?}"));
+    let stored = crashbox::db::notify::secret(&app.state().db.conn().unwrap(), id).unwrap();
+    assert_eq!(stored.as_deref(), Some("tk_from_file"));
+    // A missing file is an error that names the variable, never a channel without its secret.
+    let out = app.cli(&[
+        "notify",
+        "add",
+        "ntfy",
+        "--url",
+        "http://127.0.0.1:9/topic",
+        "--secret-file",
+        "/nonexistent/token",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CRASHBOX_NOTIFY_SECRET_FILE"));
+}

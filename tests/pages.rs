@@ -157,7 +157,7 @@ fn wrong_passwords_are_delayed_then_locked_out() {
     let start = std::time::Instant::now();
     let r = b.login_with("admin", "wrong");
     // The one timed assertion in the tests, and on purpose: a failed sign-in is answered only
-    // after a deliberate delay (`LoginThrottle::DELAY`, 700 ms). It is a lower bound, so a slow
+    // after a deliberate delay (`Lockout::DELAY`, 700 ms). It is a lower bound, so a slow
     // machine cannot make it fail.
     assert!(start.elapsed() >= std::time::Duration::from_millis(600));
     assert_eq!(r.status, 401);
@@ -523,7 +523,18 @@ fn dump_page_shows_summary_report_and_reparses() {
     assert!(!html.contains("http-equiv=\"refresh\""));
     assert!(!html.contains("<report"), "the report is escaped");
 
-    // Re-parse: back to PENDING (and queued).
+    // Without the version's bundle a re-parse would lose this report: refused, report kept.
+    let r = b.post(&format!("{url}/reparse"), &[("csrf", &csrf)]);
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text().contains("its decoded report is kept"),
+        "{}",
+        r.text()
+    );
+    assert!(b.get(&url).text().contains("badge badge-parsed"));
+
+    // Re-parse with the bundle stored: back to PENDING (and queued).
+    app.install_bundle("tempsensor", "1.2.3", b"\x7fELF");
     let r = b.post(&format!("{url}/reparse"), &[("csrf", &csrf)]);
     assert_eq!(location(&r), format!("{url}?done=reparse"));
     let html = b.get(&location(&r)).text();
@@ -1361,4 +1372,223 @@ fn dump_page_highlights_the_in_app_frame_and_names_the_cause() {
     let group = br.get(&format!("/groups/{g}")).text();
     assert!(group.contains("<tr class=\"frame-app\">"));
     assert!(group.contains("abort() in fail_once (test_core_dump.c:14)"));
+}
+
+#[test]
+fn login_redirect_stays_on_this_site_as_a_browser_reads_it() {
+    let app = app_with_admin();
+    for next in [
+        "//evil.example/",
+        "/\\evil.example/",
+        "/\t/evil.example/",
+        "/\r\n/evil.example/",
+        " //evil.example/",
+        "\u{1}//evil.example/",
+        "https://evil.example/",
+        "/%2F..\\evil",
+    ] {
+        let b = Browser::new(&app);
+        let token = field(&b.get("/login").text(), "login_csrf");
+        let r = b.post(
+            "/login",
+            &[
+                ("username", "admin"),
+                ("password", PASSWORD),
+                ("login_csrf", &token),
+                ("next", next),
+            ],
+        );
+        assert_eq!((r.status, location(&r).as_str()), (303, "/"), "{next:?}");
+    }
+    let b = Browser::new(&app);
+    let token = field(&b.get("/login").text(), "login_csrf");
+    let r = b.post(
+        "/login",
+        &[
+            ("username", "admin"),
+            ("password", PASSWORD),
+            ("login_csrf", &token),
+            ("next", "/devices?page=2"),
+        ],
+    );
+    assert_eq!(location(&r), "/devices?page=2");
+}
+
+fn app_behind_proxy() -> TestApp {
+    let app = TestApp::start_with(|c| {
+        c.workers = 0;
+        c.trusted_proxies =
+            crashbox::config::AddrList::parse("CRASHBOX_TRUSTED_PROXIES", "127.0.0.1").unwrap();
+    });
+    crashbox::fleet::users::set_password(&app.state().db, &app.config.data_dir, "admin", PASSWORD)
+        .unwrap();
+    app
+}
+
+#[test]
+fn a_lan_attacker_locks_out_only_their_own_address() {
+    let app = app_behind_proxy();
+    let attacker = Browser::new(&app);
+    for _ in 0..5 {
+        assert_eq!(
+            attacker.login_from("10.0.0.66", "admin", "guess").status,
+            401
+        );
+    }
+    let r = attacker.login_from("10.0.0.66", "admin", PASSWORD);
+    assert_eq!(r.status, 429, "{}", r.text());
+    // The admin, elsewhere, signs in.
+    let admin = Browser::new(&app);
+    assert_eq!(admin.login_from("10.0.0.7", "admin", PASSWORD).status, 303);
+}
+
+#[test]
+fn forwarded_for_from_an_untrusted_peer_is_ignored() {
+    // No trusted proxies: every attempt counts under the socket's address, whatever the header.
+    let app = app_with_admin();
+    let b = Browser::new(&app);
+    for i in 0..5 {
+        assert_eq!(
+            b.login_from(&format!("10.0.0.{i}"), "admin", "guess")
+                .status,
+            401
+        );
+    }
+    assert_eq!(b.login_from("10.0.0.99", "admin", PASSWORD).status, 429);
+}
+
+#[test]
+fn user_passwd_lifts_the_lockout() {
+    let app = app_with_admin();
+    let b = Browser::new(&app);
+    for _ in 0..5 {
+        assert_eq!(b.login_with("admin", "guess").status, 401);
+    }
+    assert_eq!(b.login_with("admin", PASSWORD).status, 429);
+    // Another process (the CLI) sets a new password: the lock no longer holds.
+    let out = app.cli_stdin(&["user", "passwd", "admin"], "another password 9\n");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(b.login_with("admin", "another password 9").status, 303);
+}
+
+#[test]
+fn changing_the_password_ends_other_sessions_and_rotates_this_one() {
+    let app = app_with_admin();
+    let here = Browser::new(&app);
+    let csrf = here.login();
+    let other = Browser::new(&app);
+    other.login();
+    let before = here.cookie("crashbox_session");
+    let r = here.post(
+        "/account/password",
+        &[
+            ("csrf", &csrf),
+            ("current", PASSWORD),
+            ("new", "a new password 1"),
+            ("confirm", "a new password 1"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let after = here.cookie("crashbox_session");
+    assert!(
+        after.is_some() && after != before,
+        "the session was not rotated"
+    );
+    // This browser goes on with its new session; the old cookie and the other browser are out.
+    assert_eq!(here.get("/devices").status, 200);
+    let old = format!("crashbox_session={}", before.unwrap());
+    let r = app.get_with("/devices", None, &[("Cookie", &old)]);
+    assert_eq!(r.status, 303);
+    assert!(location(&r).starts_with("/login"));
+    let r = other.get("/devices");
+    assert_eq!(r.status, 303);
+    assert!(location(&r).starts_with("/login"));
+}
+
+#[test]
+fn a_first_run_session_cannot_use_the_json_api() {
+    let app = TestApp::start();
+    let initial = std::fs::read_to_string(app.config.data_dir.join("initial-admin-password"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let b = Browser::new(&app);
+    assert_eq!(b.login_with("admin", &initial).status, 303);
+    let c = b.cookie_header();
+    let r = app.get_with("/api/devices", None, &[("Cookie", &c)]);
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.text().contains("Change the generated password first"));
+}
+
+#[test]
+fn an_unknown_user_costs_the_same_password_check_as_a_known_one() {
+    let app = app_with_admin();
+    let db = &app.state().db;
+    let time = |user: &str| {
+        let start = std::time::Instant::now();
+        assert!(
+            crashbox::fleet::users::verify_login(db, user, "wrong")
+                .unwrap()
+                .is_none()
+        );
+        start.elapsed()
+    };
+    time("nobody"); // the decoy hash is made on first use
+    let known = (0..3).map(|_| time("admin")).min().unwrap();
+    let unknown = (0..3).map(|_| time("nobody")).min().unwrap();
+    assert!(
+        unknown * 3 >= known,
+        "unknown {unknown:?} vs known {known:?}: the argon2 check was skipped"
+    );
+}
+
+/// Issue 14: a signed-in upload form cannot make the server read an oversized field whole.
+#[test]
+fn firmware_upload_form_fields_are_capped() {
+    let app = TestApp::start_with(|c| {
+        c.workers = 0;
+        c.max_bundle_bytes = 64 << 10;
+    });
+    crashbox::fleet::users::set_password(&app.state().db, &app.config.data_dir, "admin", PASSWORD)
+        .unwrap();
+    app.create_model("doorbell");
+    let b = Browser::new(&app);
+    let csrf = b.login();
+    let c = b.cookie_header();
+    // A 100 KiB "csrf" field: the field's own cap (256 bytes) stops it.
+    let huge = "a".repeat(100 << 10);
+    let (ct, body) = multipart(&[("csrf", &huge)], b"PK\x03\x04");
+    let r = app.post_with("/models/doorbell/firmware", &[("Cookie", &c)], &ct, &body);
+    assert_eq!(r.status, 413, "{}", r.text());
+    // A bundle over the limit: 413 too, and the page says so.
+    let (ct, body) = multipart(&[("csrf", &csrf)], &vec![0u8; 100 << 10]);
+    let r = app.post_with("/models/doorbell/firmware", &[("Cookie", &c)], &ct, &body);
+    assert_eq!(r.status, 413, "{}", r.text());
+    // A whole form over the route's cap (bundle limit + 64 KiB) is refused as well.
+    let (ct, body) = multipart(&[("csrf", &csrf), ("x", &"b".repeat(200 << 10))], b"PK");
+    let r = app.post_with("/models/doorbell/firmware", &[("Cookie", &c)], &ct, &body);
+    assert_eq!(r.status, 413, "{}", r.text());
+}
+
+/// Issue 14: an error page keeps the navigation for a signed-in user (and has none for
+/// anyone else), and the firmware form says the bundle needs its `.elf`.
+#[test]
+fn error_pages_keep_the_navigation_and_the_upload_form_asks_for_the_elf() {
+    let app = app_with_admin();
+    let b = Browser::new(&app);
+    b.login();
+    let r = b.get("/devices/999999");
+    assert_eq!(r.status, 404);
+    assert!(
+        r.text().contains(r#"<nav aria-label="Main">"#),
+        "{}",
+        r.text()
+    );
+    assert!(r.text().contains("href=\"/devices\""));
+    let anon = app.get("/static/none.css", None);
+    assert!(!anon.text().contains(r#"<nav aria-label="Main">"#));
+    app.create_model("doorbell");
+    let page = b.get("/models/doorbell").text();
+    assert!(page.contains("all five required"), "{page}");
+    assert!(!page.contains("optionally its"), "{page}");
 }

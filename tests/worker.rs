@@ -546,3 +546,34 @@ fn without_sidecar_the_builtin_decoder_decides() {
     );
     assert!(d["analysis"].is_object());
 }
+
+/// Issue 14: re-parse must not destroy a good report when the version's bundle is gone
+/// (pruned by retention): it is refused and the report kept, from the API and the CLI.
+#[test]
+fn reparse_keeps_a_decoded_report_when_the_bundle_is_gone() {
+    let (_sidecar, app) = start(vec![], |_| {});
+    let dev = fleet(&app);
+    let id = upload(&app, &dev, "1.0.0", b"x");
+    let before = app.wait_parsed(dev.id, id, WAIT);
+    assert_eq!(before["parse_status"], "PARSED", "{before}");
+    let bundle = app.config.assets_dir.join("m/firmware-1.0.0.zip");
+    std::fs::remove_file(&bundle).unwrap();
+
+    let path = format!("/api/devices/{}/coredumps/{id}/reparse", dev.id);
+    let r = app.post(&path, Some(&app.admin), "application/json", b"");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["code"], "INVALID_OPERATION");
+    assert!(
+        r.error().contains("its decoded report is kept"),
+        "{}",
+        r.error()
+    );
+    let out = app.cli(&["coredump", "reparse", &id.to_string()]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is no longer stored"),
+        "{out:?}"
+    );
+    let after = app.coredump(dev.id, id);
+    assert_eq!(after["parse_status"], "PARSED");
+    assert_eq!(after["parsed_output"], before["parsed_output"]);
+}

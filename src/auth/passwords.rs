@@ -21,6 +21,13 @@ pub fn verify(password: &str, stored: &str) -> bool {
     }
 }
 
+/// A hash of a random password that nobody knows, verified against when the user name is
+/// unknown so that such a sign-in costs the same time as one with a wrong password.
+pub fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash(&generate()).unwrap_or_default())
+}
+
 /// A random password for the first-run admin (20 characters of an unambiguous alphabet).
 pub fn generate() -> String {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";

@@ -27,6 +27,11 @@ pub fn login(db: &Db, username: &str, password: &str) -> Result<Option<NewSessio
     let Some(user) = fleet::users::verify_login(db, username.trim(), password)? else {
         return Ok(None);
     };
+    open(db, &user).map(Some)
+}
+
+/// Opens a new session for `user`.
+fn open(db: &Db, user: &crate::db::users::User) -> Result<NewSession> {
     let cookie = tokens::mint("cbs_");
     let csrf = tokens::random_hex(32);
     let ttl = chrono::Duration::from_std(SESSION_TTL)
@@ -35,10 +40,10 @@ pub fn login(db: &Db, username: &str, password: &str) -> Result<Option<NewSessio
     let conn = db.conn()?;
     sessions::delete_expired(&conn)?;
     sessions::insert(&conn, &tokens::hash(&cookie), user.id, &csrf, &expires)?;
-    Ok(Some(NewSession {
+    Ok(NewSession {
         cookie,
         must_change_password: user.must_change_password,
-    }))
+    })
 }
 
 /// Ends the session with this cookie value (no error when it is already gone).
@@ -47,7 +52,8 @@ pub fn logout(db: &Db, cookie: &str) -> Result<()> {
     Ok(())
 }
 
-/// Changes the logged-in user's password after checking the current one.
+/// Changes the logged-in user's password after checking the current one. Every session of the
+/// user ends (other browsers are signed out); the returned new session replaces the caller's.
 pub fn change_password(
     db: &Db,
     data_dir: &std::path::Path,
@@ -55,7 +61,7 @@ pub fn change_password(
     current: &str,
     new: &str,
     confirm: &str,
-) -> Result<()> {
+) -> Result<NewSession> {
     if fleet::users::verify_login(db, username, current)?.is_none() {
         return Err(Error::Validation("The current password is wrong".into()));
     }
@@ -67,5 +73,8 @@ pub fn change_password(
             "The new password must differ from the current one".into(),
         ));
     }
-    fleet::users::set_password(db, data_dir, username, new)
+    fleet::users::set_password(db, data_dir, username, new)?;
+    let user = crate::db::users::find_by_name(&*db.conn()?, username)?
+        .ok_or_else(|| Error::not_found("User", username))?;
+    open(db, &user)
 }

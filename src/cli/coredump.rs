@@ -39,10 +39,14 @@ pub fn run(config: &Config, cmd: CoredumpCmd) -> anyhow::Result<()> {
                 (reparse::reparse_errors(&db, &jobs)?, Vec::new())
             } else {
                 let ids: Vec<CoredumpId> = ids.into_iter().map(CoredumpId).collect();
-                let done = reparse::reparse_ids(&db, &jobs, &ids)?;
+                let reparse::Requeued { queued: done, kept } =
+                    reparse::reparse_ids(&db, &super::layout(config), &jobs, &ids)?;
+                for (_, why) in &kept {
+                    eprintln!("{why}");
+                }
                 let missing: Vec<String> = ids
                     .iter()
-                    .filter(|i| !done.contains(i))
+                    .filter(|i| !done.contains(i) && !kept.iter().any(|(k, _)| k == *i))
                     .map(|i| i.to_string())
                     .collect();
                 (done, missing)

@@ -51,7 +51,8 @@ pub fn run(config: &Config, args: DecodeArgs) -> anyhow::Result<()> {
     if args.json {
         super::print_json(&analysis)?;
     } else {
-        print!("{}", analysis.report_text());
+        // Names and strings in the report come from the device: escape them for the terminal.
+        print!("{}", crate::terminal::escape(&analysis.report_text()));
     }
     Ok(())
 }

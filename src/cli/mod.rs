@@ -8,8 +8,10 @@ mod decode;
 mod device;
 mod firmware;
 mod group;
+mod healthcheck;
 mod model;
 mod notify;
+mod restore;
 mod rollout;
 mod serve;
 mod sidecar;
@@ -40,7 +42,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the appliance (HTTP API, dashboard, parse workers).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage device models.
     #[command(subcommand)]
     Model(model::ModelCmd),
@@ -72,20 +74,31 @@ pub enum Command {
     /// Rollouts: model target, canary, promote, resume.
     #[command(subcommand)]
     Rollout(rollout::RolloutCmd),
-    /// Consistent online copy of the database plus a tar of the blob folders.
+    /// Consistent online copy of the database plus a tar of the blob folders (`--verify`
+    /// checks it).
     Backup(backup::BackupArgs),
+    /// Restore a backup into an empty data folder (verified first; never overwrites).
+    Restore(restore::RestoreArgs),
+    /// Ask a running server's /healthz: exit 0 when healthy, 1 otherwise.
+    Healthcheck(healthcheck::HealthcheckArgs),
 }
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    // Needs no data folder: it only asks a running server.
+    if let Command::Healthcheck(args) = cli.command {
+        return healthcheck::run(args);
+    }
     let config = cli.config.resolve()?;
     match cli.command {
-        Command::Serve(args) => serve::run(config, args),
+        Command::Healthcheck(_) => Ok(()),
+        Command::Serve(args) => serve::run(config, *args),
         Command::Model(cmd) => model::run(&config, cmd),
         Command::Device(cmd) => device::run(&config, cmd),
         Command::Token(cmd) => token::run(&config, cmd),
         Command::User(cmd) => user::run(&config, cmd),
         Command::Backup(args) => backup::run(&config, args),
+        Command::Restore(args) => restore::run(&config, args),
         Command::Firmware(cmd) => firmware::run(&config, cmd),
         Command::Decode(args) => decode::run(&config, args),
         Command::Sidecar(args) => sidecar::run(&config, args),
@@ -98,8 +111,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Opens the database of the data dir (creating it and applying migrations if needed).
 fn open_db(config: &crate::config::Config) -> anyhow::Result<crate::db::Db> {
-    std::fs::create_dir_all(&config.data_dir)?;
-    Ok(crate::db::Db::open(&config.db_path)?)
+    crate::store::private::create_dir(&config.data_dir)?;
+    Ok(crate::db::Db::open_with(
+        &config.db_path,
+        config.db_busy_timeout,
+    )?)
 }
 
 fn layout(config: &crate::config::Config) -> crate::store::Layout {

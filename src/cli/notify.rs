@@ -64,8 +64,12 @@ pub struct AddArgs {
     #[arg(long)]
     pub spike_window: Option<i64>,
     /// Read the ntfy token or the SMTP password from the first line of stdin.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "secret_file")]
     pub secret_stdin: bool,
+    /// Read the ntfy token or the SMTP password from the first line of this file (e.g. a
+    /// systemd credential or a Docker secret).
+    #[arg(long, env = "CRASHBOX_NOTIFY_SECRET_FILE")]
+    pub secret_file: Option<std::path::PathBuf>,
     /// SMTP server.
     #[arg(long)]
     pub smtp_host: Option<String>,
@@ -91,7 +95,12 @@ pub fn run(config: &Config, cmd: NotifyCmd) -> anyhow::Result<()> {
     let db = open_db(config)?;
     match cmd {
         NotifyCmd::Add(a) => {
-            let secret = if a.secret_stdin {
+            let secret = if let Some(file) = &a.secret_file {
+                Some(crate::config::secret_from_file(
+                    "CRASHBOX_NOTIFY_SECRET_FILE",
+                    file,
+                )?)
+            } else if a.secret_stdin {
                 let mut line = String::new();
                 std::io::stdin().lock().read_line(&mut line)?;
                 Some(line.trim().to_string()).filter(|s| !s.is_empty())

@@ -2,9 +2,30 @@
 
 use crate::app::App;
 use crate::config::{Config, ServeArgs};
+use crate::web::server;
 
-pub fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
+pub fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     let addr = args.bind_addr()?;
+    config.http = args.limits()?;
+    config.trusted_proxies =
+        crate::config::AddrList::parse("CRASHBOX_TRUSTED_PROXIES", &args.trusted_proxies)?;
+    config.metrics_access = args.metrics_access()?;
+    let nofile = server::raise_nofile_limit();
+    let cap = server::connection_cap(config.http.max_connections, nofile);
+    if cap < config.http.max_connections {
+        tracing::warn!(
+            configured = config.http.max_connections,
+            cap,
+            nofile,
+            "the open-file limit cannot carry CRASHBOX_MAX_CONNECTIONS: lowered"
+        );
+        config.http.max_connections = cap;
+    }
+    tracing::info!(
+        nofile,
+        max_connections = config.http.max_connections,
+        "open-file limit"
+    );
     let app = App::open(config)?;
     if let Some(pw) = &app.initial_password {
         let file = app
@@ -22,8 +43,11 @@ pub fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        app.serve(listener, shutdown_signal()).await
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+        app.serve(listener, shutdown_signal()).await?;
+        Ok::<(), anyhow::Error>(())
     })?;
     app.shutdown();
     tracing::info!("stopped");

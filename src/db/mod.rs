@@ -63,6 +63,9 @@ pub enum DbError {
     /// No pooled connection could be had (the pool timed out or could not open one).
     #[error("database pool: {0}")]
     Pool(#[from] r2d2::Error),
+    /// The write lock (this process's or another's) could not be had in time.
+    #[error("database busy: the write lock could not be had in time")]
+    Busy,
     /// The blocking task running the SQL panicked or was cancelled.
     #[error("database task failed: {0}")]
     Join(String),
@@ -76,6 +79,25 @@ pub enum DbError {
     },
 }
 
+impl DbError {
+    /// Whether the failure is a busy database or an exhausted pool (retry later), not a fault.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DbError::Busy | DbError::Pool(_) => true,
+            DbError::Sqlite(e) => is_busy(e),
+            _ => false,
+        }
+    }
+}
+
+/// Whether SQLite gave up waiting for a lock (`SQLITE_BUSY`, `SQLITE_LOCKED`).
+pub fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 /// A page of rows and the total number of matching rows.
 #[derive(Debug, Clone)]
 pub struct Page<T> {
@@ -85,6 +107,9 @@ pub struct Page<T> {
     pub total: i64,
 }
 
+/// How long a write may wait for the write lock (this process's, then SQLite's) by default.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Db {
@@ -93,11 +118,18 @@ pub struct Db {
     /// letting many threads race for its lock makes them sleep in its busy handler (1, 2, 5 …
     /// 100 ms back-offs), which is where upload tail latency came from. Waiting here instead
     /// hands the lock over at once. Other processes (the CLI) still meet `busy_timeout`.
-    write_lock: std::sync::Arc<std::sync::Mutex<()>>,
+    ///
+    /// A writer takes this lock *before* it takes a pooled connection, so writers queueing
+    /// behind another process's transaction hold no connection and reads (which WAL lets run
+    /// beside a writer) always find one.
+    write_lock: std::sync::Arc<parking_lot::Mutex<()>>,
+    /// The whole budget of one write for both locks; past it the write fails with
+    /// [`DbError::Busy`] (answered 503 + `Retry-After`).
+    busy_timeout: Duration,
 }
 
-fn init_connection(c: &mut Connection) -> rusqlite::Result<()> {
-    c.busy_timeout(Duration::from_secs(10))?;
+fn init_connection(c: &mut Connection, busy: Duration) -> rusqlite::Result<()> {
+    c.busy_timeout(busy)?;
     c.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
@@ -108,9 +140,21 @@ fn init_connection(c: &mut Connection) -> rusqlite::Result<()> {
 }
 
 impl Db {
-    /// Opens (creating if needed) the database file and applies pending migrations.
+    /// Opens (creating if needed) the database file and applies pending migrations, with the
+    /// default busy timeout.
     pub fn open(path: &Path) -> Result<Db, DbError> {
-        let manager = SqliteConnectionManager::file(path).with_init(init_connection);
+        Db::open_with(path, DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// [`Db::open`] with a busy timeout: how long a write waits for the write lock, and an
+    /// autocommit statement for SQLite's lock, before it fails as [`DbError::Busy`].
+    pub fn open_with(path: &Path, busy_timeout: Duration) -> Result<Db, DbError> {
+        // Owner-only whatever the umask: it holds password and token hashes.
+        if let Err(e) = crate::store::private::restrict_file(path, true) {
+            tracing::warn!(file = %path.display(), error = %e, "cannot make the database private (0600)");
+        }
+        let manager = SqliteConnectionManager::file(path)
+            .with_init(move |c| init_connection(c, busy_timeout));
         let pool = r2d2::Pool::builder()
             .max_size(8)
             .min_idle(Some(1))
@@ -118,9 +162,17 @@ impl Db {
             .build(manager)?;
         let mut conn = pool.get()?;
         migrations::apply(&mut conn)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.as_os_str().to_owned();
+            side.push(suffix);
+            if let Err(e) = crate::store::private::restrict_file(Path::new(&side), false) {
+                tracing::warn!(error = %e, "cannot make the database's {suffix} file private");
+            }
+        }
         Ok(Db {
             pool,
             write_lock: Default::default(),
+            busy_timeout,
         })
     }
 
@@ -130,6 +182,10 @@ impl Db {
     }
 
     /// Runs `f` in an immediate (write) transaction, committed when `f` succeeds. Blocking.
+    ///
+    /// Takes this process's write lock first, then a pooled connection, then SQLite's lock
+    /// (`BEGIN IMMEDIATE`), all within the busy timeout; [`DbError::Busy`] when the locks
+    /// cannot be had in time (another process holding a write transaction, say).
     pub fn write<R, E>(
         &self,
         f: impl FnOnce(&rusqlite::Transaction) -> Result<R, E>,
@@ -137,17 +193,30 @@ impl Db {
     where
         E: From<DbError>,
     {
-        let mut conn = self.conn()?;
+        let deadline = std::time::Instant::now() + self.busy_timeout;
         let _guard = self
             .write_lock
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(DbError::from)?;
-        let out = f(&tx)?;
-        tx.commit().map_err(DbError::from)?;
-        Ok(out)
+            .try_lock_for(self.busy_timeout)
+            .ok_or(DbError::Busy)?;
+        let mut conn = self.conn()?;
+        // What is left of the budget is SQLite's to wait for another process's lock.
+        let left = deadline
+            .saturating_duration_since(std::time::Instant::now())
+            .max(Duration::from_millis(1));
+        conn.busy_timeout(left).map_err(DbError::from)?;
+        let out = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+            Ok(tx) => f(&tx).and_then(|out| {
+                tx.commit().map_err(DbError::from)?;
+                Ok(out)
+            }),
+            Err(e) if is_busy(&e) => Err(DbError::Busy.into()),
+            Err(e) => Err(DbError::from(e).into()),
+        };
+        // Back to the full budget for the connection's next (autocommit) user.
+        if let Err(e) = conn.busy_timeout(self.busy_timeout) {
+            tracing::warn!(error = %e, "cannot reset the busy timeout");
+        }
+        out
     }
 
     /// Runs `f` with a connection on tokio's blocking pool.

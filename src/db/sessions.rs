@@ -66,3 +66,11 @@ pub fn delete(conn: &Connection, hash: &[u8]) -> Result<(), DbError> {
 pub fn delete_expired(conn: &Connection) -> Result<usize, DbError> {
     Ok(conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now()])?)
 }
+
+/// Deletes every session of the user with this name (a password change).
+pub fn delete_for_username(conn: &Connection, username: &str) -> Result<usize, DbError> {
+    Ok(conn.execute(
+        "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE username = ?1)",
+        [username],
+    )?)
+}

@@ -16,6 +16,8 @@ pub struct User {
     pub password_hash: String,
     /// Whether the user must set a new password before using the dashboard (first-run admin).
     pub must_change_password: bool,
+    /// When the row last changed (its password, in practice), RFC 3339.
+    pub updated_at: String,
 }
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<User> {
@@ -24,6 +26,7 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<User> {
         username: r.get(1)?,
         password_hash: r.get(2)?,
         must_change_password: r.get(3)?,
+        updated_at: r.get(4)?,
     })
 }
 
@@ -31,7 +34,7 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<User> {
 pub fn find_by_name(conn: &Connection, username: &str) -> Result<Option<User>, DbError> {
     Ok(conn
         .query_row(
-            "SELECT id, username, password_hash, must_change_password FROM users WHERE username = ?1",
+            "SELECT id, username, password_hash, must_change_password, updated_at FROM users WHERE username = ?1",
             [username],
             from_row,
         )
@@ -42,7 +45,7 @@ pub fn find_by_name(conn: &Connection, username: &str) -> Result<Option<User>, D
 pub fn find(conn: &Connection, id: UserId) -> Result<Option<User>, DbError> {
     Ok(conn
         .query_row(
-            "SELECT id, username, password_hash, must_change_password FROM users WHERE id = ?1",
+            "SELECT id, username, password_hash, must_change_password, updated_at FROM users WHERE id = ?1",
             [id.0],
             from_row,
         )

@@ -211,7 +211,9 @@ pub fn upload_with(
     if !requeued.is_empty() {
         tracing::info!(model = %code, version = %version, count = requeued.len(), "re-queued dumps that waited for this firmware");
     }
-    tracing::info!(model = %code, version = %version, bundle = is_bundle, size = body.len(), sha256 = %sha256, "stored firmware");
+    // The image's size next to the image's hash (what devices download and the ETag is), and
+    // the upload's size apart from them.
+    tracing::info!(model = %code, version = %version, bundle = is_bundle, upload_size = body.len(), image_size = bin.len(), image_sha256 = %sha256, "stored firmware");
     Ok(Uploaded {
         id: model.id,
         code: code.to_string(),

@@ -51,16 +51,41 @@ pub fn set_password(db: &Db, data_dir: &Path, username: &str, password: &str) ->
         ));
     }
     let hash = passwords::hash(password).map_err(Error::Internal)?;
-    let conn = db.conn()?;
-    if !users::set_password(&conn, username, &hash)? {
-        users::insert(&conn, username, &hash, false)?;
-    }
+    db.write(|tx| {
+        if !users::set_password(tx, username, &hash)? {
+            users::insert(tx, username, &hash, false)?;
+        }
+        // Whoever knew the old password is signed out everywhere.
+        crate::db::sessions::delete_for_username(tx, username)?;
+        Ok::<_, Error>(())
+    })?;
     crate::store::remove_quietly(&data_dir.join(INITIAL_PASSWORD_FILE));
     Ok(())
 }
 
-/// Checks a login; `None` for an unknown user or a wrong password.
+/// Checks a login; `None` for an unknown user or a wrong password. An unknown user costs the
+/// same argon2 verification as a known one, so timing does not tell which names exist.
 pub fn verify_login(db: &Db, username: &str, password: &str) -> Result<Option<users::User>> {
     let user = users::find_by_name(&*db.conn()?, username)?;
-    Ok(user.filter(|u| passwords::verify(password, &u.password_hash)))
+    match user {
+        Some(u) => Ok(passwords::verify(password, &u.password_hash).then_some(u)),
+        None => {
+            passwords::verify(password, passwords::decoy_hash());
+            Ok(None)
+        }
+    }
+}
+
+/// When the user's password last changed (`None` for an unknown user): sign-in locks that
+/// began before it no longer hold.
+pub fn password_changed_at(
+    db: &Db,
+    username: &str,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    let Some(user) = users::find_by_name(&*db.conn()?, username.trim())? else {
+        return Ok(None);
+    };
+    Ok(chrono::DateTime::parse_from_rfc3339(&user.updated_at)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc)))
 }

@@ -5,6 +5,7 @@
 //! `firmware/`, which also know the rows.
 
 pub mod atomic;
+pub mod private;
 
 use std::io;
 use std::path::{Path, PathBuf};

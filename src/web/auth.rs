@@ -6,7 +6,9 @@
 //!   requests made with the cookie must carry the session's CSRF token in `X-CSRF-Token`).
 //!
 //! Tokens are looked up by their SHA-256 and compared in constant time. A principal never
-//! reaches another's routes: unknown tokens are 401, a known token of the wrong role is 403.
+//! reaches another's routes: an unknown token is 401, and so is a device token on an API route
+//! or an API token on a device route (they live in different tables); an API token of the
+//! other role is 403 (docs/api.md has the table, tests/api_admin.rs tests it).
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -90,7 +92,7 @@ impl FromRequestParts<AppState> for DeviceAuth {
     }
 }
 
-/// Looks up an active API token from the bearer header and records its use.
+/// Looks up an active API token from the bearer header (a read) and records its use.
 async fn api_token(parts: &Parts, st: &AppState) -> Result<Option<ApiToken>, ApiError> {
     let Some(token) = bearer(parts).map(str::to_string) else {
         return Ok(None);
@@ -99,18 +101,26 @@ async fn api_token(parts: &Parts, st: &AppState) -> Result<Option<ApiToken>, Api
         .db
         .call(move |c| {
             let found = dbm::tokens::find_active_by_hash(c, &tokens::hash(&token))?;
-            match found {
-                Some((row, stored)) if tokens::matches(&token, &stored) => {
-                    dbm::tokens::touch(c, row.id)?;
-                    Ok(Some(row))
-                }
-                _ => Ok(None),
-            }
+            Ok(found.filter(|(_, stored)| tokens::matches(&token, stored)))
         })
         .await?;
-    found
-        .map(Some)
-        .ok_or_else(|| ApiError::unauthenticated("Invalid API token"))
+    let (row, _) = found.ok_or_else(|| ApiError::unauthenticated("Invalid API token"))?;
+    record_use(st, row.id);
+    Ok(Some(row))
+}
+
+/// Writes a token's `last_used_at` in the background, at most once a minute per token: the
+/// request neither waits for the write nor fails with it.
+fn record_use(st: &AppState, id: crate::ids::TokenId) {
+    if !st.token_use.due(id, std::time::Instant::now()) {
+        return;
+    }
+    let db = st.db.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = db.write(|tx| dbm::tokens::touch(tx, id)) {
+            tracing::warn!(error = %e, token = id.0, "cannot record the token's use");
+        }
+    });
 }
 
 fn require(role: Role, token: ApiToken) -> Result<ApiToken, ApiError> {
@@ -156,6 +166,11 @@ impl FromRequestParts<AppState> for AdminAuth {
         let s = session(parts, st)
             .await?
             .ok_or_else(|| ApiError::unauthenticated("Authentication is required"))?;
+        if s.must_change_password {
+            return Err(ApiError::forbidden(
+                "Change the generated password first (/account/password)",
+            ));
+        }
         let safe = matches!(parts.method, Method::GET | Method::HEAD);
         let csrf_ok = parts
             .headers

@@ -41,6 +41,14 @@ impl ApiError {
     pub fn forbidden(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::FORBIDDEN, "AUTHORIZATION_FAILED", message)
     }
+    /// 503 `SERVICE_UNAVAILABLE` (answered with `Retry-After`).
+    pub fn unavailable(message: impl Into<String>) -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            message,
+        )
+    }
     /// 404 `RECORD_NOT_FOUND`.
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "RECORD_NOT_FOUND", message)
@@ -61,6 +69,11 @@ impl From<Error> for ApiError {
             Error::TooLarge(m) => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", m)
             }
+            Error::Unavailable(m) => ApiError::unavailable(m),
+            other if other.is_transient() => {
+                tracing::warn!(error = %other, "busy: answered 503");
+                ApiError::unavailable("The server is busy; retry later")
+            }
             other => {
                 tracing::error!(error = %other, "internal error");
                 ApiError::new(
@@ -79,13 +92,29 @@ impl From<crate::db::DbError> for ApiError {
     }
 }
 
+/// Seconds a client is asked to wait after a `503`.
+pub const RETRY_AFTER_SECS: &str = "5";
+
+/// Adds `Retry-After` to a `503`: every "busy" answer tells the client when to come back.
+pub fn with_retry_after(mut resp: Response) -> Response {
+    if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+        resp.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static(RETRY_AFTER_SECS),
+        );
+    }
+    resp
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({ "error": self.message, "code": self.code })),
+        with_retry_after(
+            (
+                self.status,
+                Json(json!({ "error": self.message, "code": self.code })),
+            )
+                .into_response(),
         )
-            .into_response()
     }
 }
 

@@ -54,8 +54,25 @@ pub fn path_id(segment: &str, kind: &str) -> Result<i64, ApiError> {
 pub enum BodyError {
     /// The body grew past the limit.
     TooLarge,
+    /// The body stalled longer than the body idle timeout.
+    TimedOut,
     /// The body could not be read (the connection failed); the reader's error text.
     Read(String),
+}
+
+impl BodyError {
+    /// The API answer: 413 is the caller's (its limit text), 408 for a stalled body, else 400.
+    pub fn into_api(self, too_large: impl FnOnce() -> ApiError) -> ApiError {
+        match self {
+            BodyError::TooLarge => too_large(),
+            BodyError::TimedOut => ApiError::new(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                "REQUEST_TIMEOUT",
+                "The request body stalled",
+            ),
+            BodyError::Read(e) => ApiError::validation(format!("Cannot read request body: {e}")),
+        }
+    }
 }
 
 /// Reads a body, stopping as soon as it grows past `limit` bytes (chunked bodies included).
@@ -63,6 +80,7 @@ pub async fn read_capped(body: Body, limit: usize) -> Result<bytes::Bytes, BodyE
     match http_body_util::Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
+        Err(e) if super::limits::is_body_timeout(e.as_ref()) => Err(BodyError::TimedOut),
         Err(e) => Err(BodyError::Read(e.to_string())),
     }
 }

@@ -3,11 +3,14 @@
 
 pub mod api;
 pub mod auth;
+pub mod client;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod ops;
 pub mod pages;
 pub mod router;
+pub mod server;
 pub mod state;
 
 pub use router::router;

@@ -16,6 +16,7 @@ use super::api::{
     audit, coredumps, devices, firmware, groups, iot, models, notify, pipeline, releases, reparse,
     rollouts, tokens,
 };
+use super::limits::{self, RequestTimeouts};
 use super::ops;
 use super::state::AppState;
 use crate::metrics::{HttpLabels, RouteLabels};
@@ -109,7 +110,8 @@ pub fn router(state: AppState) -> Router {
         // CI pipeline: bundle upload, current version, the upload script
         .route(
             "/api/pipeline/models/{code}/firmware",
-            // The bundle limit is ours (Config.max_bundle_bytes), not the router's 1 MiB.
+            // The bundle limit is ours (Config.max_bundle_bytes), not the router's 1 MiB; the
+            // handler counts every byte it reads against it.
             post(pipeline::upload).layer(DefaultBodyLimit::disable()),
         )
         .route(
@@ -122,9 +124,14 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics));
 
     // The HTML dashboard (its own body limits, security headers and static assets).
-    let api = api.merge(super::pages::routes());
+    let api = api.merge(super::pages::routes(&state));
+    let timeouts = RequestTimeouts {
+        body_idle: state.config.http.body_idle_timeout,
+        deadline: state.config.http.request_timeout,
+    };
 
     api.layer(DefaultBodyLimit::max(1 << 20))
+        .layer(middleware::from_fn_with_state(timeouts, limits::enforce))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
@@ -143,7 +150,9 @@ async fn track(State(st): State<AppState>, req: Request, next: Next) -> Response
         .unwrap_or_else(|| "unmatched".to_string());
     let method = req.method().to_string();
     let start = Instant::now();
+    let in_flight = InFlight::enter(&st.metrics.http_in_flight);
     let resp = next.run(req).await;
+    drop(in_flight);
     let labels = HttpLabels {
         method,
         route: route.clone(),
@@ -155,4 +164,21 @@ async fn track(State(st): State<AppState>, req: Request, next: Next) -> Response
         .get_or_create(&RouteLabels { route })
         .observe(start.elapsed().as_secs_f64());
     resp
+}
+
+/// One request counted in `crashbox_http_requests_in_flight`, also when its future is dropped
+/// (a connection cut mid-request).
+struct InFlight(prometheus_client::metrics::gauge::Gauge);
+
+impl InFlight {
+    fn enter(g: &prometheus_client::metrics::gauge::Gauge) -> InFlight {
+        g.inc();
+        InFlight(g.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }

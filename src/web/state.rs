@@ -25,9 +25,27 @@ pub struct AppState {
     pub notify: crate::notify::Wake,
     /// Device check-ins (last seen, running version), throttled and batched.
     pub checkins: crate::fleet::checkins::CheckIns,
+    /// Firmware uploads processed at once (`Config.http.max_firmware_uploads`): a bundle is
+    /// held in memory and unpacked, so more at a time would only grow the peak.
+    pub firmware_slots: Arc<tokio::sync::Semaphore>,
+    /// When each API token's use was last written (`last_used_at`, at most once a minute).
+    pub token_use: Arc<crate::auth::token_use::TokenUse>,
 }
 
 impl AppState {
+    /// A firmware upload slot, held while the upload is read and processed; `Unavailable`
+    /// (503 + `Retry-After`) when every slot is taken.
+    pub fn firmware_upload_slot(&self) -> crate::error::Result<tokio::sync::OwnedSemaphorePermit> {
+        self.firmware_slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| {
+                crate::error::Error::Unavailable(
+                    "Too many firmware uploads in progress; retry later".into(),
+                )
+            })
+    }
+
     /// Runs blocking service code (SQL, file I/O) on tokio's blocking pool.
     pub async fn blocking<F, R>(&self, f: F) -> crate::error::Result<R>
     where

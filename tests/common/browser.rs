@@ -91,6 +91,33 @@ impl<'a> Browser<'a> {
         )
     }
 
+    /// Like [`Browser::post`], through a proxy that says the client is `ip`.
+    pub fn post_from(&self, ip: &str, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let c = self.cookie_header();
+        let body = serde_urlencoded::to_string(fields).unwrap();
+        self.keep(self.app.post_with(
+            path,
+            &[("Cookie", &c), ("X-Forwarded-For", ip)],
+            "application/x-www-form-urlencoded",
+            body.as_bytes(),
+        ))
+    }
+
+    /// Signs in from `ip` (as told by a proxy in `X-Forwarded-For`).
+    pub fn login_from(&self, ip: &str, user: &str, password: &str) -> Resp {
+        let token = field(&self.get("/login").text(), "login_csrf");
+        self.post_from(
+            ip,
+            "/login",
+            &[
+                ("username", user),
+                ("password", password),
+                ("login_csrf", &token),
+                ("next", "/"),
+            ],
+        )
+    }
+
     /// Signs in as the admin with [`PASSWORD`]; the session's CSRF token.
     pub fn login(&self) -> String {
         let r = self.login_with("admin", PASSWORD);

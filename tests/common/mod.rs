@@ -118,12 +118,12 @@ impl TestApp {
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let router = app.router();
+        let limits = config.http.clone();
         let server = rt.spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
+            let _ = crashbox::web::server::serve(listener, router, &limits, async {
+                let _ = rx.await;
+            })
+            .await;
         });
         let admin = crashbox::fleet::tokens::create(&app.state.db, "test-admin", Role::Admin)
             .expect("admin token")
@@ -159,6 +159,25 @@ impl TestApp {
         if let Some(rt) = self.rt.take() {
             rt.shutdown_timeout(Duration::from_secs(5));
         }
+    }
+
+    /// Signals the HTTP server to stop and waits until it has (the workers keep running):
+    /// what SIGTERM does to `serve`.
+    pub fn stop_server(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let (Some(rt), Some(server)) = (self.rt.as_ref(), self.server.take()) {
+            let _ = rt.block_on(server);
+        }
+    }
+
+    /// The server's socket address (`127.0.0.1:port`).
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.base
+            .trim_start_matches("http://")
+            .parse()
+            .expect("server address")
     }
 
     /// Stops and starts again on the same data dir (a new port).

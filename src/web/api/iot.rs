@@ -11,7 +11,7 @@ use crate::ids::check_device_field;
 use crate::metrics::Metrics;
 use crate::web::auth::DeviceAuth;
 use crate::web::error::{ApiError, ApiResult, store_outcome};
-use crate::web::extract::{self, BodyError};
+use crate::web::extract;
 use crate::web::state::AppState;
 
 /// `POST /api/iot/coredump?chip=C&firmware_version=V`: the original system's device upload,
@@ -49,17 +49,9 @@ async fn upload(
     if extract::content_length(headers).is_some_and(|n| n > MAX_COREDUMP_SIZE as u64) {
         return Err(ApiError::validation("Coredump exceeds maximum size of 1MB"));
     }
-    let bytes = match extract::read_capped(body, MAX_COREDUMP_SIZE).await {
-        Ok(b) => b,
-        Err(BodyError::TooLarge) => {
-            return Err(ApiError::validation("Coredump exceeds maximum size of 1MB"));
-        }
-        Err(BodyError::Read(e)) => {
-            return Err(ApiError::validation(format!(
-                "Cannot read request body: {e}"
-            )));
-        }
-    };
+    let bytes = extract::read_capped(body, MAX_COREDUMP_SIZE)
+        .await
+        .map_err(|e| e.into_api(|| ApiError::validation("Coredump exceeds maximum size of 1MB")))?;
     let (device_id, model_id, seen_version) =
         (device.id, device.model_id, firmware_version.clone());
     let stored = st

@@ -17,7 +17,7 @@ use crate::fleet;
 use crate::metrics::Metrics;
 use crate::web::auth::PipelineAuth;
 use crate::web::error::{ApiError, ApiResult, store_outcome};
-use crate::web::extract::{self, BodyError};
+use crate::web::extract;
 use crate::web::state::AppState;
 
 /// Room for multipart boundaries and part headers around the bundle itself.
@@ -34,6 +34,7 @@ pub async fn upload(
     req: Request,
 ) -> ApiResult<Json<Value>> {
     let result = async {
+        let _slot = st.firmware_upload_slot()?;
         let make_target = match extract::parse_query(query.as_deref())
             .get("target")
             .map(|v| v.trim())
@@ -98,18 +99,12 @@ async fn read_upload(st: &AppState, req: Request) -> ApiResult<bytes::Bytes> {
         return Err(too_large(st));
     }
     if !is_multipart {
-        return match extract::read_capped(
+        return extract::read_capped(
             req.into_body(),
             usize::try_from(limit).unwrap_or(usize::MAX),
         )
         .await
-        {
-            Ok(b) => Ok(b),
-            Err(BodyError::TooLarge) => Err(too_large(st)),
-            Err(BodyError::Read(e)) => Err(ApiError::validation(format!(
-                "Cannot read request body: {e}"
-            ))),
-        };
+        .map_err(|e| e.into_api(|| too_large(st)));
     }
     let bad = |e: axum::extract::multipart::MultipartError| {
         ApiError::validation(format!("Invalid multipart body: {}", e.body_text()))
@@ -152,11 +147,18 @@ pub async fn firmware_version(
     ))
 }
 
-/// `GET /api/pipeline/upload.sh` (public): the CI script with this server's URL baked in.
-pub async fn upload_script(headers: HeaderMap) -> impl IntoResponse {
+/// `GET /api/pipeline/upload.sh` (public): the CI script with this server's URL baked in:
+/// `CRASHBOX_PUBLIC_URL` when it is set (then no request header can change it), else one made
+/// from `Host` / `X-Forwarded-Host` (checked to be a plain host name).
+pub async fn upload_script(State(st): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
     let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
-    let host = h("x-forwarded-host").or_else(|| h("host"));
-    let url = script::safe_backend_url(h("x-forwarded-proto"), host);
+    let url = match &st.config.public_url {
+        Some(url) => url.clone(),
+        None => {
+            let host = h("x-forwarded-host").or_else(|| h("host"));
+            script::safe_backend_url(h("x-forwarded-proto"), host)
+        }
+    };
     (
         [
             (header::CONTENT_TYPE, "text/x-shellscript; charset=utf-8"),

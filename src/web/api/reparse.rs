@@ -22,7 +22,7 @@ pub async fn reparse(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let device = DeviceId(path_id(&device, "Device")?);
     let id = CoredumpId(path_id(&id, "Coredump")?);
-    st.blocking(move |st| reparse::reparse_one(&st.db, &st.jobs, device, id))
+    st.blocking(move |st| reparse::reparse_one(&st.db, &st.layout, &st.jobs, device, id))
         .await?;
     Ok((
         StatusCode::ACCEPTED,

@@ -372,8 +372,10 @@ pub async fn reparse(
     _form: AdminForm<Confirm>,
 ) -> PageResult {
     let (device_id, id) = parse_ids(&device, &id)?;
-    st.blocking(move |st| crate::worker::reparse::reparse_one(&st.db, &st.jobs, device_id, id))
-        .await?;
+    st.blocking(move |st| {
+        crate::worker::reparse::reparse_one(&st.db, &st.layout, &st.jobs, device_id, id)
+    })
+    .await?;
     Ok(see_other(&format!(
         "/devices/{device_id}/coredumps/{id}?done=reparse"
     )))

@@ -1,12 +1,7 @@
 //! Who may see a page: [`AdminPage`] requires a valid dashboard session (else a redirect to
 //! the login page), and sends a first-run admin to the change-password page until the password
 //! is changed. [`AdminForm`] additionally reads an urlencoded form and checks its `csrf` field
-//! against the session's token. [`LoginThrottle`] slows down and then blocks repeated failed
-//! sign-ins for a user name.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+//! against the session's token. Failed sign-ins are counted by `auth::lockout`.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -28,12 +23,26 @@ pub const PASSWORD_PAGE: &str = "/account/password";
 /// A signed-in dashboard user.
 pub struct AdminPage(pub Session);
 
-/// Where to come back to after signing in: only local absolute paths.
+/// Where to come back to after signing in: only a path on this site, else `/`.
 pub fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        Some(n) if is_local_path(n) => n,
         _ => "/",
     }
+}
+
+/// Whether a browser following a redirect to `n` stays on this site. Browsers drop tabs and
+/// line breaks anywhere in a URL, strip leading spaces and control characters, and read `\` as
+/// `/`; so `/\evil.example`, `/\t/evil.example` or ` //evil.example` all lead elsewhere. Only an
+/// absolute path (`/` then anything but `/` or `\`) without any backslash, whitespace or
+/// control character is accepted.
+fn is_local_path(n: &str) -> bool {
+    n.len() <= 2048
+        && n.starts_with('/')
+        && !n.starts_with("//")
+        && !n
+            .chars()
+            .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
 }
 
 impl FromRequestParts<AppState> for AdminPage {
@@ -131,63 +140,6 @@ impl Confirm {
     }
 }
 
-/// Failed sign-ins per user name: every failure is answered after [`LoginThrottle::DELAY`],
-/// and after [`LoginThrottle::MAX_FAILURES`] failures within [`LoginThrottle::WINDOW`] the
-/// name is locked until the window ends (the password is not even checked).
-#[derive(Default)]
-pub struct LoginThrottle {
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
-}
-
-impl LoginThrottle {
-    /// How long a failed sign-in waits before it is answered.
-    pub const DELAY: Duration = Duration::from_millis(700);
-    /// Failures within [`LoginThrottle::WINDOW`] after which a user name is locked.
-    pub const MAX_FAILURES: u32 = 5;
-    /// How long failures are remembered, and how long a locked name stays locked.
-    pub const WINDOW: Duration = Duration::from_secs(15 * 60);
-    /// Bound on remembered names, so random names cannot grow the map without limit.
-    const MAX_ENTRIES: usize = 10_000;
-
-    fn key(username: &str) -> String {
-        username.trim().to_lowercase()
-    }
-
-    /// `Some(wait)` when the name is locked.
-    pub fn locked(&self, username: &str) -> Option<Duration> {
-        let map = self.failures.lock().ok()?;
-        let (count, since) = map.get(&Self::key(username))?;
-        let elapsed = since.elapsed();
-        (*count >= Self::MAX_FAILURES && elapsed < Self::WINDOW).then(|| Self::WINDOW - elapsed)
-    }
-
-    /// Records a failed sign-in for `username` (case and surrounding spaces ignored).
-    pub fn failed(&self, username: &str) {
-        if let Ok(mut map) = self.failures.lock() {
-            if map.len() >= Self::MAX_ENTRIES {
-                map.retain(|_, (_, since)| since.elapsed() < Self::WINDOW);
-                if map.len() >= Self::MAX_ENTRIES {
-                    map.clear();
-                }
-            }
-            let entry = map
-                .entry(Self::key(username))
-                .or_insert((0, Instant::now()));
-            if entry.1.elapsed() >= Self::WINDOW {
-                *entry = (0, Instant::now());
-            }
-            entry.0 += 1;
-        }
-    }
-
-    /// Forgets the failures of `username` after a successful sign-in.
-    pub fn succeeded(&self, username: &str) {
-        if let Ok(mut map) = self.failures.lock() {
-            map.remove(&Self::key(username));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,22 +150,23 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example")), "/");
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(None), "/");
+        for bad in [
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            " //evil.example",
+            "\\\\evil.example",
+            "/%09/ok-but-\u{7f}",
+            "/\u{2028}/x",
+            "javascript:alert(1)",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(Some("/%2F%2Fstays-here")), "/%2F%2Fstays-here");
         assert_eq!(
             urlencode("/devices?q=a b&page=2"),
             "%2Fdevices%3Fq%3Da+b%26page%3D2"
         );
-    }
-
-    #[test]
-    fn throttle_locks_after_max_failures() {
-        let t = LoginThrottle::default();
-        for _ in 0..LoginThrottle::MAX_FAILURES - 1 {
-            t.failed("Admin");
-        }
-        assert!(t.locked("admin").is_none());
-        t.failed("admin ");
-        assert!(t.locked("admin").is_some());
-        t.succeeded("admin");
-        assert!(t.locked("admin").is_none());
     }
 }

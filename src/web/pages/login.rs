@@ -13,11 +13,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::error::PageResult;
-use super::guard::{AdminForm, AdminPage, LoginThrottle, PASSWORD_PAGE, safe_next};
+use super::guard::{AdminForm, AdminPage, PASSWORD_PAGE, safe_next};
 use super::layout::{Chrome, Nav, render, see_other};
+use crate::auth::lockout::Lockout;
 use crate::auth::{sessions, tokens};
 use crate::error::Error;
 use crate::web::auth::SESSION_COOKIE;
+use crate::web::client::ClientAddr;
 use crate::web::state::AppState;
 
 const LOGIN_COOKIE: &str = "crashbox_login";
@@ -118,11 +120,22 @@ pub struct LoginForm {
     login_csrf: String,
 }
 
-/// `POST /login`: checks the form token, the throttle and the password, then sets the session
-/// cookie.
+/// The session cookie for a new session.
+fn session_cookie(st: &AppState, new: &sessions::NewSession) -> String {
+    format!(
+        "{SESSION_COOKIE}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",
+        new.cookie,
+        sessions::SESSION_TTL.as_secs(),
+        secure(st)
+    )
+}
+
+/// `POST /login`: checks the form token, the lockout (by user name and client address) and
+/// the password, then sets the session cookie.
 pub async fn submit(
     State(st): State<AppState>,
-    Extension(throttle): Extension<Arc<LoginThrottle>>,
+    Extension(lockout): Extension<Arc<Lockout>>,
+    ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
     axum::Form(f): axum::Form<LoginForm>,
 ) -> PageResult {
@@ -131,10 +144,14 @@ pub async fn submit(
         let msg = "The sign-in form expired. Please try again.".to_string();
         return login_page(&st, StatusCode::FORBIDDEN, &f.next, &f.username, Some(msg));
     }
-    if let Some(wait) = throttle.locked(&f.username) {
+    let name = f.username.clone();
+    let changed = st
+        .blocking(move |st| crate::fleet::users::password_changed_at(&st.db, &name))
+        .await?;
+    if let Some(wait) = lockout.locked(&f.username, ip, changed, std::time::Instant::now()) {
         let minutes = wait.as_secs().div_ceil(60);
         let msg = format!(
-            "Too many failed sign-ins for this user. Try again in {minutes} minute{}.",
+            "Too many failed sign-ins from this address. Try again in {minutes} minute{}.",
             if minutes == 1 { "" } else { "s" }
         );
         return login_page(
@@ -150,8 +167,8 @@ pub async fn submit(
         .blocking(move |st| sessions::login(&st.db, &username, &password))
         .await?;
     let Some(new) = opened else {
-        throttle.failed(&f.username);
-        tokio::time::sleep(LoginThrottle::DELAY).await;
+        lockout.failed(&f.username, ip, std::time::Instant::now());
+        tokio::time::sleep(Lockout::DELAY).await;
         let msg = "Wrong user name or password.".to_string();
         return login_page(
             &st,
@@ -161,22 +178,14 @@ pub async fn submit(
             Some(msg),
         );
     };
-    throttle.succeeded(&f.username);
+    lockout.succeeded(&f.username, ip);
     let to = if new.must_change_password {
         PASSWORD_PAGE
     } else {
         safe_next(Some(&f.next))
     };
     let mut resp = see_other(to);
-    set_cookie(
-        &mut resp,
-        format!(
-            "{SESSION_COOKIE}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",
-            new.cookie,
-            sessions::SESSION_TTL.as_secs(),
-            secure(&st)
-        ),
-    );
+    set_cookie(&mut resp, session_cookie(&st, &new));
     set_cookie(
         &mut resp,
         format!("{LOGIN_COOKIE}=; Path=/login; Max-Age=0; HttpOnly; SameSite=Strict"),
@@ -236,7 +245,8 @@ pub struct PasswordForm {
     confirm: String,
 }
 
-/// `POST /account/password`: changes the signed-in user's password.
+/// `POST /account/password`: changes the signed-in user's password, signs the user out
+/// everywhere else and replaces this browser's session with a new one.
 pub async fn password_submit(
     State(st): State<AppState>,
     AdminForm { session, form }: AdminForm<PasswordForm>,
@@ -255,11 +265,15 @@ pub async fn password_submit(
         })
         .await;
     match result {
-        Ok(()) => Ok(see_other(if session.must_change_password {
-            "/?done=password-changed"
-        } else {
-            "/account/password?done=password-changed"
-        })),
+        Ok(new) => {
+            let mut resp = see_other(if session.must_change_password {
+                "/?done=password-changed"
+            } else {
+                "/account/password?done=password-changed"
+            });
+            set_cookie(&mut resp, session_cookie(&st, &new));
+            Ok(resp)
+        }
         Err(Error::Validation(msg)) => {
             let mut resp = render(&PasswordPage {
                 c: Chrome::new("Change password", &session, Nav::Account),

@@ -37,13 +37,15 @@ use axum::routing::{get, post};
 
 use super::state::AppState;
 
-/// Every dashboard route. Merged into the main router next to the JSON API.
-pub fn routes() -> Router<AppState> {
+/// Every dashboard route. Merged into the main router next to the JSON API. Forms are capped
+/// at 64 KiB; the firmware upload form at the bundle limit plus [`models::FORM_OVERHEAD`].
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let upload_cap = usize::try_from(state.config.max_bundle_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(models::FORM_OVERHEAD);
     let firmware_upload = Router::new()
         .route("/models/{code}/firmware", post(models::upload_firmware))
-        // A bundle upload is bounded by the firmware size limit plus form overhead; the
-        // handler checks the configured limit itself.
-        .layer(DefaultBodyLimit::disable());
+        .layer(DefaultBodyLimit::max(upload_cap));
     Router::new()
         .route("/", get(home::show))
         .route("/login", get(login::form).post(login::submit))
@@ -117,7 +119,13 @@ pub fn routes() -> Router<AppState> {
         )
         .layer(DefaultBodyLimit::max(64 << 10))
         .merge(firmware_upload)
-        .layer(axum::Extension(Arc::new(guard::LoginThrottle::default())))
+        .layer(axum::Extension(Arc::new(
+            crate::auth::lockout::Lockout::default(),
+        )))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            error::with_navigation,
+        ))
         .layer(axum::middleware::map_response(security_headers))
         .route("/static/{*path}", get(assets::serve))
 }

@@ -247,7 +247,40 @@ pub async fn delete(
     Ok(see_other("/models?done=model-deleted"))
 }
 
-/// Receives a bundle from the browser (multipart: `csrf`, then the `bundle` file).
+/// Room for the multipart framing and the `csrf` field around the bundle itself.
+pub const FORM_OVERHEAD: usize = 64 << 10;
+
+/// Longest accepted `csrf` field (the token is 64 hex digits).
+const MAX_CSRF_FIELD: usize = 256;
+
+fn unreadable(e: axum::extract::multipart::MultipartError) -> PageError {
+    PageError::new(
+        e.status(),
+        format!("The upload could not be read: {}", e.body_text()),
+    )
+}
+
+/// Reads a multipart field, failing with 413 once it grows past `limit` bytes.
+async fn read_field(
+    field: &mut axum::extract::multipart::Field<'_>,
+    limit: usize,
+    what: &str,
+) -> PageResult<Vec<u8>> {
+    let mut buf = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(unreadable)? {
+        if buf.len().saturating_add(chunk.len()) > limit {
+            return Err(PageError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                format!("The {what} is larger than {}", size(limit as i64)),
+            ));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf)
+}
+
+/// Receives a bundle from the browser (multipart: `csrf`, then the `bundle` file). The whole
+/// form is capped by the route's body limit; each field by its own.
 pub async fn upload_firmware(
     State(st): State<AppState>,
     AdminPage(s): AdminPage,
@@ -255,30 +288,18 @@ pub async fn upload_firmware(
     mut multipart: Multipart,
 ) -> PageResult {
     let code = parse_code(&code)?;
+    let _slot = st.firmware_upload_slot()?;
     let limit = usize::try_from(st.config.max_bundle_bytes).unwrap_or(usize::MAX);
     let (mut csrf, mut bundle) = (String::new(), None);
-    while let Some(mut field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| PageError::bad_request(format!("The upload could not be read: {e}")))?
-    {
+    while let Some(mut field) = multipart.next_field().await.map_err(unreadable)? {
         match field.name() {
-            Some("csrf") => csrf = field.text().await.unwrap_or_default(),
+            Some("csrf") => {
+                let raw = read_field(&mut field, MAX_CSRF_FIELD, "form token").await?;
+                csrf = String::from_utf8_lossy(&raw).into_owned();
+            }
             Some("bundle") => {
                 check_csrf(&s, &csrf)?;
-                let mut buf = Vec::new();
-                while let Some(chunk) = field.chunk().await.map_err(|e| {
-                    PageError::bad_request(format!("The upload could not be read: {e}"))
-                })? {
-                    if buf.len() + chunk.len() > limit {
-                        return Err(PageError::new(
-                            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                            format!("The bundle is larger than {}", size(limit as i64)),
-                        ));
-                    }
-                    buf.extend_from_slice(&chunk);
-                }
-                bundle = Some(buf);
+                bundle = Some(read_field(&mut field, limit, "bundle").await?);
             }
             _ => {}
         }

@@ -1,0 +1,114 @@
+//! Walking the blob folders into the archive and reading the archive's entries back: the one
+//! place that maps between disk paths and archive paths, refusing anything but plain names.
+
+use std::path::{Component, Path, PathBuf};
+
+use super::{BackupError, ManifestFile, io};
+use crate::store::{TEMP_PREFIX, is_plain_name};
+
+/// Deepest nesting below a blob folder (`<device_key>/<file>`, `<model>/<file>`).
+const MAX_DEPTH: usize = 4;
+
+/// Appends every regular file under `root` to `tar` as `<top>/<relative path>`, skipping temp
+/// files of atomic writes; returns what was appended.
+pub fn append_tree(
+    tar: &mut tar::Builder<std::fs::File>,
+    top: &str,
+    root: &Path,
+) -> Result<Vec<ManifestFile>, BackupError> {
+    let mut out = Vec::new();
+    if root.exists() {
+        walk(tar, root, top, 0, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn walk(
+    tar: &mut tar::Builder<std::fs::File>,
+    dir: &Path,
+    prefix: &str,
+    depth: usize,
+    out: &mut Vec<ManifestFile>,
+) -> Result<(), BackupError> {
+    if depth > MAX_DEPTH {
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(dir).map_err(io(format!("cannot list {}", dir.display())))?;
+    let mut names: Vec<_> = entries.flatten().collect();
+    names.sort_by_key(|e| e.file_name());
+    for entry in names {
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        if name.starts_with(TEMP_PREFIX) || !is_plain_name(&name) {
+            continue;
+        }
+        let path = entry.path();
+        let archived = format!("{prefix}/{name}");
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            walk(tar, &path, &archived, depth + 1, out)?;
+        } else if kind.is_file() {
+            // A file removed since the listing (retention) is simply not in the backup.
+            let Ok(mut file) = std::fs::File::open(&path) else {
+                continue;
+            };
+            let size = file
+                .metadata()
+                .map_err(io(format!("cannot read {}", path.display())))?
+                .len();
+            tar.append_file(&archived, &mut file)
+                .map_err(io(format!("cannot archive {}", path.display())))?;
+            out.push(ManifestFile {
+                path: archived,
+                size,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The disk path an archive entry goes to: `coredumps/…` under `coredumps_dir`, `assets/…`
+/// under `assets_dir`; `None` for anything else, or for a path with `..`, a root or an odd
+/// name.
+pub fn target(archived: &Path, coredumps_dir: &Path, assets_dir: &Path) -> Option<PathBuf> {
+    let mut parts = archived.components();
+    let root = match parts.next()? {
+        Component::Normal(n) if n == super::COREDUMPS => coredumps_dir,
+        Component::Normal(n) if n == super::ASSETS => assets_dir,
+        _ => return None,
+    };
+    let mut out = root.to_path_buf();
+    let mut depth = 0;
+    for part in parts {
+        match part {
+            Component::Normal(n) if n.to_str().is_some_and(is_plain_name) => out.push(n),
+            _ => return None,
+        }
+        depth += 1;
+    }
+    (depth > 0 && depth <= MAX_DEPTH).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archive_paths_stay_inside_their_folder() {
+        let (c, a) = (Path::new("/d/c"), Path::new("/d/a"));
+        assert_eq!(
+            target(Path::new("coredumps/k/x.dmp"), c, a),
+            Some(PathBuf::from("/d/c/k/x.dmp"))
+        );
+        assert_eq!(
+            target(Path::new("assets/m/f.zip"), c, a),
+            Some(PathBuf::from("/d/a/m/f.zip"))
+        );
+        for bad in ["coredumps/../x", "/coredumps/x", "other/x", "coredumps"] {
+            assert_eq!(target(Path::new(bad), c, a), None, "{bad}");
+        }
+    }
+}
