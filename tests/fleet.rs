@@ -264,3 +264,15 @@ fn a_device_deleted_before_its_check_in_is_written_does_not_lose_the_others() {
     assert_eq!(r.status, 204);
     wait_running(&app, &kept, "1.0");
 }
+
+#[test]
+fn a_reported_version_with_a_slash_links_to_its_release() {
+    let app = app();
+    app.create_model("m");
+    let d = app.create_device("m");
+    poll(&app, &d, "feat%2Fx-1");
+    wait_running(&app, &d, "feat/x-1");
+    let r = app.get("/api/models/m/releases/feat%2Fx-1", Some(&app.admin));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["release"]["devices"], 1);
+}
