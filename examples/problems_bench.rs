@@ -8,33 +8,21 @@
 //! cargo run --release --example problems_bench -- [--requests 300] [--keep DIR]
 //! ```
 
-use std::time::{Duration, Instant};
+mod support;
+
+use std::time::Instant;
 
 use crashbox::app::App;
 use crashbox::config::Config;
 use crashbox::db::format_ts;
 use rusqlite::params;
+use support::Rng;
 
 const MODELS: usize = 4;
 const DEVICES: usize = 1_000;
 const GROUPS: usize = 2_000;
 const DUMPS: usize = 100_000;
 const DAYS: i64 = 60;
-
-/// A small deterministic generator (xorshift64*), so every run seeds the same data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// Lifetime tallies of one group while seeding.
 #[derive(Default, Clone)]
@@ -230,29 +218,8 @@ fn main() {
         seed.elapsed()
     );
 
-    let session = crashbox::auth::sessions::login(db, "admin", "benchmark-password")
-        .expect("login")
-        .expect("valid password");
-    let cookie = format!("crashbox_session={}", session.cookie);
-
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let router = app.router();
-    rt.spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let cookie = support::admin_cookie(db, "benchmark-password");
+    let (_rt, base) = support::serve(app.router());
     for (name, path) in [
         ("Problems page (/, 50 of 2,000 groups)", "/".to_string()),
         ("Problems, sorted by devices", "/?sort=devices".to_string()),
@@ -266,61 +233,6 @@ fn main() {
             format!("/groups/{group_id}"),
         ),
     ] {
-        let mut lat = Vec::with_capacity(requests);
-        let mut bytes = 0;
-        let mut cpu_start = None;
-        for i in 0..requests + 20 {
-            if i == 20 {
-                cpu_start = cpu_time();
-            }
-            let t = Instant::now();
-            let mut r = agent
-                .get(format!("{base}{path}"))
-                .header("Cookie", &cookie)
-                .call()
-                .expect("request");
-            let body = r.body_mut().read_to_vec().expect("body");
-            assert_eq!(
-                r.status().as_u16(),
-                200,
-                "{}",
-                String::from_utf8_lossy(&body)
-            );
-            if i >= 20 {
-                lat.push(t.elapsed());
-                bytes = body.len();
-            }
-        }
-        let cpu = match (cpu_start, cpu_time()) {
-            (Some(a), Some(b)) => format!(", CPU {:.2}ms/request", ms(b - a) / lat.len() as f64),
-            _ => String::new(),
-        };
-        lat.sort();
-        let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
-        println!(
-            "{name}: {} requests, {} bytes, p50={:.2}ms p99={:.2}ms max={:.2}ms{cpu}",
-            lat.len(),
-            bytes,
-            ms(pct(0.5)),
-            ms(pct(0.99)),
-            ms(*lat.last().expect("samples"))
-        );
+        support::time_page(&base, &cookie, name, &path, requests);
     }
-}
-
-/// CPU time (user + system) this process has used so far, from `/proc/self/stat` (Linux;
-/// `None` elsewhere). On a shared machine wall-clock latency includes waiting for other
-/// processes; CPU time per request does not.
-fn cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which is in parentheses): utime is the 12th, stime the
-    // 13th, in clock ticks (100 per second on Linux).
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split(' ').collect();
-    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }

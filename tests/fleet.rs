@@ -248,3 +248,31 @@ fn crash_free_devices_per_release_on_a_constructed_fleet() {
         404
     );
 }
+
+#[test]
+fn a_device_deleted_before_its_check_in_is_written_does_not_lose_the_others() {
+    let app = TestApp::start_with(|c| {
+        c.workers = 0;
+        c.checkin_flush = Duration::from_secs(2);
+    });
+    app.create_model("m");
+    let gone = app.create_device("m");
+    let kept = app.create_device("m");
+    poll(&app, &gone, "1.0");
+    poll(&app, &kept, "1.0");
+    let r = app.delete(&format!("/api/devices/{}", gone.id), Some(&app.admin));
+    assert_eq!(r.status, 204);
+    wait_running(&app, &kept, "1.0");
+}
+
+#[test]
+fn a_reported_version_with_a_slash_links_to_its_release() {
+    let app = app();
+    app.create_model("m");
+    let d = app.create_device("m");
+    poll(&app, &d, "feat%2Fx-1");
+    wait_running(&app, &d, "feat/x-1");
+    let r = app.get("/api/models/m/releases/feat%2Fx-1", Some(&app.admin));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["release"]["devices"], 1);
+}

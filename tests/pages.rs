@@ -1592,3 +1592,69 @@ fn error_pages_keep_the_navigation_and_the_upload_form_asks_for_the_elf() {
     assert!(page.contains("all five required"), "{page}");
     assert!(!page.contains("optionally its"), "{page}");
 }
+
+#[test]
+fn fleet_pages_show_check_ins_releases_and_rollout_forms_without_javascript() {
+    let app = TestApp::start_with(|c| {
+        c.workers = 0;
+        c.checkin_flush = Duration::from_millis(20);
+    });
+    crashbox::fleet::users::set_password(&app.state().db, &app.config.data_dir, "admin", PASSWORD)
+        .unwrap();
+    app.create_model("m");
+    let seen = app.create_device("m");
+    let never = app.create_device("m");
+    let r = app.get(
+        "/api/iot/firmware-version?current_version=feat%2Fx-1",
+        Some(&seen.token),
+    );
+    assert_eq!(r.status, 200);
+    common::wait_for("the check-in", Duration::from_secs(20), || {
+        app.get(&format!("/api/devices/{}", seen.id), Some(&app.admin))
+            .json()["running_version"]
+            == "feat/x-1"
+    });
+    let b = Browser::new(&app);
+    let csrf = b.login();
+    let list = b.get("/devices").text();
+    assert!(
+        list.contains("seen today") && list.contains("never seen"),
+        "{list}"
+    );
+    let page = b.get(&format!("/devices/{}", never.id)).text();
+    assert!(page.contains("never seen"));
+    // A reported version with a slash links to its release page, encoded.
+    let model = b.get("/models/m").text();
+    assert!(model.contains("/models/m/releases/feat%2Fx-1"), "{model}");
+    let release = b.get("/models/m/releases/feat%2Fx-1");
+    assert_eq!(release.status, 200);
+    assert_eq!(release.text().matches("<rect class=\"bar").count(), 60);
+    // The rollout forms: a tag without the CSRF token is refused, with it saved and audited.
+    let path = format!("/devices/{}/tag", never.id);
+    assert_eq!(b.post(&path, &[("tag", "lab")]).status, 403);
+    let r = b.post(&path, &[("csrf", &csrf), ("tag", "lab")]);
+    assert_eq!(
+        location(&r),
+        format!("/devices/{}?done=tag-changed", never.id)
+    );
+    let model = b.get("/models/m").text();
+    assert!(
+        model.contains("device.tag") && model.contains(">admin<"),
+        "{model}"
+    );
+    // Saving a canary without firmware is refused with the reason.
+    let r = b.post(
+        "/models/m/rollout",
+        &[
+            ("csrf", &csrf),
+            ("part", "canary"),
+            ("canary_version", "9.9"),
+        ],
+    );
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text().contains("not a stored firmware version"),
+        "{}",
+        r.text()
+    );
+}

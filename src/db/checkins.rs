@@ -27,15 +27,21 @@ pub struct CheckIn {
 }
 
 /// Writes one check-in: last seen (never moved backwards), running version, and the sighting
-/// on that version ([`seen_on`]).
+/// on that version ([`seen_on`]). A device deleted in the meantime is skipped.
 pub fn record(tx: &Connection, c: &CheckIn) -> Result<(), DbError> {
     let at = format_ts(c.at);
-    tx.prepare_cached(
-        "UPDATE devices SET last_seen_at = MAX(COALESCE(last_seen_at, ''), ?2),
-            running_version = COALESCE(?3, running_version)
-         WHERE id = ?1",
-    )?
-    .execute(params![c.device, at, c.version])?;
+    let found = tx
+        .prepare_cached(
+            "UPDATE devices SET last_seen_at = MAX(COALESCE(last_seen_at, ''), ?2),
+                running_version = COALESCE(?3, running_version)
+             WHERE id = ?1",
+        )?
+        .execute(params![c.device, at, c.version])?
+        > 0;
+    // A device deleted since its poll: nothing to record (and no history row to orphan).
+    if !found {
+        return Ok(());
+    }
     if let Some(version) = &c.version {
         seen_on(tx, c.device, c.model, version, &at)?;
     }
