@@ -35,6 +35,7 @@ pub mod metrics;
 pub mod notify;
 pub mod sidecar;
 pub mod store;
+pub mod systemd;
 pub mod terminal;
 pub mod web;
 pub mod worker;
