@@ -38,6 +38,9 @@ use crate::config::HttpLimits;
 /// dump and firmware files being written or streamed, the parse workers, refusals.
 pub const RESERVED_DESCRIPTORS: u64 = 256;
 
+/// At most one log line per this interval about refused connections (with their count).
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
 /// How long the accept loop pauses after `accept` itself failed (out of descriptors despite
 /// the cap, say) so that it does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -85,6 +88,7 @@ pub async fn serve(
     let refusals = refuse::Refusals::default();
     let stop = CancellationToken::new();
     let mut conns = JoinSet::new();
+    let (mut refused, mut last_report) = (0u64, None::<std::time::Instant>);
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -103,7 +107,13 @@ pub async fn serve(
             }
         };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, cap = limits.max_connections, "connection cap reached: refused");
+            refused += 1;
+            // One line per interval, not per connection: a flood must not flood the log.
+            if last_report.is_none_or(|t| t.elapsed() >= REFUSAL_LOG_INTERVAL) {
+                tracing::warn!(%peer, cap = limits.max_connections, refused, "connection cap reached: refusing connections with 503");
+                refused = 0;
+                last_report = Some(std::time::Instant::now());
+            }
             refusals.refuse(stream);
             continue;
         };
