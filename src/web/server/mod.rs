@@ -10,12 +10,15 @@
 //!   `Retry-After` and closed ([`refuse`]), so `accept` never runs out of descriptors; `serve`
 //!   raises the soft `RLIMIT_NOFILE` to the hard limit at start ([`raise_nofile_limit`]) and
 //!   lowers the cap when the descriptors cannot cover it.
+//! - A client that stops reading an answer: a write that makes no progress for `send_timeout`
+//!   ends the connection ([`stall`]).
 //! - Shutdown: on the signal the listener closes, idle connections close, busy ones finish the
 //!   request they are serving; after `shutdown_timeout` whatever is left is cut.
 //!
 //! Every request carries the peer's socket address as `ConnectInfo<SocketAddr>`.
 
 mod refuse;
+mod stall;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -33,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use crate::config::HttpLimits;
+use stall::StallGuard;
 
 /// Descriptors kept free for everything that is not a connection: the database and its WAL,
 /// dump and firmware files being written or streamed, the parse workers, refusals.
@@ -118,8 +122,9 @@ pub async fn serve(
             continue;
         };
         let (http, router, stop) = (http.clone(), router.clone(), stop.clone());
+        let send_timeout = limits.send_timeout;
         conns.spawn(async move {
-            connection(http, stream, peer, router, stop).await;
+            connection(http, stream, send_timeout, peer, router, stop).await;
             drop(permit);
         });
     }
@@ -145,6 +150,7 @@ pub async fn serve(
 async fn connection(
     http: hyper::server::conn::http1::Builder,
     stream: TcpStream,
+    send_timeout: Duration,
     peer: SocketAddr,
     router: Router,
     stop: CancellationToken,
@@ -153,7 +159,7 @@ async fn connection(
         req.extensions_mut().insert(ConnectInfo(peer));
         router.clone().oneshot(req)
     });
-    let conn = http.serve_connection(TokioIo::new(stream), service);
+    let conn = http.serve_connection(TokioIo::new(StallGuard::new(stream, send_timeout)), service);
     tokio::pin!(conn);
     let result = tokio::select! {
         r = conn.as_mut() => r,
