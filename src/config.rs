@@ -96,6 +96,10 @@ pub struct ServeArgs {
     /// Seconds one request may take from its headers to its answer (body upload included).
     #[arg(long, env = "CRASHBOX_REQUEST_TIMEOUT", default_value = "300")]
     pub request_timeout: String,
+    /// Seconds a write to a client may stall (the client not reading) before the connection
+    /// is closed.
+    #[arg(long, env = "CRASHBOX_SEND_TIMEOUT", default_value = "30")]
+    pub send_timeout: String,
     /// Open connections at most; more are answered 503 and closed.
     #[arg(long, env = "CRASHBOX_MAX_CONNECTIONS", default_value = "512")]
     pub max_connections: String,
@@ -230,6 +234,9 @@ pub struct HttpLimits {
     pub body_idle_timeout: Duration,
     /// Longest time from a request's head to its answer (reading the body included).
     pub request_timeout: Duration,
+    /// Longest stall of a write to the client (one that stops reading) before the connection
+    /// is closed.
+    pub send_timeout: Duration,
     /// Open connections at most; the next one is answered `503` and closed.
     pub max_connections: usize,
     /// Largest request head in bytes: bounds the memory an unfinished head can pin.
@@ -246,6 +253,7 @@ impl Default for HttpLimits {
             header_timeout: Duration::from_secs(10),
             body_idle_timeout: Duration::from_secs(20),
             request_timeout: Duration::from_secs(300),
+            send_timeout: Duration::from_secs(30),
             max_connections: 512,
             max_header_bytes: 16 << 10,
             shutdown_timeout: Duration::from_secs(20),
@@ -517,6 +525,7 @@ impl ServeArgs {
             header_timeout: secs("CRASHBOX_HEADER_TIMEOUT", &self.header_timeout, 3600)?,
             body_idle_timeout: secs("CRASHBOX_BODY_IDLE_TIMEOUT", &self.body_idle_timeout, 3600)?,
             request_timeout: secs("CRASHBOX_REQUEST_TIMEOUT", &self.request_timeout, 86_400)?,
+            send_timeout: secs("CRASHBOX_SEND_TIMEOUT", &self.send_timeout, 3600)?,
             max_connections: parse_num(
                 "CRASHBOX_MAX_CONNECTIONS",
                 &self.max_connections,

@@ -41,6 +41,7 @@ pub mod releases;
 pub mod rollout;
 pub mod sidecar;
 pub mod store;
+pub mod systemd;
 pub mod terminal;
 pub mod web;
 pub mod worker;

@@ -158,10 +158,16 @@ impl Server {
     }
 
     fn start_env(data: &std::path::Path, env: &[(&str, &str)]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_crashbox"))
-            .arg("--data-dir")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_crashbox"));
+        cmd.arg("--data-dir")
             .arg(data)
-            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(["serve", "--bind", "127.0.0.1:0"]);
+        Server::spawn(cmd, env)
+    }
+
+    /// Starts `cmd` (a `serve` command line) with the test's log settings and `env`.
+    fn spawn(mut cmd: Command, env: &[(&str, &str)]) -> Server {
+        let mut child = cmd
             // tower_http's debug line "started processing request" tells the test a request
             // is in the server's hands.
             .env("CRASHBOX_LOG", "info,tower_http=debug")
@@ -520,4 +526,54 @@ fn healthcheck_and_a_metrics_token_from_a_file() {
     drop(server);
     let out = check(&addr);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
+}
+
+/// Issue 14: under systemd (`Type=notify`, contrib/crashbox.service) `serve` says READY=1 once
+/// it listens, pings the watchdog, and says STOPPING=1 at SIGTERM. The test plays systemd's
+/// notification socket.
+#[cfg(target_os = "linux")]
+#[test]
+fn serve_speaks_systemds_notify_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // systemd names the watched process in WATCHDOG_PID: the shell's pid is serve's after exec.
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(r#"WATCHDOG_PID=$$ exec "$0" --data-dir "$1" serve --bind 127.0.0.1:0"#)
+        .arg(env!("CARGO_BIN_EXE_crashbox"))
+        .arg(dir.path().join("data"));
+    let mut server = Server::spawn(
+        cmd,
+        &[
+            ("NO_COLOR", "1"),
+            ("NOTIFY_SOCKET", sock_path.to_str().unwrap()),
+            ("WATCHDOG_USEC", "300000"),
+        ],
+    );
+    let mut seen = String::new();
+    let wait_for_message = |seen: &mut String, what: &str| {
+        let mut buf = [0u8; 1024];
+        while !seen.contains(what) {
+            let n = sock
+                .recv(&mut buf)
+                .unwrap_or_else(|e| panic!("no {what} from serve ({e}); got {seen:?}"));
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            seen.push('\n');
+        }
+    };
+    wait_for_message(&mut seen, "READY=1");
+    assert!(
+        seen.contains(&format!("STATUS=listening on {}", server.addr)),
+        "{seen}"
+    );
+    wait_for_message(&mut seen, "WATCHDOG=1");
+    Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    wait_for_message(&mut seen, "STOPPING=1");
+    assert!(server.child.wait().unwrap().success());
 }

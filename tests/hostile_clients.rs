@@ -318,3 +318,46 @@ fn firmware_uploads_over_the_cap_get_503_with_retry_after() {
             != 503
     });
 }
+
+#[test]
+fn a_client_that_stops_reading_a_download_is_cut_after_the_send_timeout() {
+    let app = TestApp::start_with(|c| c.http.send_timeout = Duration::from_millis(300));
+    app.create_model("m");
+    let dev = app.create_device("m");
+    // A raw app image far larger than the socket buffers on both ends.
+    let size = 24 << 20;
+    let mut image = common::pipeline::app_image("9.9.9");
+    image.resize(size, 0x5a);
+    let r = app.post(
+        "/api/pipeline/models/m/firmware",
+        Some(&app.pipeline),
+        "application/octet-stream",
+        &image,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mut s = connect(&app);
+    s.write_all(
+        format!(
+            "GET /api/iot/firmware HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\n\r\n",
+            dev.token
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    // The client reads nothing for well over the send timeout: that stall is the scenario.
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    assert!(
+        got < size,
+        "the whole image arrived ({got} bytes): nothing was cut"
+    );
+    assert_eq!(app.get("/healthz", None).status, 200);
+}

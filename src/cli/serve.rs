@@ -46,6 +46,11 @@ pub fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+        let bound = listener.local_addr()?;
+        crate::systemd::ready(&format!("listening on {bound}"));
+        if let Some(every) = crate::systemd::watchdog_interval() {
+            tokio::spawn(watchdog(app.state.db.clone(), every));
+        }
         app.serve(listener, shutdown_signal()).await?;
         Ok::<(), anyhow::Error>(())
     })?;
@@ -70,5 +75,20 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    crate::systemd::stopping();
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// Pings systemd's watchdog while the database answers a query within the interval.
+async fn watchdog(db: crate::db::Db, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let alive = db.call(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?));
+        match tokio::time::timeout(every, alive).await {
+            Ok(Ok(())) => crate::systemd::watchdog_ping(),
+            Ok(Err(e)) => tracing::warn!(error = %e, "watchdog: the database does not answer"),
+            Err(_) => tracing::warn!("watchdog: the database did not answer in time"),
+        }
+    }
 }

@@ -10,12 +10,15 @@
 //!   `Retry-After` and closed ([`refuse`]), so `accept` never runs out of descriptors; `serve`
 //!   raises the soft `RLIMIT_NOFILE` to the hard limit at start ([`raise_nofile_limit`]) and
 //!   lowers the cap when the descriptors cannot cover it.
+//! - A client that stops reading an answer: a write that makes no progress for `send_timeout`
+//!   ends the connection ([`stall`]).
 //! - Shutdown: on the signal the listener closes, idle connections close, busy ones finish the
 //!   request they are serving; after `shutdown_timeout` whatever is left is cut.
 //!
 //! Every request carries the peer's socket address as `ConnectInfo<SocketAddr>`.
 
 mod refuse;
+mod stall;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -33,10 +36,14 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use crate::config::HttpLimits;
+use stall::StallGuard;
 
 /// Descriptors kept free for everything that is not a connection: the database and its WAL,
 /// dump and firmware files being written or streamed, the parse workers, refusals.
 pub const RESERVED_DESCRIPTORS: u64 = 256;
+
+/// At most one log line per this interval about refused connections (with their count).
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// How long the accept loop pauses after `accept` itself failed (out of descriptors despite
 /// the cap, say) so that it does not spin.
@@ -85,6 +92,7 @@ pub async fn serve(
     let refusals = refuse::Refusals::default();
     let stop = CancellationToken::new();
     let mut conns = JoinSet::new();
+    let (mut refused, mut last_report) = (0u64, None::<std::time::Instant>);
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -103,13 +111,20 @@ pub async fn serve(
             }
         };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, cap = limits.max_connections, "connection cap reached: refused");
+            refused += 1;
+            // One line per interval, not per connection: a flood must not flood the log.
+            if last_report.is_none_or(|t| t.elapsed() >= REFUSAL_LOG_INTERVAL) {
+                tracing::warn!(%peer, cap = limits.max_connections, refused, "connection cap reached: refusing connections with 503");
+                refused = 0;
+                last_report = Some(std::time::Instant::now());
+            }
             refusals.refuse(stream);
             continue;
         };
         let (http, router, stop) = (http.clone(), router.clone(), stop.clone());
+        let send_timeout = limits.send_timeout;
         conns.spawn(async move {
-            connection(http, stream, peer, router, stop).await;
+            connection(http, stream, send_timeout, peer, router, stop).await;
             drop(permit);
         });
     }
@@ -135,6 +150,7 @@ pub async fn serve(
 async fn connection(
     http: hyper::server::conn::http1::Builder,
     stream: TcpStream,
+    send_timeout: Duration,
     peer: SocketAddr,
     router: Router,
     stop: CancellationToken,
@@ -143,7 +159,7 @@ async fn connection(
         req.extensions_mut().insert(ConnectInfo(peer));
         router.clone().oneshot(req)
     });
-    let conn = http.serve_connection(TokioIo::new(stream), service);
+    let conn = http.serve_connection(TokioIo::new(StallGuard::new(stream, send_timeout)), service);
     tokio::pin!(conn);
     let result = tokio::select! {
         r = conn.as_mut() => r,
