@@ -1,10 +1,14 @@
-//! Upload load generator: starts `crashbox serve` (the release binary) on a temp data dir,
-//! creates devices with the CLI, then posts core dumps from N concurrent clients and reports
-//! uploads/s, latency percentiles and the server's RSS (idle, peak under load).
+//! Upload load generator. First measures the disk's durable-write ceiling on the data dir's
+//! file system: `--ceiling-threads` threads (default 16) each writing a file of the upload's
+//! size, fsyncing it, renaming it into place and fsyncing the folder, as fast as they can, for
+//! `--ceiling-seconds` (default 5; 0 skips it). Then starts `crashbox serve` (the release binary)
+//! on that data dir, creates devices with the CLI, posts core dumps from N concurrent clients
+//! and reports uploads/s (and as a share of the ceiling), latency percentiles, the server's RSS
+//! (idle, peak under load) and its group-commit counters (writes per commit, from `/metrics`).
 //!
 //! ```text
 //! cargo build --release && cargo run --release --example loadgen -- [--clients 16] [--devices 64]
-//!     [--body-kib 64] [--seconds 10] [--max-coredumps 20]
+//!     [--body-kib 64] [--seconds 10] [--max-coredumps 20] [--ceiling-seconds 5]
 //! ```
 
 use std::io::{BufRead, BufReader};
@@ -20,6 +24,8 @@ struct Args {
     seconds: u64,
     max_coredumps: u32,
     bin: String,
+    ceiling_seconds: u64,
+    ceiling_threads: usize,
 }
 
 fn parse_args() -> Args {
@@ -30,6 +36,8 @@ fn parse_args() -> Args {
         seconds: 10,
         max_coredumps: 20,
         bin: "target/release/crashbox".into(),
+        ceiling_seconds: 5,
+        ceiling_threads: 16,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -42,6 +50,8 @@ fn parse_args() -> Args {
             "--seconds" => a.seconds = v.parse().expect("--seconds"),
             "--max-coredumps" => a.max_coredumps = v.parse().expect("--max-coredumps"),
             "--bin" => a.bin = v.clone(),
+            "--ceiling-seconds" => a.ceiling_seconds = v.parse().expect("--ceiling-seconds"),
+            "--ceiling-threads" => a.ceiling_threads = v.parse().expect("--ceiling-threads"),
             other => panic!("unknown flag {other}"),
         }
         i += 2;
@@ -60,10 +70,69 @@ fn status_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Durable file writes per second that `threads` threads reach in `dir`: each writes `size`
+/// bytes to a temporary file, fsyncs it, renames it into place and fsyncs the folder — the
+/// file side of an upload, without HTTP or SQLite.
+fn disk_ceiling(dir: &std::path::Path, threads: usize, size: usize, seconds: u64) -> f64 {
+    use std::io::Write;
+    std::fs::create_dir_all(dir).expect("ceiling dir");
+    let body = Arc::new(vec![0x5au8; size]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let (dir, body, stop) = (dir.to_path_buf(), body.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let folder = std::fs::File::open(&dir).expect("open folder");
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let tmp = dir.join(format!(".t{t}-{n}"));
+                    let dst = dir.join(format!("d{t}-{}", n % 20));
+                    let mut f = std::fs::File::create(&tmp).expect("create");
+                    f.write_all(&body).expect("write");
+                    f.sync_all().expect("fsync");
+                    std::fs::rename(&tmp, &dst).expect("rename");
+                    folder.sync_all().expect("fsync folder");
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(seconds));
+    stop.store(true, Ordering::Relaxed);
+    let done: u64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    let rate = done as f64 / start.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(dir);
+    rate
+}
+
+/// A sample's value from an OpenMetrics text, e.g. `crashbox_db_commits`.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
 fn main() {
     let args = parse_args();
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
+    let ceiling = (args.ceiling_seconds > 0).then(|| {
+        disk_ceiling(
+            &data.join("ceiling"),
+            args.ceiling_threads,
+            args.body_kib * 1024,
+            args.ceiling_seconds,
+        )
+    });
+    if let Some(c) = ceiling {
+        println!(
+            "disk ceiling: {c:.0} durable writes/s ({} threads: write {} KiB, fsync, rename, fsync folder; {} s)",
+            args.ceiling_threads, args.body_kib, args.ceiling_seconds
+        );
+    }
     let cli = |a: &[&str]| -> serde_json::Value {
         let out = Command::new(&args.bin)
             .arg("--data-dir")
@@ -150,6 +219,11 @@ fn main() {
         peak_rss = peak_rss.max(status_kib(pid, "VmRSS:"));
     }
     stop.store(true, Ordering::Relaxed);
+    let stats = ureq::get(format!("http://{addr}/metrics"))
+        .call()
+        .ok()
+        .and_then(|mut r| r.body_mut().read_to_string().ok())
+        .unwrap_or_default();
     let mut lat = Vec::new();
     let mut errors = 0;
     for w in workers {
@@ -187,6 +261,21 @@ fn main() {
         errors,
         lat.len() as f64 / elapsed
     );
+    if let Some(c) = ceiling {
+        println!(
+            "share of the disk ceiling: {:.0} %",
+            100.0 * lat.len() as f64 / elapsed / c
+        );
+    }
+    if let (Some(w), Some(c)) = (
+        metric(&stats, "crashbox_db_writes"),
+        metric(&stats, "crashbox_db_commits"),
+    ) {
+        println!(
+            "database: {w:.0} writes in {c:.0} commits ({:.1} writes per commit)",
+            w / c.max(1.0)
+        );
+    }
     println!(
         "latency p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms",
         ms(pct(0.5)),

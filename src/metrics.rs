@@ -78,6 +78,12 @@ pub struct Metrics {
     pub parse_attempts: Family<OutcomeLabels, Counter>,
     /// `crashbox_parse_queue_depth`: parse jobs waiting for a worker (set when `/metrics` is read).
     pub queue_depth: Gauge,
+    /// `crashbox_db_writes`: write transactions whose work was kept since start (set when
+    /// `/metrics` is read).
+    pub db_writes: Gauge,
+    /// `crashbox_db_commits`: commits since start; writes per commit is the mean group-commit
+    /// batch (set when `/metrics` is read).
+    pub db_commits: Gauge,
     /// `crashbox_notify_deliveries_total`: notification delivery attempts by channel kind and
     /// outcome.
     pub notify_deliveries: Family<NotifyLabels, Counter>,
@@ -113,6 +119,18 @@ impl Metrics {
             Family::new_with_constructor(parse_histogram);
         let parse_attempts = Family::<OutcomeLabels, Counter>::default();
         let queue_depth = Gauge::default();
+        let db_writes = Gauge::default();
+        let db_commits = Gauge::default();
+        registry.register(
+            "db_writes",
+            "Database write transactions kept since start",
+            db_writes.clone(),
+        );
+        registry.register(
+            "db_commits",
+            "Database commits since start (group commit: one per batch of writes)",
+            db_commits.clone(),
+        );
         let notify_deliveries = Family::<NotifyLabels, Counter>::default();
         let checkin_writes = Counter::default();
         let checkin_commits = Counter::default();
@@ -193,6 +211,8 @@ impl Metrics {
             parse_duration,
             parse_attempts,
             queue_depth,
+            db_writes,
+            db_commits,
             notify_deliveries,
             checkin_writes,
             checkin_commits,

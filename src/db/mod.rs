@@ -34,6 +34,7 @@ pub mod coredumps;
 pub mod dashboard;
 pub mod devices;
 pub mod firmware;
+mod group_commit;
 pub mod groups;
 mod migrations;
 pub mod models;
@@ -66,6 +67,9 @@ pub enum DbError {
     /// The write lock (this process's or another's) could not be had in time.
     #[error("database busy: the write lock could not be had in time")]
     Busy,
+    /// The commit that held this write failed (nothing of the write was stored).
+    #[error("database commit failed: {0}")]
+    Commit(String),
     /// The blocking task running the SQL panicked or was cancelled.
     #[error("database task failed: {0}")]
     Join(String),
@@ -114,15 +118,16 @@ pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct Db {
     pool: r2d2::Pool<SqliteConnectionManager>,
-    /// Serialises write transactions inside this process. SQLite allows one writer at a time;
-    /// letting many threads race for its lock makes them sleep in its busy handler (1, 2, 5 …
-    /// 100 ms back-offs), which is where upload tail latency came from. Waiting here instead
-    /// hands the lock over at once. Other processes (the CLI) still meet `busy_timeout`.
+    /// Serialises write transactions inside this process and commits the ones that queue up
+    /// together ([`group_commit`]). SQLite allows one writer at a time; letting many threads
+    /// race for its lock makes them sleep in its busy handler (1, 2, 5 … 100 ms back-offs), and
+    /// committing each alone costs each its own fsync. Other processes (the CLI) still meet
+    /// `busy_timeout`.
     ///
     /// A writer takes this lock *before* it takes a pooled connection, so writers queueing
     /// behind another process's transaction hold no connection and reads (which WAL lets run
     /// beside a writer) always find one.
-    write_lock: std::sync::Arc<parking_lot::Mutex<()>>,
+    writer: std::sync::Arc<group_commit::Writer>,
     /// The whole budget of one write for both locks; past it the write fails with
     /// [`DbError::Busy`] (answered 503 + `Retry-After`).
     busy_timeout: Duration,
@@ -171,7 +176,7 @@ impl Db {
         }
         Ok(Db {
             pool,
-            write_lock: Default::default(),
+            writer: Default::default(),
             busy_timeout,
         })
     }
@@ -181,42 +186,26 @@ impl Db {
         Ok(self.pool.get()?)
     }
 
-    /// Runs `f` in an immediate (write) transaction, committed when `f` succeeds. Blocking.
+    /// Runs `f` in a write transaction and returns once its work is committed and durable.
+    /// Blocking.
     ///
-    /// Takes this process's write lock first, then a pooled connection, then SQLite's lock
-    /// (`BEGIN IMMEDIATE`), all within the busy timeout; [`DbError::Busy`] when the locks
-    /// cannot be had in time (another process holding a write transaction, say).
-    pub fn write<R, E>(
-        &self,
-        f: impl FnOnce(&rusqlite::Transaction) -> Result<R, E>,
-    ) -> Result<R, E>
+    /// `f` runs in its own savepoint, possibly inside a transaction shared with other writers
+    /// that queued up meanwhile (group commit, see [`group_commit`]): when `f` fails, only its
+    /// own changes are rolled back. Takes this process's write lock first, then (for a new
+    /// transaction) a pooled connection and SQLite's lock (`BEGIN IMMEDIATE`), all within the
+    /// busy timeout; [`DbError::Busy`] when the locks cannot be had in time (another process
+    /// holding a write transaction, say).
+    pub fn write<R, E>(&self, f: impl FnOnce(&Connection) -> Result<R, E>) -> Result<R, E>
     where
         E: From<DbError>,
     {
-        let deadline = std::time::Instant::now() + self.busy_timeout;
-        let _guard = self
-            .write_lock
-            .try_lock_for(self.busy_timeout)
-            .ok_or(DbError::Busy)?;
-        let mut conn = self.conn()?;
-        // What is left of the budget is SQLite's to wait for another process's lock.
-        let left = deadline
-            .saturating_duration_since(std::time::Instant::now())
-            .max(Duration::from_millis(1));
-        conn.busy_timeout(left).map_err(DbError::from)?;
-        let out = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
-            Ok(tx) => f(&tx).and_then(|out| {
-                tx.commit().map_err(DbError::from)?;
-                Ok(out)
-            }),
-            Err(e) if is_busy(&e) => Err(DbError::Busy.into()),
-            Err(e) => Err(DbError::from(e).into()),
-        };
-        // Back to the full budget for the connection's next (autocommit) user.
-        if let Err(e) = conn.busy_timeout(self.busy_timeout) {
-            tracing::warn!(error = %e, "cannot reset the busy timeout");
-        }
-        out
+        self.writer.write(|| self.conn(), self.busy_timeout, f)
+    }
+
+    /// Writes kept and transactions committed since this handle's database was opened (their
+    /// ratio is the mean group-commit batch size).
+    pub fn write_stats(&self) -> (u64, u64) {
+        self.writer.stats()
     }
 
     /// Runs `f` with a connection on tokio's blocking pool.

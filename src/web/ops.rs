@@ -80,6 +80,9 @@ pub async fn metrics(
         };
     }
     st.metrics.queue_depth.set(st.jobs.depth());
+    let (writes, commits) = st.db.write_stats();
+    st.metrics.db_writes.set(writes as i64);
+    st.metrics.db_commits.set(commits as i64);
     (
         [(
             header::CONTENT_TYPE,
