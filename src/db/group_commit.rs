@@ -223,8 +223,8 @@ mod tests {
     #[test]
     fn concurrent_writes_share_commits_and_fail_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open_with(&dir.path().join("t.db"), std::time::Duration::from_secs(10))
-            .unwrap();
+        let db =
+            Db::open_with(&dir.path().join("t.db"), std::time::Duration::from_secs(10)).unwrap();
         db.write(|c| {
             c.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY)")?;
             Ok::<_, DbError>(())
@@ -273,7 +273,10 @@ mod tests {
         let (kept, commits) = db.write_stats();
         let (kept, commits) = (kept - before_kept, commits - before_commits);
         assert_eq!(kept as usize, total - total / 5);
-        assert!(commits >= 1 && commits <= kept, "{commits} commits for {kept} writes");
+        assert!(
+            commits >= 1 && commits <= kept,
+            "{commits} commits for {kept} writes"
+        );
         eprintln!("group commit: {kept} writes in {commits} commits");
     }
 }

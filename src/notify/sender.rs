@@ -51,7 +51,7 @@ pub fn start(
     metrics: &Arc<Metrics>,
     wake: Wake,
 ) -> std::io::Result<Sender> {
-    match db.write(|tx| store::reset_claims(tx)) {
+    match db.write(store::reset_claims) {
         Ok(n) if n > 0 => tracing::info!(
             deliveries = n,
             "dropped notification claims left by a previous process"

@@ -104,7 +104,7 @@ pub fn start(
             );
         }
     }
-    let reset = db.write(|tx| parse_jobs::reset_claims(tx))?;
+    let reset = db.write(parse_jobs::reset_claims)?;
     if reset > 0 {
         tracing::info!(
             jobs = reset,

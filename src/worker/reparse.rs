@@ -94,7 +94,7 @@ pub fn reparse_ids(db: &Db, layout: &Layout, jobs: &Jobs, ids: &[CoredumpId]) ->
 
 /// Re-parses every dump that ended in `ERROR`.
 pub fn reparse_errors(db: &Db, jobs: &Jobs) -> Result<Vec<CoredumpId>> {
-    let done = db.write(|tx| parse_jobs::requeue_errors(tx))?;
+    let done = db.write(parse_jobs::requeue_errors)?;
     for id in &done {
         jobs.enqueue(*id);
     }
