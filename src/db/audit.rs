@@ -39,6 +39,20 @@ pub fn insert(
     Ok(tx.last_insert_rowid())
 }
 
+/// An entry from `SELECT id, at, actor, action, target, detail` (a detail that is not JSON
+/// reads as `null`).
+fn entry_row(r: &rusqlite::Row) -> rusqlite::Result<Entry> {
+    let detail: String = r.get(5)?;
+    Ok(Entry {
+        id: r.get(0)?,
+        at: r.get(1)?,
+        actor: r.get(2)?,
+        action: r.get(3)?,
+        target: r.get(4)?,
+        detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
+    })
+}
+
 /// The newest `limit` entries whose target is one of `targets` (all targets when empty),
 /// newest first.
 pub fn list(conn: &Connection, targets: &[String], limit: i64) -> Result<Vec<Entry>, DbError> {
@@ -49,17 +63,7 @@ pub fn list(conn: &Connection, targets: &[String], limit: i64) -> Result<Vec<Ent
          ORDER BY id DESC LIMIT ?2",
     )?;
     let rows = stmt
-        .query_map(params![wanted, limit], |r| {
-            let detail: String = r.get(5)?;
-            Ok(Entry {
-                id: r.get(0)?,
-                at: r.get(1)?,
-                actor: r.get(2)?,
-                action: r.get(3)?,
-                target: r.get(4)?,
-                detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
-            })
-        })?
+        .query_map(params![wanted, limit], entry_row)?
         .collect::<Result<_, _>>()?;
     Ok(rows)
 }
@@ -74,17 +78,7 @@ pub fn list_for_model(conn: &Connection, code: &str, limit: i64) -> Result<Vec<E
          ORDER BY id DESC LIMIT ?2",
     )?;
     let rows = stmt
-        .query_map(params![code, limit], |r| {
-            let detail: String = r.get(5)?;
-            Ok(Entry {
-                id: r.get(0)?,
-                at: r.get(1)?,
-                actor: r.get(2)?,
-                action: r.get(3)?,
-                target: r.get(4)?,
-                detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
-            })
-        })?
+        .query_map(params![code, limit], entry_row)?
         .collect::<Result<_, _>>()?;
     Ok(rows)
 }
