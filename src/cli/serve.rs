@@ -47,11 +47,14 @@ pub fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
         let bound = listener.local_addr()?;
+        // The signal handlers are in place before anyone is told we are ready: a SIGTERM
+        // right after READY=1 must shut down gracefully, not kill the process.
+        let shutdown = shutdown_signal()?;
         crate::systemd::ready(&format!("listening on {bound}"));
         if let Some(every) = crate::systemd::watchdog_interval() {
             tokio::spawn(watchdog(app.state.db.clone(), every));
         }
-        app.serve(listener, shutdown_signal()).await?;
+        app.serve(listener, shutdown).await?;
         Ok::<(), anyhow::Error>(())
     })?;
     app.shutdown();
@@ -59,24 +62,21 @@ pub fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Registers SIGINT and SIGTERM now and returns the future that completes at the first of them.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (mut int, mut term) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?)
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    crate::systemd::stopping();
-    tracing::info!("shutting down: finishing in-flight requests");
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        crate::systemd::stopping();
+        tracing::info!("shutting down: finishing in-flight requests");
+    })
 }
 
 /// Pings systemd's watchdog while the database answers a query within the interval.
