@@ -25,9 +25,16 @@ fn main() {
     config.workers = 0;
     let app = App::open(config.clone()).expect("app");
     let db = &app.state.db;
-    crashbox::fleet::users::set_password(db, &config.data_dir, "admin", "benchmark-password")
-        .expect("password");
-    let model = crashbox::fleet::models::create(db, "bench", None).expect("model");
+    crashbox::fleet::users::set_password(
+        db,
+        &config.data_dir,
+        "admin",
+        "benchmark-password",
+        &crashbox::audit::Actor::Cli,
+    )
+    .expect("password");
+    let model = crashbox::fleet::models::create(db, "bench", None, &crashbox::audit::Actor::Cli)
+        .expect("model");
 
     let seed = Instant::now();
     let mut device_ids = Vec::new();

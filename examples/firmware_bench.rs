@@ -116,7 +116,8 @@ fn bench_upload() {
     let db = Db::open(&config.db_path).expect("db");
     let layout = Layout::new(config.coredumps_dir.clone(), config.assets_dir.clone());
     layout.create_dirs().expect("dirs");
-    crashbox::fleet::models::create(&db, "bench", None).expect("model");
+    crashbox::fleet::models::create(&db, "bench", None, &crashbox::audit::Actor::Cli)
+        .expect("model");
     let code = crashbox::ids::ModelCode::parse("bench").expect("code");
     let zips: Vec<Vec<u8>> = (0..12)
         .map(|i| bundle_zip("bench", &format!("1.0.{i}"), 100 + i))
@@ -136,7 +137,16 @@ fn bench_upload() {
     let mut store = Vec::new();
     for z in &zips {
         let t = Instant::now();
-        service::upload(&db, &layout, &config, &Jobs::disabled(), "bench", z).expect("upload");
+        service::upload(
+            &db,
+            &layout,
+            &config,
+            &Jobs::disabled(),
+            "bench",
+            z,
+            &crashbox::audit::Actor::Cli,
+        )
+        .expect("upload");
         store.push(t.elapsed());
     }
     let (a, b, c) = stats(validate);
@@ -275,11 +285,21 @@ fn bench_downloads(o: &Opts, size_mib: usize) {
         let db = Db::open(&config.db_path).expect("db");
         let layout = Layout::new(config.coredumps_dir.clone(), config.assets_dir.clone());
         layout.create_dirs().expect("dirs");
-        crashbox::fleet::models::create(&db, "bench", None).expect("model");
-        token = crashbox::fleet::devices::create(&db, "bench", None)
+        crashbox::fleet::models::create(&db, "bench", None, &crashbox::audit::Actor::Cli)
+            .expect("model");
+        token = crashbox::fleet::devices::create(&db, "bench", None, &crashbox::audit::Actor::Cli)
             .expect("device")
             .token;
-        service::upload(&db, &layout, &config, &Jobs::disabled(), "bench", &bin).expect("upload");
+        service::upload(
+            &db,
+            &layout,
+            &config,
+            &Jobs::disabled(),
+            "bench",
+            &bin,
+            &crashbox::audit::Actor::Cli,
+        )
+        .expect("upload");
     }
     let etag = format!("\"{}\"", service::sha256_hex(&bin));
     let server = start_server(&data);

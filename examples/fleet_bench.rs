@@ -302,6 +302,7 @@ fn pages(o: &Opts) {
         &config.data_dir,
         "admin",
         "bench-password",
+        &crashbox::audit::Actor::Cli,
     )
     .expect("password");
     let t = Instant::now();

@@ -112,9 +112,9 @@ fn throughput(
     let layout =
         crashbox::store::Layout::new(config.coredumps_dir.clone(), config.assets_dir.clone());
     layout.create_dirs()?;
-    crashbox::fleet::models::create(&db, "bench", None)?;
+    crashbox::fleet::models::create(&db, "bench", None, &crashbox::audit::Actor::Cli)?;
     write_bundle(&config.assets_dir, "bench", "1.0.0", elf)?;
-    let dev = crashbox::fleet::devices::create(&db, "bench", None)?;
+    let dev = crashbox::fleet::devices::create(&db, "bench", None, &crashbox::audit::Actor::Cli)?;
     let device = crashbox::fleet::devices::find_by_key(&db, dev.key.as_str())?;
     let t = Instant::now();
     let mut ids = Vec::with_capacity(jobs);
@@ -203,9 +203,10 @@ fn real_sidecar(python: &Path, elf: &[u8], dump: &[u8]) -> anyhow::Result<()> {
 fn upload_until_parsed(config: Config, elf: &[u8], dump: &[u8]) -> anyhow::Result<()> {
     let app = App::open(config)?;
     let st = app.state.clone();
-    crashbox::fleet::models::create(&st.db, "bench", None)?;
+    crashbox::fleet::models::create(&st.db, "bench", None, &crashbox::audit::Actor::Cli)?;
     write_bundle(&st.config.assets_dir, "bench", "1.0.0", elf)?;
-    let dev = crashbox::fleet::devices::create(&st.db, "bench", None)?;
+    let dev =
+        crashbox::fleet::devices::create(&st.db, "bench", None, &crashbox::audit::Actor::Cli)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

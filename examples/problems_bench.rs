@@ -50,8 +50,14 @@ fn main() {
     config.workers = 0;
     let app = App::open(config.clone()).expect("app");
     let db = &app.state.db;
-    crashbox::fleet::users::set_password(db, &config.data_dir, "admin", "benchmark-password")
-        .expect("password");
+    crashbox::fleet::users::set_password(
+        db,
+        &config.data_dir,
+        "admin",
+        "benchmark-password",
+        &crashbox::audit::Actor::Cli,
+    )
+    .expect("password");
 
     let seed = Instant::now();
     let now = chrono::Utc::now();

@@ -52,7 +52,18 @@ impl App {
             metrics.checkin_writes.clone(),
             metrics.checkin_commits.clone(),
         );
-        let checkin_writer = checkins.start(db.clone())?;
+        let audit_days = config.audit_retention_days;
+        let checkin_writer = checkins.start(db.clone(), move |db| {
+            match crate::audit::prune(db, audit_days) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    pruned = n,
+                    days = audit_days,
+                    "pruned old audit log entries"
+                ),
+                Err(e) => tracing::warn!(error = %e, "cannot prune the audit log"),
+            }
+        })?;
         let firmware_slots = Arc::new(tokio::sync::Semaphore::new(
             config.http.max_firmware_uploads.max(1),
         ));

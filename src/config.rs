@@ -73,6 +73,14 @@ pub struct ConfigArgs {
         global = true
     )]
     pub db_busy_timeout: String,
+    /// Days the audit log keeps an entry (0: forever); older entries are pruned every hour.
+    #[arg(
+        long,
+        env = "CRASHBOX_AUDIT_RETENTION_DAYS",
+        default_value = "365",
+        global = true
+    )]
+    pub audit_retention_days: String,
     /// Public base URL of this server (e.g. https://crashbox.lab.example), for the links in
     /// notifications; without it, links are omitted.
     #[arg(long, env = "CRASHBOX_PUBLIC_URL", global = true)]
@@ -306,6 +314,8 @@ pub struct Config {
     pub http: HttpLimits,
     /// How long a database write waits for the write lock before it fails as busy.
     pub db_busy_timeout: Duration,
+    /// Days the audit log keeps an entry; 0 keeps every entry.
+    pub audit_retention_days: u32,
     /// Reverse proxies whose `X-Forwarded-For` names the client (`serve --trusted-proxies`).
     pub trusted_proxies: AddrList,
     /// Who may read `/metrics`; open to all when both parts are empty.
@@ -462,6 +472,12 @@ impl ConfigArgs {
             http: HttpLimits::default(),
             trusted_proxies: AddrList::default(),
             metrics_access: MetricsAccess::default(),
+            audit_retention_days: parse_num(
+                "CRASHBOX_AUDIT_RETENTION_DAYS",
+                &self.audit_retention_days,
+                0u32,
+                36_500,
+            )?,
             db_busy_timeout: Duration::from_secs(parse_num(
                 "CRASHBOX_DB_BUSY_TIMEOUT",
                 &self.db_busy_timeout,
@@ -583,6 +599,7 @@ impl Config {
             checkin_flush: Duration::from_secs(1),
             http: HttpLimits::default(),
             db_busy_timeout: crate::db::DEFAULT_BUSY_TIMEOUT,
+            audit_retention_days: 365,
             trusted_proxies: AddrList::default(),
             metrics_access: MetricsAccess::default(),
             data_dir,

@@ -481,6 +481,7 @@ fn session_cookie_needs_csrf_for_changes() {
         &app.config.data_dir,
         "admin",
         "a long password",
+        &crashbox::audit::Actor::Cli,
     )
     .unwrap();
     let cookie = "sessionvalue-for-test";

@@ -291,8 +291,16 @@ impl Direct {
 
     fn upload(&self, code: &str, body: &[u8]) -> crashbox::firmware::service::Uploaded {
         let jobs = crashbox::worker::Jobs::disabled();
-        crashbox::firmware::service::upload(&self.db, &self.layout, &self.config, &jobs, code, body)
-            .unwrap()
+        crashbox::firmware::service::upload(
+            &self.db,
+            &self.layout,
+            &self.config,
+            &jobs,
+            code,
+            body,
+            &crashbox::audit::Actor::Cli,
+        )
+        .unwrap()
     }
 
     fn versions(&self, code: &str) -> Vec<String> {
@@ -323,14 +331,15 @@ impl Direct {
 #[test]
 fn retention_never_prunes_a_version_a_pending_dump_of_that_model_needs() {
     let d = Direct::new(2);
-    crashbox::fleet::models::create(&d.db, "ts", None).unwrap();
-    crashbox::fleet::models::create(&d.db, "other", None).unwrap();
-    let dev = crashbox::fleet::devices::create(&d.db, "ts", None)
+    crashbox::fleet::models::create(&d.db, "ts", None, &crashbox::audit::Actor::Cli).unwrap();
+    crashbox::fleet::models::create(&d.db, "other", None, &crashbox::audit::Actor::Cli).unwrap();
+    let dev = crashbox::fleet::devices::create(&d.db, "ts", None, &crashbox::audit::Actor::Cli)
         .unwrap()
         .id;
-    let other_dev = crashbox::fleet::devices::create(&d.db, "other", None)
-        .unwrap()
-        .id;
+    let other_dev =
+        crashbox::fleet::devices::create(&d.db, "other", None, &crashbox::audit::Actor::Cli)
+            .unwrap()
+            .id;
     d.upload("ts", &Bundle::new("ts", "1.0").zip());
     let pending = d.dump(dev, "1.0");
     // A pending dump of another model with the same version string protects nothing here.

@@ -161,8 +161,14 @@ fn dashboard_in_chromium() {
 
     let app = TestApp::start();
     let password = "browser test password";
-    crashbox::fleet::users::set_password(&app.state().db, &app.config.data_dir, "admin", password)
-        .unwrap();
+    crashbox::fleet::users::set_password(
+        &app.state().db,
+        &app.config.data_dir,
+        "admin",
+        password,
+        &crashbox::audit::Actor::Cli,
+    )
+    .unwrap();
     app.create_model("tempsensor");
     app.create_model("doorbell");
     // A notification channel for the Notifications page (regressions only: nothing regresses

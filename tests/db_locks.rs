@@ -85,8 +85,12 @@ fn token_auth_does_not_write_per_request() {
         start.elapsed()
     );
     // A first use under the lock is still answered; the record is simply late.
-    let t =
-        crashbox::fleet::tokens::create(&app.state().db, "late", crashbox::db::tokens::Role::Admin);
+    let t = crashbox::fleet::tokens::create(
+        &app.state().db,
+        "late",
+        crashbox::db::tokens::Role::Admin,
+        &crashbox::audit::Actor::Cli,
+    );
     assert!(t.is_err(), "a write under a foreign lock should fail");
     drop(lock);
 }

@@ -132,8 +132,14 @@ fn login_sets_a_hardened_session_cookie_and_logout_ends_it() {
 #[test]
 fn secure_cookie_when_configured() {
     let app = TestApp::start_with(|c| c.cookie_secure = true);
-    crashbox::fleet::users::set_password(&app.state().db, &app.config.data_dir, "admin", PASSWORD)
-        .unwrap();
+    crashbox::fleet::users::set_password(
+        &app.state().db,
+        &app.config.data_dir,
+        "admin",
+        PASSWORD,
+        &crashbox::audit::Actor::Cli,
+    )
+    .unwrap();
     let b = Browser::new(&app);
     let r = b.login_with("admin", PASSWORD);
     let cookies: Vec<String> = r
@@ -351,6 +357,7 @@ fn devices_add_search_paginate_and_delete() {
             &app.state().db,
             "tempsensor",
             Some(&format!("unit {i:02}")),
+            &crashbox::audit::Actor::Cli,
         )
         .unwrap();
     }
@@ -825,8 +832,14 @@ const WAIT: Duration = Duration::from_secs(30);
 /// known password.
 fn grouping_app() -> TestApp {
     let app = TestApp::start();
-    crashbox::fleet::users::set_password(&app.state().db, &app.config.data_dir, "admin", PASSWORD)
-        .unwrap();
+    crashbox::fleet::users::set_password(
+        &app.state().db,
+        &app.config.data_dir,
+        "admin",
+        PASSWORD,
+        &crashbox::audit::Actor::Cli,
+    )
+    .unwrap();
     app
 }
 
@@ -1420,8 +1433,14 @@ fn app_behind_proxy() -> TestApp {
         c.trusted_proxies =
             crashbox::config::AddrList::parse("CRASHBOX_TRUSTED_PROXIES", "127.0.0.1").unwrap();
     });
-    crashbox::fleet::users::set_password(&app.state().db, &app.config.data_dir, "admin", PASSWORD)
-        .unwrap();
+    crashbox::fleet::users::set_password(
+        &app.state().db,
+        &app.config.data_dir,
+        "admin",
+        PASSWORD,
+        &crashbox::audit::Actor::Cli,
+    )
+    .unwrap();
     app
 }
 
@@ -1549,8 +1568,14 @@ fn firmware_upload_form_fields_are_capped() {
         c.workers = 0;
         c.max_bundle_bytes = 64 << 10;
     });
-    crashbox::fleet::users::set_password(&app.state().db, &app.config.data_dir, "admin", PASSWORD)
-        .unwrap();
+    crashbox::fleet::users::set_password(
+        &app.state().db,
+        &app.config.data_dir,
+        "admin",
+        PASSWORD,
+        &crashbox::audit::Actor::Cli,
+    )
+    .unwrap();
     app.create_model("doorbell");
     let b = Browser::new(&app);
     let csrf = b.login();
@@ -1599,8 +1624,14 @@ fn fleet_pages_show_check_ins_releases_and_rollout_forms_without_javascript() {
         c.workers = 0;
         c.checkin_flush = Duration::from_millis(20);
     });
-    crashbox::fleet::users::set_password(&app.state().db, &app.config.data_dir, "admin", PASSWORD)
-        .unwrap();
+    crashbox::fleet::users::set_password(
+        &app.state().db,
+        &app.config.data_dir,
+        "admin",
+        PASSWORD,
+        &crashbox::audit::Actor::Cli,
+    )
+    .unwrap();
     app.create_model("m");
     let seen = app.create_device("m");
     let never = app.create_device("m");

@@ -239,7 +239,9 @@ fn promote_makes_the_canary_version_the_target_and_is_audited() {
     assert_eq!(offered(&app, &canary), (json!("2.0"), json!("target")));
 
     // Who did what, newest first.
-    let log = app.get("/api/audit?model=m", Some(&app.admin)).json();
+    let log = app
+        .get("/api/audit?model=m&action=rollout.", Some(&app.admin))
+        .json();
     let entries = log["entries"].as_array().unwrap();
     let actions: Vec<&str> = entries
         .iter()
@@ -354,7 +356,9 @@ fn a_new_group_from_a_canary_device_on_the_canary_version_halts_until_resumed() 
     let types = event_types(&app);
     assert!(types.iter().any(|t| t == "rollout.halted"), "{types:?}");
     assert!(types.iter().any(|t| t == "group.created"), "{types:?}");
-    let log = app.get("/api/audit?model=m", Some(&app.admin)).json();
+    let log = app
+        .get("/api/audit?model=m&action=rollout.", Some(&app.admin))
+        .json();
     let halt = &log["entries"][0];
     assert_eq!(
         (halt["actor"].clone(), halt["action"].clone()),
@@ -378,7 +382,9 @@ fn a_new_group_from_a_canary_device_on_the_canary_version_halts_until_resumed() 
     assert_eq!(offered(&app, &canary), (json!("2.0"), json!("canary")));
     assert_eq!(crash(&app, &canary, "2.0", &dump), g);
     assert_eq!(rollout(&app)["canary"]["halted"], false);
-    let log = app.get("/api/audit?model=m", Some(&app.admin)).json();
+    let log = app
+        .get("/api/audit?model=m&action=rollout.", Some(&app.admin))
+        .json();
     assert_eq!(log["entries"][0]["action"], "rollout.resume");
     assert_eq!(log["entries"][0]["actor"], "token:test-admin");
 }
@@ -404,7 +410,9 @@ fn only_canary_devices_on_the_canary_version_halt_and_a_regression_does() {
     let r = rollout(&app);
     assert_eq!(r["canary"]["halted"], true, "{r}");
     assert_eq!(r["canary"]["halted_by_group"], g);
-    let log = app.get("/api/audit?model=m", Some(&app.admin)).json();
+    let log = app
+        .get("/api/audit?model=m&action=rollout.", Some(&app.admin))
+        .json();
     assert_eq!(log["entries"][0]["detail"]["why"], "crash group regressed");
 }
 
@@ -446,9 +454,20 @@ fn rollout_routes_refuse_other_principals() {
             assert_eq!(r.status, want, "{method} {path}: {}", r.text());
         }
     }
-    // Nothing changed, nothing was recorded.
+    // Nothing changed, nothing was recorded (after the setup's tokens, model and device).
     assert_eq!(
-        app.get("/api/audit", Some(&app.admin)).json()["entries"],
+        app.get("/api/audit?action=rollout.", Some(&app.admin))
+            .json()["entries"],
+        json!([])
+    );
+    assert_eq!(
+        app.get("/api/audit?action=device.ota", Some(&app.admin))
+            .json()["entries"],
+        json!([])
+    );
+    assert_eq!(
+        app.get("/api/audit?action=device.tag", Some(&app.admin))
+            .json()["entries"],
         json!([])
     );
 }

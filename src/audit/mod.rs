@@ -5,13 +5,22 @@
 //! command line, or crashbox itself for automatic actions such as a rollout halt). Targets are
 //! `<kind>:<name>` strings (`model:tempsensor`, `device:k3xq7mza`) and the detail a JSON object;
 //! an entry about a device of a model carries `"model": "<code>"` in its detail so the model page
-//! can show it. Used by rollouts and OTA pins; meant for every admin action.
+//! can show it.
+//!
+//! Recorded: device create / delete / token rotation, dump deletes, model create / delete,
+//! firmware uploads (dashboard, pipeline, CLI) and deletes, API token create / revoke, password
+//! changes, crash group resolve / mute / reopen / merge, notification channel create / update /
+//! delete / test, and every rollout and OTA change. Never a secret: token values, webhook
+//! secrets, channel URLs and passwords stay out of the detail. Entries older than
+//! `CRASHBOX_AUDIT_RETENTION_DAYS` are pruned every hour ([`prune`]).
 
 use rusqlite::Connection;
 use serde_json::Value;
 
-use crate::db::DbError;
 use crate::db::audit::{self, Entry};
+use crate::db::{Db, DbError, format_ts};
+
+pub use crate::db::audit::Filter;
 
 /// Who made a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,9 +58,18 @@ pub fn record(
     audit::insert(tx, &actor.name(), action, target, &detail)
 }
 
-/// The newest `limit` entries about model `code` and its devices.
-pub fn for_model(conn: &Connection, code: &str, limit: i64) -> Result<Vec<Entry>, DbError> {
-    audit::list_for_model(conn, code, limit)
+/// The entries `filter` selects, newest first.
+pub fn list(conn: &Connection, filter: &Filter) -> Result<Vec<Entry>, DbError> {
+    audit::list(conn, filter)
+}
+
+/// Deletes the entries older than `days` days (`0`: keeps everything); how many.
+pub fn prune(db: &Db, days: u32) -> Result<usize, DbError> {
+    if days == 0 {
+        return Ok(0);
+    }
+    let before = format_ts(chrono::Utc::now() - chrono::Duration::days(i64::from(days)));
+    db.write(|tx| audit::prune_before(tx, &before))
 }
 
 #[cfg(test)]

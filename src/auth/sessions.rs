@@ -37,9 +37,10 @@ fn open(db: &Db, user: &crate::db::users::User) -> Result<NewSession> {
     let ttl = chrono::Duration::from_std(SESSION_TTL)
         .map_err(|e| Error::Internal(format!("session lifetime: {e}")))?;
     let expires = format_ts(chrono::Utc::now() + ttl);
-    let conn = db.conn()?;
-    sessions::delete_expired(&conn)?;
-    sessions::insert(&conn, &tokens::hash(&cookie), user.id, &csrf, &expires)?;
+    db.write(|tx| {
+        sessions::delete_expired(tx)?;
+        sessions::insert(tx, &tokens::hash(&cookie), user.id, &csrf, &expires)
+    })?;
     Ok(NewSession {
         cookie,
         must_change_password: user.must_change_password,
@@ -48,7 +49,7 @@ fn open(db: &Db, user: &crate::db::users::User) -> Result<NewSession> {
 
 /// Ends the session with this cookie value (no error when it is already gone).
 pub fn logout(db: &Db, cookie: &str) -> Result<()> {
-    sessions::delete(&*db.conn()?, &tokens::hash(cookie))?;
+    db.write(|tx| sessions::delete(tx, &tokens::hash(cookie)))?;
     Ok(())
 }
 
@@ -73,7 +74,8 @@ pub fn change_password(
             "The new password must differ from the current one".into(),
         ));
     }
-    fleet::users::set_password(db, data_dir, username, new)?;
+    let actor = crate::audit::Actor::User(username.to_string());
+    fleet::users::set_password(db, data_dir, username, new, &actor)?;
     let user = crate::db::users::find_by_name(&*db.conn()?, username)?
         .ok_or_else(|| Error::not_found("User", username))?;
     open(db, &user)

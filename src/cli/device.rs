@@ -56,7 +56,8 @@ pub fn run(config: &Config, cmd: DeviceCmd) -> anyhow::Result<()> {
     let db = open_db(config)?;
     match cmd {
         DeviceCmd::Add { model, name, json } => {
-            let d = fleet::devices::create(&db, &model, name.as_deref())?;
+            let d =
+                fleet::devices::create(&db, &model, name.as_deref(), &crate::audit::Actor::Cli)?;
             output(json, &d, |d| {
                 format!(
                     "added device {} (model {})\ntoken: {}\n(the token is shown only now)",
@@ -92,7 +93,7 @@ pub fn run(config: &Config, cmd: DeviceCmd) -> anyhow::Result<()> {
         }
         DeviceCmd::Token { key, json } => {
             let device = fleet::devices::find_by_key(&db, &key)?;
-            let d = fleet::devices::rotate_token(&db, device.id)?;
+            let d = fleet::devices::rotate_token(&db, device.id, &crate::audit::Actor::Cli)?;
             output(json, &d, |d| {
                 format!(
                     "new token for {}: {}\n(the token is shown only now)",
@@ -102,7 +103,7 @@ pub fn run(config: &Config, cmd: DeviceCmd) -> anyhow::Result<()> {
         }
         DeviceCmd::Rm { key } => {
             let device = fleet::devices::find_by_key(&db, &key)?;
-            fleet::devices::delete(&db, &layout(config), device.id)?;
+            fleet::devices::delete(&db, &layout(config), device.id, &crate::audit::Actor::Cli)?;
             println!("removed device {key}");
         }
         DeviceCmd::Pin {

@@ -61,7 +61,10 @@ pub fn run(config: &Config, cmd: FirmwareCmd) -> anyhow::Result<()> {
                 &Jobs::disabled(),
                 &model,
                 &body,
-                !no_target,
+                &service::How {
+                    make_target: !no_target,
+                    actor: &crate::audit::Actor::Cli,
+                },
             )?;
             for w in &up.warnings {
                 eprintln!("warning: {w}");

@@ -112,15 +112,35 @@ pub fn run(config: &Config, cmd: GroupCmd) -> anyhow::Result<()> {
         }
         GroupCmd::Show { id } => print_json(&service::detail(&db, GroupId(id))?.to_json())?,
         GroupCmd::Resolve { id, version } => {
-            let g = service::resolve(&db, GroupId(id), version.as_deref())?;
+            let g = service::resolve(
+                &db,
+                GroupId(id),
+                version.as_deref(),
+                &crate::audit::Actor::Cli,
+            )?;
             println!("{}", line(&g));
         }
-        GroupCmd::Mute { id } => println!("{}", line(&service::mute(&db, GroupId(id))?)),
-        GroupCmd::Reopen { id } => println!("{}", line(&service::reopen(&db, GroupId(id))?)),
+        GroupCmd::Mute { id } => println!(
+            "{}",
+            line(&service::mute(&db, GroupId(id), &crate::audit::Actor::Cli)?)
+        ),
+        GroupCmd::Reopen { id } => println!(
+            "{}",
+            line(&service::reopen(
+                &db,
+                GroupId(id),
+                &crate::audit::Actor::Cli
+            )?)
+        ),
         GroupCmd::Merge { id, into } => {
             println!(
                 "{}",
-                line(&service::merge(&db, GroupId(id), GroupId(into))?)
+                line(&service::merge(
+                    &db,
+                    GroupId(id),
+                    GroupId(into),
+                    &crate::audit::Actor::Cli
+                )?)
             )
         }
         GroupCmd::Rebuild { json } => {

@@ -30,7 +30,7 @@ pub fn run(config: &Config, cmd: ModelCmd) -> anyhow::Result<()> {
     let db = open_db(config)?;
     match cmd {
         ModelCmd::Add { code, name, json } => {
-            let m = fleet::models::create(&db, &code, name.as_deref())?;
+            let m = fleet::models::create(&db, &code, name.as_deref(), &crate::audit::Actor::Cli)?;
             output(json, &m, |m| format!("added model {} ({})", m.code, m.name))?;
         }
         ModelCmd::List { json } => {
@@ -51,7 +51,7 @@ pub fn run(config: &Config, cmd: ModelCmd) -> anyhow::Result<()> {
             }
         }
         ModelCmd::Rm { code } => {
-            fleet::models::delete(&db, &layout(config), &code)?;
+            fleet::models::delete(&db, &layout(config), &code, &crate::audit::Actor::Cli)?;
             println!("removed model {code}");
         }
     }

@@ -127,7 +127,7 @@ pub fn run(config: &Config, cmd: NotifyCmd) -> anyhow::Result<()> {
                 email_from: a.from,
                 email_to: a.to,
             };
-            let c = service::create(&db, &input)?;
+            let c = service::create(&db, &input, &crate::audit::Actor::Cli)?;
             println!(
                 "created {} channel {}",
                 c.channel.settings.kind, c.channel.id
@@ -164,11 +164,11 @@ pub fn run(config: &Config, cmd: NotifyCmd) -> anyhow::Result<()> {
             }
         }
         NotifyCmd::Test { id } => {
-            let event = service::test(&db, &Wake::default(), id)?;
+            let event = service::test(&db, &Wake::default(), id, &crate::audit::Actor::Cli)?;
             println!("queued test event {event} for channel {id}");
         }
         NotifyCmd::Rm { id } => {
-            service::delete(&db, id)?;
+            service::delete(&db, id, &crate::audit::Actor::Cli)?;
             println!("deleted channel {id}");
         }
     }

@@ -32,7 +32,7 @@ pub fn run(config: &Config, cmd: TokenCmd) -> anyhow::Result<()> {
     let db = open_db(config)?;
     match cmd {
         TokenCmd::Create { role, name, json } => {
-            let t = fleet::tokens::create(&db, &name, role)?;
+            let t = fleet::tokens::create(&db, &name, role, &crate::audit::Actor::Cli)?;
             output(json, &t, |t| {
                 format!(
                     "created {} token {} (id {})\ntoken: {}\n(the token is shown only now)",
@@ -69,7 +69,7 @@ pub fn run(config: &Config, cmd: TokenCmd) -> anyhow::Result<()> {
             }
         }
         TokenCmd::Revoke { id } => {
-            fleet::tokens::revoke(&db, TokenId(id))?;
+            fleet::tokens::revoke(&db, TokenId(id), &crate::audit::Actor::Cli)?;
             println!("revoked token {id}");
         }
     }

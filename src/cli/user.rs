@@ -21,7 +21,13 @@ pub fn run(config: &Config, cmd: UserCmd) -> anyhow::Result<()> {
             let mut line = String::new();
             std::io::stdin().lock().read_line(&mut line)?;
             let password = line.trim_end_matches(['\r', '\n']);
-            fleet::users::set_password(&db, &config.data_dir, &name, password)?;
+            fleet::users::set_password(
+                &db,
+                &config.data_dir,
+                &name,
+                password,
+                &crate::audit::Actor::Cli,
+            )?;
             println!("password set for {name}");
         }
     }

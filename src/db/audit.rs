@@ -53,32 +53,65 @@ fn entry_row(r: &rusqlite::Row) -> rusqlite::Result<Entry> {
     })
 }
 
-/// The newest `limit` entries whose target is one of `targets` (all targets when empty),
-/// newest first.
-pub fn list(conn: &Connection, targets: &[String], limit: i64) -> Result<Vec<Entry>, DbError> {
-    let wanted = serde_json::to_string(targets).unwrap_or_else(|_| "[]".into());
+/// Which entries to list: every given field narrows the list; entries come newest first.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Entries about this model or any of its devices (`model:<code>`, or a detail naming it).
+    pub model: Option<String>,
+    /// Only this actor (`admin`, `token:ci`, `cli`, `crashbox`).
+    pub actor: Option<String>,
+    /// Only actions equal to this, or starting with it when it ends in `.` (`group.`).
+    pub action: Option<String>,
+    /// Only this target (`device:k3xq7mza`).
+    pub target: Option<String>,
+    /// Only the rollout changes: `rollout.*`, `device.ota`, `device.tag` (the model page).
+    pub rollout_only: bool,
+    /// Only entries older than this id (the next page).
+    pub before: Option<i64>,
+    /// At most this many.
+    pub limit: i64,
+}
+
+/// The entries `f` selects, newest first.
+pub fn list(conn: &Connection, f: &Filter) -> Result<Vec<Entry>, DbError> {
+    let action_prefix = f.action.as_deref().filter(|a| a.ends_with('.')).map(|a| {
+        let escaped = a
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("{escaped}%")
+    });
+    let action_exact = f.action.as_deref().filter(|a| !a.ends_with('.'));
     let mut stmt = conn.prepare_cached(
         "SELECT id, at, actor, action, target, detail FROM audit_log
-         WHERE json_array_length(?1) = 0 OR target IN (SELECT value FROM json_each(?1))
-         ORDER BY id DESC LIMIT ?2",
+         WHERE (?1 IS NULL OR target = 'model:' || ?1 OR json_extract(detail, '$.model') = ?1)
+           AND (?2 IS NULL OR actor = ?2)
+           AND (?3 IS NULL OR action = ?3)
+           AND (?4 IS NULL OR action LIKE ?4 ESCAPE '\\')
+           AND (?5 IS NULL OR target = ?5)
+           AND (?6 = 0 OR action LIKE 'rollout.%' OR action IN ('device.ota', 'device.tag'))
+           AND (?7 IS NULL OR id < ?7)
+         ORDER BY id DESC LIMIT ?8",
     )?;
     let rows = stmt
-        .query_map(params![wanted, limit], entry_row)?
+        .query_map(
+            params![
+                f.model,
+                f.actor,
+                action_exact,
+                action_prefix,
+                f.target,
+                f.rollout_only,
+                f.before,
+                f.limit
+            ],
+            entry_row,
+        )?
         .collect::<Result<_, _>>()?;
     Ok(rows)
 }
 
-/// The newest `limit` entries about a model or any device of it (targets `model:<code>` and
-/// `device:<key>` of its devices), newest first.
-pub fn list_for_model(conn: &Connection, code: &str, limit: i64) -> Result<Vec<Entry>, DbError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, at, actor, action, target, detail FROM audit_log
-         WHERE target = 'model:' || ?1
-            OR json_extract(detail, '$.model') = ?1
-         ORDER BY id DESC LIMIT ?2",
-    )?;
-    let rows = stmt
-        .query_map(params![code, limit], entry_row)?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
+/// Deletes the entries recorded before `ts` (RFC 3339 UTC); how many.
+pub fn prune_before(tx: &Connection, ts: &str) -> Result<usize, DbError> {
+    Ok(tx.execute("DELETE FROM audit_log WHERE at < ?1", params![ts])?)
 }

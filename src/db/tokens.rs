@@ -109,10 +109,16 @@ pub fn touch(conn: &Connection, id: TokenId) -> Result<(), DbError> {
     Ok(())
 }
 
-/// Revokes a token; `false` when there is no active token with that id.
-pub fn revoke(conn: &Connection, id: TokenId) -> Result<bool, DbError> {
-    Ok(conn.execute(
-        "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-        params![id.0, now()],
-    )? > 0)
+/// Revokes a token; the revoked token's name and role, `None` when there is no active token
+/// with that id.
+pub fn revoke(conn: &Connection, id: TokenId) -> Result<Option<(String, Role)>, DbError> {
+    Ok(conn
+        .query_row(
+            "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL
+             RETURNING name, role",
+            params![id.0, now()],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+        )
+        .optional()?
+        .map(|(name, role)| (name, Role::parse(&role).unwrap_or(Role::Pipeline))))
 }

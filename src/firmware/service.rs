@@ -17,10 +17,11 @@ use std::sync::{Mutex, OnceLock};
 use std::time::SystemTime;
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::{app_image, bundle, retention};
+use crate::audit::{self, Actor};
 use crate::config::Config;
 use crate::db::{Db, coredumps, firmware, models};
 use crate::error::{Error, Result};
@@ -79,12 +80,25 @@ pub fn upload(
     jobs: &Jobs,
     code: &str,
     body: &[u8],
+    actor: &Actor,
 ) -> Result<Uploaded> {
-    upload_with(db, layout, config, jobs, code, body, true)
+    let how = How {
+        make_target: true,
+        actor,
+    };
+    upload_with(db, layout, config, jobs, code, body, &how)
 }
 
-/// [`upload`], choosing whether the version becomes the model target (`false`: a canary build
-/// stored for a canary or pins; what devices get does not change).
+/// How an upload is made: whether the version becomes the model target (`false`: a canary
+/// build stored for a canary or pins; what devices get does not change), and by whom.
+pub struct How<'a> {
+    /// Make the version the model target.
+    pub make_target: bool,
+    /// Who uploads (for the audit log).
+    pub actor: &'a Actor,
+}
+
+/// [`upload`], choosing whether the version becomes the model target.
 pub fn upload_with(
     db: &Db,
     layout: &Layout,
@@ -92,8 +106,9 @@ pub fn upload_with(
     jobs: &Jobs,
     code: &str,
     body: &[u8],
-    make_target: bool,
+    how: &How<'_>,
 ) -> Result<Uploaded> {
+    let (make_target, actor) = (how.make_target, how.actor);
     let (model, code) = find_model(&*db.conn()?, code)?;
     if body.is_empty() {
         return Err(Error::Validation("No firmware content provided".into()));
@@ -181,6 +196,20 @@ pub fn upload_with(
         } else {
             Vec::new()
         };
+        audit::record(
+            tx,
+            actor,
+            "firmware.upload",
+            &format!("model:{code}"),
+            json!({
+                "version": version.as_str(),
+                "bundle": is_bundle,
+                "target": make_target,
+                "replaced": existed,
+                "image_sha256": sha256,
+                "pruned": pruned,
+            }),
+        )?;
         Ok((pruned, requeued))
     });
     let (pruned, requeued) = match stored {
@@ -470,7 +499,13 @@ pub fn open_stored(db: &Db, layout: &Layout, code: &str, version: &str) -> Resul
 
 /// Deletes a stored version (row, then files). The current version cannot be deleted while
 /// devices use it; without devices, the newest remaining version becomes current.
-pub fn delete_version(db: &Db, layout: &Layout, code: &str, version: &str) -> Result<()> {
+pub fn delete_version(
+    db: &Db,
+    layout: &Layout,
+    code: &str,
+    version: &str,
+    actor: &Actor,
+) -> Result<()> {
     let (model, code) = find_model(&*db.conn()?, code)?;
     let missing = || Error::not_found("FirmwareVersion", version);
     let v = FirmwareVersion::parse(version).ok_or_else(missing)?;
@@ -506,6 +541,13 @@ pub fn delete_version(db: &Db, layout: &Layout, code: &str, version: &str) -> Re
         if !firmware::delete(tx, model.id, v.as_str())? {
             return Err(missing());
         }
+        audit::record(
+            tx,
+            actor,
+            "firmware.delete",
+            &format!("model:{code}"),
+            json!({"version": v.as_str()}),
+        )?;
         if !is_current {
             return Ok(None);
         }

@@ -189,18 +189,20 @@ impl CheckIns {
 
     /// Starts the writer thread; it flushes every [`CheckIns::flush_every`] and once more
     /// when stopped, and prunes old presence days once an hour.
-    pub fn start(&self, db: Db) -> std::io::Result<Writer> {
+    /// `hourly` runs on the writer thread once at start and then every hour (database
+    /// housekeeping such as pruning the audit log).
+    pub fn start(&self, db: Db, hourly: impl Fn(&Db) + Send + 'static) -> std::io::Result<Writer> {
         let me = self.clone();
         let handle = std::thread::Builder::new()
             .name("checkins".into())
-            .spawn(move || me.run(&db))?;
+            .spawn(move || me.run(&db, hourly))?;
         Ok(Writer {
             checkins: self.clone(),
             handle: Some(handle),
         })
     }
 
-    fn run(&self, db: &Db) {
+    fn run(&self, db: &Db, hourly: impl Fn(&Db)) {
         let mut pruned: Option<Instant> = None;
         loop {
             let stop = {
@@ -220,6 +222,7 @@ impl CheckIns {
                 if let Err(e) = db.write(|tx| checkins::prune_days(tx, &day)) {
                     tracing::warn!(error = %e, "cannot prune old release presence days");
                 }
+                hourly(db);
             }
             if stop {
                 return;

@@ -2,6 +2,9 @@
 
 use serde::Serialize;
 
+use serde_json::json;
+
+use crate::audit::{self, Actor};
 use crate::auth::tokens;
 use crate::coredump::manage;
 use crate::db::{Db, devices, models};
@@ -26,35 +29,47 @@ pub struct DeviceWithToken {
 
 /// Registers a device of model `model_code` with a fresh key and token; `name` is trimmed, at most
 /// 255 characters.
-pub fn create(db: &Db, model_code: &str, name: Option<&str>) -> Result<DeviceWithToken> {
+pub fn create(
+    db: &Db,
+    model_code: &str,
+    name: Option<&str>,
+    actor: &Actor,
+) -> Result<DeviceWithToken> {
     let name = name.map(str::trim).unwrap_or("");
     if name.chars().count() > 255 {
         return Err(Error::Validation(
             "Device name must be at most 255 characters".into(),
         ));
     }
-    let conn = db.conn()?;
-    let model = models::find_by_code(&conn, model_code)?
-        .ok_or_else(|| Error::not_found("DeviceModel", model_code))?;
     let token = tokens::mint(tokens::DEVICE_PREFIX);
-    for _ in 0..3 {
-        let key = DeviceKey::generate();
-        if let Some(d) =
-            devices::insert(&conn, key.as_str(), model.id, name, &tokens::hash(&token))?
-        {
-            return Ok(DeviceWithToken {
-                id: d.id,
-                key: d.key,
-                model: d.model,
-                name: d.name,
-                token,
-            });
+    db.write(|tx| {
+        let model = models::find_by_code(tx, model_code)?
+            .ok_or_else(|| Error::not_found("DeviceModel", model_code))?;
+        for _ in 0..3 {
+            let key = DeviceKey::generate();
+            if let Some(d) = devices::insert(tx, key.as_str(), model.id, name, &tokens::hash(&token))?
+            {
+                audit::record(
+                    tx,
+                    actor,
+                    "device.create",
+                    &format!("device:{}", d.key),
+                    json!({"model": d.model, "name": d.name}),
+                )?;
+                return Ok(DeviceWithToken {
+                    id: d.id,
+                    key: d.key,
+                    model: d.model,
+                    name: d.name,
+                    token: token.clone(),
+                });
+            }
         }
-    }
-    Err(Error::InvalidOperation(
-        "Cannot generate device key because unable to generate unique key after multiple attempts"
-            .into(),
-    ))
+        Err(Error::InvalidOperation(
+            "Cannot generate device key because unable to generate unique key after multiple attempts"
+                .into(),
+        ))
+    })
 }
 
 /// The device with row id `id`, or `NotFound`.
@@ -68,10 +83,20 @@ pub fn find_by_key(db: &Db, key: &str) -> Result<devices::Device> {
 }
 
 /// Issues a new token; the old one stops working at once.
-pub fn rotate_token(db: &Db, id: DeviceId) -> Result<DeviceWithToken> {
-    let device = find(db, id)?;
+pub fn rotate_token(db: &Db, id: DeviceId, actor: &Actor) -> Result<DeviceWithToken> {
     let token = tokens::mint(tokens::DEVICE_PREFIX);
-    devices::set_token_hash(&*db.conn()?, id, &tokens::hash(&token))?;
+    let device = db.write(|tx| {
+        let device = devices::find(tx, id)?.ok_or_else(|| Error::not_found("Device", id))?;
+        devices::set_token_hash(tx, id, &tokens::hash(&token))?;
+        audit::record(
+            tx,
+            actor,
+            "device.token_rotate",
+            &format!("device:{}", device.key),
+            json!({"model": device.model}),
+        )?;
+        Ok::<_, Error>(device)
+    })?;
     Ok(DeviceWithToken {
         id: device.id,
         key: device.key,
@@ -82,9 +107,19 @@ pub fn rotate_token(db: &Db, id: DeviceId) -> Result<DeviceWithToken> {
 }
 
 /// Deletes a device, its dump rows (cascade) and its dump folder.
-pub fn delete(db: &Db, layout: &Layout, id: DeviceId) -> Result<()> {
-    let device = find(db, id)?;
-    devices::delete(&*db.conn()?, id)?;
+pub fn delete(db: &Db, layout: &Layout, id: DeviceId, actor: &Actor) -> Result<()> {
+    let device = db.write(|tx| {
+        let device = devices::find(tx, id)?.ok_or_else(|| Error::not_found("Device", id))?;
+        devices::delete(tx, id)?;
+        audit::record(
+            tx,
+            actor,
+            "device.delete",
+            &format!("device:{}", device.key),
+            json!({"model": device.model, "name": device.name}),
+        )?;
+        Ok::<_, Error>(device)
+    })?;
     manage::remove_device_dir(layout, &device.key);
     Ok(())
 }

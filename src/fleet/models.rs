@@ -1,5 +1,8 @@
 //! Device models: create and delete (with their firmware files).
 
+use serde_json::json;
+
+use crate::audit::{self, Actor};
 use crate::db::{Db, models};
 use crate::error::{Error, Result};
 use crate::ids::ModelCode;
@@ -7,7 +10,7 @@ use crate::store::{self, Layout};
 
 /// Creates a model; `name` defaults to the code and is at most 255 characters. `Exists` when the
 /// code is taken.
-pub fn create(db: &Db, code: &str, name: Option<&str>) -> Result<models::Model> {
+pub fn create(db: &Db, code: &str, name: Option<&str>, actor: &Actor) -> Result<models::Model> {
     let code =
         ModelCode::parse(code).ok_or_else(|| Error::Validation(ModelCode::INVALID.into()))?;
     let name = name
@@ -19,9 +22,18 @@ pub fn create(db: &Db, code: &str, name: Option<&str>) -> Result<models::Model> 
             "Model name must be at most 255 characters".into(),
         ));
     }
-    let conn = db.conn()?;
-    models::insert(&conn, code.as_str(), name)?
-        .ok_or_else(|| Error::Exists(format!("DeviceModel for {code} already exists")))
+    db.write(|tx| {
+        let model = models::insert(tx, code.as_str(), name)?
+            .ok_or_else(|| Error::Exists(format!("DeviceModel for {code} already exists")))?;
+        audit::record(
+            tx,
+            actor,
+            "model.create",
+            &format!("model:{code}"),
+            json!({"name": model.name}),
+        )?;
+        Ok(model)
+    })
 }
 
 /// The model with code `code`, or `NotFound`.
@@ -31,7 +43,7 @@ pub fn find(db: &Db, code: &str) -> Result<models::Model> {
 }
 
 /// Deletes a model that has no devices, then its firmware files (best effort).
-pub fn delete(db: &Db, layout: &Layout, code: &str) -> Result<()> {
+pub fn delete(db: &Db, layout: &Layout, code: &str, actor: &Actor) -> Result<()> {
     let model = find(db, code)?;
     if model.device_count > 0 {
         return Err(Error::InvalidOperation(format!(
@@ -39,8 +51,16 @@ pub fn delete(db: &Db, layout: &Layout, code: &str) -> Result<()> {
             model.device_count
         )));
     }
-    let conn = db.conn()?;
-    models::delete(&conn, model.id)?;
+    db.write(|tx| {
+        models::delete(tx, model.id)?;
+        audit::record(
+            tx,
+            actor,
+            "model.delete",
+            &format!("model:{}", model.code),
+            json!({"name": model.name}),
+        )
+    })?;
     store::remove_quietly(&layout.legacy_bin_path(&model.code));
     store::remove_dir_quietly(&layout.model_dir(&model.code));
     Ok(())

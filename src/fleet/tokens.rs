@@ -2,6 +2,9 @@
 
 use serde::Serialize;
 
+use serde_json::json;
+
+use crate::audit::{self, Actor};
 use crate::auth::tokens;
 use crate::db::Db;
 use crate::db::tokens::{self as rows, Role};
@@ -22,7 +25,7 @@ pub struct NewToken {
 }
 
 /// Issues an API token with `role`; `name` must be 1–100 characters after trimming.
-pub fn create(db: &Db, name: &str, role: Role) -> Result<NewToken> {
+pub fn create(db: &Db, name: &str, role: Role, actor: &Actor) -> Result<NewToken> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(Error::Validation(
@@ -30,7 +33,17 @@ pub fn create(db: &Db, name: &str, role: Role) -> Result<NewToken> {
         ));
     }
     let token = tokens::mint(tokens::API_PREFIX);
-    let row = rows::insert(&*db.conn()?, name, role, &tokens::hash(&token))?;
+    let row = db.write(|tx| {
+        let row = rows::insert(tx, name, role, &tokens::hash(&token))?;
+        audit::record(
+            tx,
+            actor,
+            "token.create",
+            &format!("token:{}", row.id.0),
+            json!({"name": row.name, "role": row.role.as_str()}),
+        )?;
+        Ok::<_, Error>(row)
+    })?;
     Ok(NewToken {
         id: row.id,
         name: row.name,
@@ -40,10 +53,16 @@ pub fn create(db: &Db, name: &str, role: Role) -> Result<NewToken> {
 }
 
 /// Revokes an active token; `NotFound` when there is no active token with that id.
-pub fn revoke(db: &Db, id: TokenId) -> Result<()> {
-    if rows::revoke(&*db.conn()?, id)? {
+pub fn revoke(db: &Db, id: TokenId, actor: &Actor) -> Result<()> {
+    db.write(|tx| {
+        let (name, role) = rows::revoke(tx, id)?.ok_or_else(|| Error::not_found("Token", id))?;
+        audit::record(
+            tx,
+            actor,
+            "token.revoke",
+            &format!("token:{}", id.0),
+            json!({"name": name, "role": role.as_str()}),
+        )?;
         Ok(())
-    } else {
-        Err(Error::not_found("Token", id))
-    }
+    })
 }

@@ -2,6 +2,9 @@
 
 use std::path::Path;
 
+use serde_json::json;
+
+use crate::audit::{self, Actor};
 use crate::auth::passwords;
 use crate::db::{Db, users};
 use crate::error::{Error, Result};
@@ -38,7 +41,13 @@ fn write_secret(path: &Path, content: &str) -> std::io::Result<()> {
 }
 
 /// Sets a user's password (creating the user if absent) and removes the first-run password file.
-pub fn set_password(db: &Db, data_dir: &Path, username: &str, password: &str) -> Result<()> {
+pub fn set_password(
+    db: &Db,
+    data_dir: &Path,
+    username: &str,
+    password: &str,
+    actor: &Actor,
+) -> Result<()> {
     if password.chars().count() < 8 {
         return Err(Error::Validation(
             "Password must be at least 8 characters".into(),
@@ -52,9 +61,17 @@ pub fn set_password(db: &Db, data_dir: &Path, username: &str, password: &str) ->
     }
     let hash = passwords::hash(password).map_err(Error::Internal)?;
     db.write(|tx| {
-        if !users::set_password(tx, username, &hash)? {
+        let created = !users::set_password(tx, username, &hash)?;
+        if created {
             users::insert(tx, username, &hash, false)?;
         }
+        audit::record(
+            tx,
+            actor,
+            "user.password",
+            &format!("user:{username}"),
+            json!({"created": created}),
+        )?;
         // Whoever knew the old password is signed out everywhere.
         crate::db::sessions::delete_for_username(tx, username)?;
         Ok::<_, Error>(())

@@ -2,9 +2,11 @@
 //! resolve / mute / reopen, merge, and rebuild (re-sign every stored dump).
 
 use serde::Serialize;
+use serde_json::json;
 
 use super::assign::{Assigned, assign};
 use super::signature::{self, Signature};
+use crate::audit::{self, Actor};
 use crate::db::groups::{self, DumpFacts, Filter, Group, GroupDevice, GroupStatus, Sort};
 use crate::db::{Db, DbError, Page, models};
 use crate::decode::Analysis;
@@ -160,7 +162,7 @@ pub fn detail(db: &Db, id: GroupId) -> Result<Detail> {
 }
 
 /// Marks a group fixed in `version` (default: its model's current firmware version).
-pub fn resolve(db: &Db, id: GroupId, version: Option<&str>) -> Result<Group> {
+pub fn resolve(db: &Db, id: GroupId, version: Option<&str>, actor: &Actor) -> Result<Group> {
     let conn = db.conn()?;
     let group = groups::find(&conn, id)?.ok_or_else(|| Error::not_found("CrashGroup", id))?;
     let version = match version.map(str::trim).filter(|v| !v.is_empty()) {
@@ -179,17 +181,17 @@ pub fn resolve(db: &Db, id: GroupId, version: Option<&str>) -> Result<Group> {
             })?,
     };
     drop(conn);
-    set_status(db, id, GroupStatus::Resolved, Some(&version))
+    set_status(db, id, GroupStatus::Resolved, Some(&version), actor)
 }
 
 /// Mutes a group: still counted, never reopened or notified.
-pub fn mute(db: &Db, id: GroupId) -> Result<Group> {
-    set_status(db, id, GroupStatus::Muted, None)
+pub fn mute(db: &Db, id: GroupId, actor: &Actor) -> Result<Group> {
+    set_status(db, id, GroupStatus::Muted, None, actor)
 }
 
 /// Opens a group again (clears the regression mark).
-pub fn reopen(db: &Db, id: GroupId) -> Result<Group> {
-    set_status(db, id, GroupStatus::Open, None)
+pub fn reopen(db: &Db, id: GroupId, actor: &Actor) -> Result<Group> {
+    set_status(db, id, GroupStatus::Open, None, actor)
 }
 
 fn set_status(
@@ -197,18 +199,30 @@ fn set_status(
     id: GroupId,
     status: GroupStatus,
     resolved_in: Option<&str>,
+    actor: &Actor,
 ) -> Result<Group> {
     db.write(|tx| {
         if !groups::set_status(tx, id, status, resolved_in, false)? {
             return Err(Error::not_found("CrashGroup", id));
         }
-        groups::find(tx, id)?.ok_or_else(|| Error::not_found("CrashGroup", id))
+        let group = groups::find(tx, id)?.ok_or_else(|| Error::not_found("CrashGroup", id))?;
+        let action = match status {
+            GroupStatus::Resolved => "group.resolve",
+            GroupStatus::Muted => "group.mute",
+            GroupStatus::Open => "group.reopen",
+        };
+        let mut detail = json!({"model": group.model, "title": group.title});
+        if let Some(v) = resolved_in {
+            detail["version"] = json!(v);
+        }
+        audit::record(tx, actor, action, &format!("group:{id}"), detail)?;
+        Ok(group)
     })
 }
 
 /// Merges group `from` into `into` (same model): future dumps of `from`'s signatures join
 /// `into`, and its stored dumps and lifetime counts move there.
-pub fn merge(db: &Db, from: GroupId, into: GroupId) -> Result<Group> {
+pub fn merge(db: &Db, from: GroupId, into: GroupId, actor: &Actor) -> Result<Group> {
     if from == into {
         return Err(Error::InvalidOperation(
             "Cannot merge crash group because it would merge into itself".into(),
@@ -224,6 +238,13 @@ pub fn merge(db: &Db, from: GroupId, into: GroupId) -> Result<Group> {
             )));
         }
         groups::merge(tx, from, into)?;
+        audit::record(
+            tx,
+            actor,
+            "group.merge",
+            &format!("group:{into}"),
+            json!({"model": b.model, "merged": from.0, "merged_title": a.title}),
+        )?;
         groups::find(tx, into)?.ok_or_else(|| Error::not_found("CrashGroup", into))
     })
 }

@@ -2,9 +2,11 @@
 //! answered once), update, delete, queue a test event, list deliveries.
 
 use serde::Deserialize;
+use serde_json::json;
 
 use super::channels::{KINDS, webhook};
 use super::{Wake, new_event_id, payload};
+use crate::audit::{self, Actor};
 use crate::db::notify::{self as store, Channel, ChannelSettings, Delivery, EVENT_TYPES};
 use crate::db::{Db, models};
 use crate::error::{Error, Result};
@@ -202,7 +204,7 @@ pub struct Created {
 }
 
 /// Creates a channel.
-pub fn create(db: &Db, input: &ChannelInput) -> Result<Created> {
+pub fn create(db: &Db, input: &ChannelInput, actor: &Actor) -> Result<Created> {
     let kind =
         some(&input.kind).ok_or_else(|| bad("kind is required: webhook, slack, ntfy or email"))?;
     let (settings, mut secret) = validate(db, &kind, input)?;
@@ -210,7 +212,11 @@ pub fn create(db: &Db, input: &ChannelInput) -> Result<Created> {
     if shown.is_some() {
         secret = shown.clone();
     }
-    let id = db.write(|tx| store::create_channel(tx, &settings, secret.as_deref()))?;
+    let id = db.write(|tx| {
+        let id = store::create_channel(tx, &settings, secret.as_deref())?;
+        record(tx, actor, "channel.create", id, &settings)?;
+        Ok::<_, Error>(id)
+    })?;
     let channel = get(db, id)?;
     tracing::info!(channel = id, kind = %kind, "notification channel created");
     Ok(Created {
@@ -232,7 +238,7 @@ pub fn list(db: &Db) -> Result<Vec<Channel>> {
 
 /// Replaces a channel's settings; a given token / password replaces the stored one (the
 /// webhook secret stays).
-pub fn update(db: &Db, id: i64, input: &ChannelInput) -> Result<Channel> {
+pub fn update(db: &Db, id: i64, input: &ChannelInput, actor: &Actor) -> Result<Channel> {
     let current = get(db, id)?;
     if let Some(k) = some(&input.kind)
         && k != current.settings.kind
@@ -243,26 +249,61 @@ pub fn update(db: &Db, id: i64, input: &ChannelInput) -> Result<Channel> {
         )));
     }
     let (settings, secret) = validate(db, &current.settings.kind, input)?;
-    db.write(|tx| store::update_channel(tx, id, &settings, secret.as_deref()))?;
+    db.write(|tx| {
+        store::update_channel(tx, id, &settings, secret.as_deref())?;
+        record(tx, actor, "channel.update", id, &settings)
+    })?;
     get(db, id)
 }
 
 /// Deletes a channel and its deliveries.
-pub fn delete(db: &Db, id: i64) -> Result<()> {
-    if !db.write(|tx| store::delete_channel(tx, id))? {
-        return Err(Error::NotFound(format!(
-            "NotificationChannel {id} was not found"
-        )));
-    }
+pub fn delete(db: &Db, id: i64, actor: &Actor) -> Result<()> {
+    let channel = get(db, id)?;
+    db.write(|tx| {
+        if !store::delete_channel(tx, id)? {
+            return Err(Error::NotFound(format!(
+                "NotificationChannel {id} was not found"
+            )));
+        }
+        record(tx, actor, "channel.delete", id, &channel.settings)
+    })
+}
+
+/// The audit entry of a channel change: its kind, name and events, never a secret or URL (a
+/// webhook URL can carry a token).
+fn record(
+    tx: &rusqlite::Connection,
+    actor: &Actor,
+    action: &str,
+    id: i64,
+    s: &ChannelSettings,
+) -> Result<()> {
+    audit::record(
+        tx,
+        actor,
+        action,
+        &format!("channel:{id}"),
+        json!({"kind": s.kind, "name": s.name, "events": s.events}),
+    )?;
     Ok(())
 }
 
 /// Queues a `test` event for this channel only and wakes the sender; the event id.
-pub fn test(db: &Db, wake: &Wake, id: i64) -> Result<String> {
+pub fn test(db: &Db, wake: &Wake, id: i64, actor: &Actor) -> Result<String> {
     let channel = get(db, id)?;
     let event_id = new_event_id();
     let p = payload::test(&event_id, &channel.settings.name);
-    db.write(|tx| store::emit(tx, "test", &event_id, None, "", &p, Some(id)))?;
+    db.write(|tx| {
+        store::emit(tx, "test", &event_id, None, "", &p, Some(id))?;
+        audit::record(
+            tx,
+            actor,
+            "channel.test",
+            &format!("channel:{id}"),
+            json!({"kind": channel.settings.kind, "name": channel.settings.name, "event": event_id}),
+        )?;
+        Ok::<_, Error>(())
+    })?;
     wake.wake();
     Ok(event_id)
 }

@@ -11,8 +11,14 @@ pub const PASSWORD: &str = "correct horse battery";
 
 /// Gives the first-run admin [`PASSWORD`] (which also clears the must-change flag).
 pub fn set_admin_password(app: &TestApp) {
-    crashbox::fleet::users::set_password(&app.state().db, &app.config.data_dir, "admin", PASSWORD)
-        .unwrap();
+    crashbox::fleet::users::set_password(
+        &app.state().db,
+        &app.config.data_dir,
+        "admin",
+        PASSWORD,
+        &crashbox::audit::Actor::Cli,
+    )
+    .unwrap();
 }
 
 /// A browser stand-in: keeps cookies, reads CSRF tokens out of forms.

@@ -125,12 +125,22 @@ impl TestApp {
             })
             .await;
         });
-        let admin = crashbox::fleet::tokens::create(&app.state.db, "test-admin", Role::Admin)
-            .expect("admin token")
-            .token;
-        let pipeline = crashbox::fleet::tokens::create(&app.state.db, "test-ci", Role::Pipeline)
-            .expect("pipeline token")
-            .token;
+        let admin = crashbox::fleet::tokens::create(
+            &app.state.db,
+            "test-admin",
+            Role::Admin,
+            &crashbox::audit::Actor::Cli,
+        )
+        .expect("admin token")
+        .token;
+        let pipeline = crashbox::fleet::tokens::create(
+            &app.state.db,
+            "test-ci",
+            Role::Pipeline,
+            &crashbox::audit::Actor::Cli,
+        )
+        .expect("pipeline token")
+        .token;
         TestApp {
             dir,
             config,

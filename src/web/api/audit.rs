@@ -1,11 +1,11 @@
-//! `GET /api/audit[?model=<code>][&limit=N]`: the audit log, newest first (default 100, at
-//! most 1,000); with `model`, the entries about that model and its devices.
+//! `GET /api/audit`: the audit log, newest first, filtered and paged (see [`AuditQuery`]).
 
 use axum::Json;
 use axum::extract::{Query, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::audit::Filter;
 use crate::web::auth::AdminAuth;
 use crate::web::error::ApiResult;
 use crate::web::state::AppState;
@@ -13,28 +13,60 @@ use crate::web::state::AppState;
 /// Most entries one request returns.
 pub const MAX_ENTRIES: i64 = 1000;
 
-/// Query of the audit log.
-#[derive(Deserialize)]
+/// Query of the audit log: every given field narrows it.
+#[derive(Deserialize, Default)]
 pub struct AuditQuery {
-    model: Option<String>,
-    limit: Option<i64>,
+    /// Entries about this model or any of its devices.
+    pub model: Option<String>,
+    /// Only this actor (`admin`, `token:ci`, `cli`, `crashbox`).
+    pub actor: Option<String>,
+    /// Only this action (`group.resolve`), or a family of them when it ends in `.` (`group.`).
+    pub action: Option<String>,
+    /// Only this target (`device:k3xq7mza`, `model:tempsensor`, `group:12`).
+    pub target: Option<String>,
+    /// Only entries older than this id (the `next_before` of the previous page).
+    pub before: Option<i64>,
+    /// Entries per page (default 100, 1–1000).
+    pub limit: Option<i64>,
 }
 
-/// `GET /api/audit` → `{"entries": [{"id","at","actor","action","target","detail"}]}`.
+impl AuditQuery {
+    /// The database filter, with empty fields ignored and `limit` clamped to `1..=max`.
+    pub fn filter(&self, default_limit: i64, max: i64) -> Filter {
+        let given = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        Filter {
+            model: given(&self.model),
+            actor: given(&self.actor),
+            action: given(&self.action),
+            target: given(&self.target),
+            rollout_only: false,
+            before: self.before,
+            limit: self.limit.unwrap_or(default_limit).clamp(1, max),
+        }
+    }
+}
+
+/// `GET /api/audit` → `{"entries": [{"id","at","actor","action","target","detail"}],
+/// "next_before": <id of the last entry when the page is full, else null>}`.
 pub async fn list(
     State(st): State<AppState>,
     _: AdminAuth,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<Value>> {
-    let limit = q.limit.unwrap_or(100).clamp(1, MAX_ENTRIES);
+    let filter = q.filter(100, MAX_ENTRIES);
+    let limit = filter.limit;
     let entries = st
-        .blocking(move |st| {
-            let conn = st.db.conn()?;
-            Ok(match q.model.as_deref() {
-                Some(m) => crate::audit::for_model(&conn, m, limit)?,
-                None => crate::db::audit::list(&conn, &[], limit)?,
-            })
-        })
+        .blocking(move |st| Ok(crate::audit::list(&*st.db.conn()?, &filter)?))
         .await?;
-    Ok(Json(json!({"entries": entries})))
+    let next_before = (entries.len() as i64 == limit)
+        .then(|| entries.last().map(|e| e.id))
+        .flatten();
+    Ok(Json(
+        json!({"entries": entries, "next_before": next_before}),
+    ))
 }

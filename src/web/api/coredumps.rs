@@ -125,11 +125,12 @@ pub async fn download(
 /// `DELETE /api/devices/{id}/coredumps/{cid}`: deletes one dump and its file; 204.
 pub async fn delete_one(
     State(st): State<AppState>,
-    _: AdminAuth,
+    auth: AdminAuth,
     Path((device, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
+    let actor = auth.actor();
     let (device, id) = ids(&device, &id)?;
-    st.blocking(move |st| manage::delete_one(&st.db, &st.layout, device, id))
+    st.blocking(move |st| manage::delete_one(&st.db, &st.layout, device, id, &actor))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -137,11 +138,12 @@ pub async fn delete_one(
 /// `DELETE /api/devices/{id}/coredumps`: deletes every dump of the device; 204.
 pub async fn delete_all(
     State(st): State<AppState>,
-    _: AdminAuth,
+    auth: AdminAuth,
     Path(device): Path<String>,
 ) -> ApiResult<StatusCode> {
+    let actor = auth.actor();
     let device = DeviceId(path_id(&device, "Device")?);
-    st.blocking(move |st| manage::delete_all(&st.db, &st.layout, device))
+    st.blocking(move |st| manage::delete_all(&st.db, &st.layout, device, &actor))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -50,11 +50,14 @@ pub struct NewDevice {
 /// `POST /api/devices`: registers a device; 201 with its token, shown only this once.
 pub async fn create(
     State(st): State<AppState>,
-    _: AdminAuth,
+    auth: AdminAuth,
     ApiJson(body): ApiJson<NewDevice>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    let actor = auth.actor();
     let created = st
-        .blocking(move |st| fleet::devices::create(&st.db, &body.model, body.name.as_deref()))
+        .blocking(move |st| {
+            fleet::devices::create(&st.db, &body.model, body.name.as_deref(), &actor)
+        })
         .await?;
     Ok((StatusCode::CREATED, Json(json!(created))))
 }
@@ -90,11 +93,12 @@ pub async fn detail(
 /// `DELETE /api/devices/{id}`: deletes the device, its token and its dumps; 204.
 pub async fn delete(
     State(st): State<AppState>,
-    _: AdminAuth,
+    auth: AdminAuth,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
+    let actor = auth.actor();
     let id = DeviceId(path_id(&id, "Device")?);
-    st.blocking(move |st| fleet::devices::delete(&st.db, &st.layout, id))
+    st.blocking(move |st| fleet::devices::delete(&st.db, &st.layout, id, &actor))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -102,12 +106,13 @@ pub async fn delete(
 /// `POST /api/devices/{id}/token`: rotate the device token (the new one is shown once).
 pub async fn rotate_token(
     State(st): State<AppState>,
-    _: AdminAuth,
+    auth: AdminAuth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
+    let actor = auth.actor();
     let id = DeviceId(path_id(&id, "Device")?);
     let rotated = st
-        .blocking(move |st| fleet::devices::rotate_token(&st.db, id))
+        .blocking(move |st| fleet::devices::rotate_token(&st.db, id, &actor))
         .await?;
     Ok(Json(json!(rotated)))
 }

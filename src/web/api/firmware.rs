@@ -151,10 +151,11 @@ pub async fn download(
 /// `DELETE /api/models/{code}/firmware/{version}` → 204.
 pub async fn delete(
     State(st): State<AppState>,
-    _: AdminAuth,
+    auth: AdminAuth,
     Path((code, version)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    st.blocking(move |st| service::delete_version(&st.db, &st.layout, &code, &version))
+    let actor = auth.actor();
+    st.blocking(move |st| service::delete_version(&st.db, &st.layout, &code, &version, &actor))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

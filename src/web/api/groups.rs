@@ -79,10 +79,11 @@ struct ResolveBody {
 /// current firmware version): the group.
 pub async fn resolve(
     State(st): State<AppState>,
-    _: AdminAuth,
+    auth: AdminAuth,
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
+    let actor = auth.actor();
     let id = group_id(&id)?;
     let body: ResolveBody = if body.iter().all(u8::is_ascii_whitespace) {
         ResolveBody::default()
@@ -91,7 +92,7 @@ pub async fn resolve(
             .map_err(|e| ApiError::validation(format!("Invalid JSON body: {e}")))?
     };
     let g = st
-        .blocking(move |st| service::resolve(&st.db, id, body.version.as_deref()))
+        .blocking(move |st| service::resolve(&st.db, id, body.version.as_deref(), &actor))
         .await?;
     Ok(Json(json!(g)))
 }
@@ -99,22 +100,28 @@ pub async fn resolve(
 /// `POST /api/groups/{id}/mute`: the group.
 pub async fn mute(
     State(st): State<AppState>,
-    _: AdminAuth,
+    auth: AdminAuth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
+    let actor = auth.actor();
     let id = group_id(&id)?;
-    let g = st.blocking(move |st| service::mute(&st.db, id)).await?;
+    let g = st
+        .blocking(move |st| service::mute(&st.db, id, &actor))
+        .await?;
     Ok(Json(json!(g)))
 }
 
 /// `POST /api/groups/{id}/reopen`: the group.
 pub async fn reopen(
     State(st): State<AppState>,
-    _: AdminAuth,
+    auth: AdminAuth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
+    let actor = auth.actor();
     let id = group_id(&id)?;
-    let g = st.blocking(move |st| service::reopen(&st.db, id)).await?;
+    let g = st
+        .blocking(move |st| service::reopen(&st.db, id, &actor))
+        .await?;
     Ok(Json(json!(g)))
 }
 
@@ -128,14 +135,15 @@ pub struct MergeBody {
 /// merged group.
 pub async fn merge(
     State(st): State<AppState>,
-    _: AdminAuth,
+    auth: AdminAuth,
     Path(id): Path<String>,
     crate::web::extract::ApiJson(body): crate::web::extract::ApiJson<MergeBody>,
 ) -> ApiResult<Json<Value>> {
+    let actor = auth.actor();
     let from = group_id(&id)?;
     let into = GroupId(body.into);
     let g = st
-        .blocking(move |st| service::merge(&st.db, from, into))
+        .blocking(move |st| service::merge(&st.db, from, into, &actor))
         .await?;
     Ok(Json(json!(g)))
 }

@@ -29,11 +29,12 @@ pub struct NewModel {
 /// `POST /api/models`: creates a model; 201 with the model.
 pub async fn create(
     State(st): State<AppState>,
-    _: AdminAuth,
+    auth: AdminAuth,
     ApiJson(body): ApiJson<NewModel>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    let actor = auth.actor();
     let model = st
-        .blocking(move |st| fleet::models::create(&st.db, &body.code, body.name.as_deref()))
+        .blocking(move |st| fleet::models::create(&st.db, &body.code, body.name.as_deref(), &actor))
         .await?;
     Ok((StatusCode::CREATED, Json(json!(model))))
 }
@@ -53,10 +54,11 @@ pub async fn detail(
 /// `DELETE /api/models/{code}`: deletes a model without devices, and its firmware; 204.
 pub async fn delete(
     State(st): State<AppState>,
-    _: AdminAuth,
+    auth: AdminAuth,
     Path(code): Path<String>,
 ) -> ApiResult<StatusCode> {
-    st.blocking(move |st| fleet::models::delete(&st.db, &st.layout, &code))
+    let actor = auth.actor();
+    st.blocking(move |st| fleet::models::delete(&st.db, &st.layout, &code, &actor))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -27,11 +27,12 @@ pub async fn list(State(st): State<AppState>, _: AdminAuth) -> ApiResult<Json<Va
 /// `"secret":"whsec_…"`, the only time it is shown.
 pub async fn create(
     State(st): State<AppState>,
-    _: AdminAuth,
+    auth: AdminAuth,
     ApiJson(body): ApiJson<ChannelInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    let actor = auth.actor();
     let c = st
-        .blocking(move |st| service::create(&st.db, &body))
+        .blocking(move |st| service::create(&st.db, &body, &actor))
         .await?;
     let mut v = json!(c.channel);
     if let Some(s) = c.secret {
@@ -43,13 +44,14 @@ pub async fn create(
 /// `PUT /api/notifications/channels/{id}`: replaces the settings; the channel.
 pub async fn update(
     State(st): State<AppState>,
-    _: AdminAuth,
+    auth: AdminAuth,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ChannelInput>,
 ) -> ApiResult<Json<Value>> {
+    let actor = auth.actor();
     let id = channel_id(&id)?;
     let c = st
-        .blocking(move |st| service::update(&st.db, id, &body))
+        .blocking(move |st| service::update(&st.db, id, &body, &actor))
         .await?;
     Ok(Json(json!(c)))
 }
@@ -57,11 +59,13 @@ pub async fn update(
 /// `DELETE /api/notifications/channels/{id}`: `204`.
 pub async fn delete(
     State(st): State<AppState>,
-    _: AdminAuth,
+    auth: AdminAuth,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
+    let actor = auth.actor();
     let id = channel_id(&id)?;
-    st.blocking(move |st| service::delete(&st.db, id)).await?;
+    st.blocking(move |st| service::delete(&st.db, id, &actor))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -69,12 +73,13 @@ pub async fn delete(
 /// `202 {"event_id":…}`.
 pub async fn test(
     State(st): State<AppState>,
-    _: AdminAuth,
+    auth: AdminAuth,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    let actor = auth.actor();
     let id = channel_id(&id)?;
     let event_id = st
-        .blocking(move |st| service::test(&st.db, &st.notify, id))
+        .blocking(move |st| service::test(&st.db, &st.notify, id, &actor))
         .await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"event_id": event_id}))))
 }

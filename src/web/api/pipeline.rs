@@ -28,11 +28,12 @@ const MULTIPART_OVERHEAD: u64 = 64 << 10;
 /// `target=false` the version is stored but does not become the model target.
 pub async fn upload(
     State(st): State<AppState>,
-    _: PipelineAuth,
+    PipelineAuth(token): PipelineAuth,
     Path(code): Path<String>,
     RawQuery(query): RawQuery,
     req: Request,
 ) -> ApiResult<Json<Value>> {
+    let actor = crate::audit::Actor::Token(token.name);
     let result = async {
         let _slot = st.firmware_upload_slot()?;
         let make_target = match extract::parse_query(query.as_deref())
@@ -58,7 +59,10 @@ pub async fn upload(
                     &st.jobs,
                     &code,
                     &body,
-                    make_target,
+                    &service::How {
+                        make_target,
+                        actor: &actor,
+                    },
                 )
             })
             .await?;

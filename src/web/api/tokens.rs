@@ -30,11 +30,12 @@ pub struct NewToken {
 /// `POST /api/tokens`: issues a token; 201 with its secret, shown only this once.
 pub async fn create(
     State(st): State<AppState>,
-    _: AdminAuth,
+    auth: AdminAuth,
     ApiJson(body): ApiJson<NewToken>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    let actor = auth.actor();
     let token = st
-        .blocking(move |st| fleet::tokens::create(&st.db, &body.name, body.role))
+        .blocking(move |st| fleet::tokens::create(&st.db, &body.name, body.role, &actor))
         .await?;
     Ok((StatusCode::CREATED, Json(json!(token))))
 }
@@ -42,11 +43,12 @@ pub async fn create(
 /// `DELETE /api/tokens/{id}`: revokes the token; 204.
 pub async fn revoke(
     State(st): State<AppState>,
-    _: AdminAuth,
+    auth: AdminAuth,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
+    let actor = auth.actor();
     let id = TokenId(path_id(&id, "Token")?);
-    st.blocking(move |st| fleet::tokens::revoke(&st.db, id))
+    st.blocking(move |st| fleet::tokens::revoke(&st.db, id, &actor))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

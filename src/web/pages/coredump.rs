@@ -402,15 +402,16 @@ pub async fn delete_confirm(
 pub async fn delete(
     State(st): State<AppState>,
     Path((device, id)): Path<(String, String)>,
-    AdminForm { form, .. }: AdminForm<Confirm>,
+    AdminForm { form, session }: AdminForm<Confirm>,
 ) -> PageResult {
+    let actor = crate::audit::Actor::User(session.username.clone());
     let (device_id, id) = parse_ids(&device, &id)?;
     if !form.confirmed() {
         return Ok(see_other(&format!(
             "/devices/{device_id}/coredumps/{id}/delete"
         )));
     }
-    st.blocking(move |st| manage::delete_one(&st.db, &st.layout, device_id, id))
+    st.blocking(move |st| manage::delete_one(&st.db, &st.layout, device_id, id, &actor))
         .await?;
     Ok(see_other(&format!(
         "/devices/{device_id}?done=dump-deleted"

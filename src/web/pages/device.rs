@@ -132,9 +132,10 @@ pub async fn rotate_token(
     Path(id): Path<String>,
     AdminForm { session, .. }: AdminForm<Confirm>,
 ) -> PageResult {
+    let actor = crate::audit::Actor::User(session.username.clone());
     let id = parse_device_id(&id)?;
     let device = st
-        .blocking(move |st| fleet::devices::rotate_token(&st.db, id))
+        .blocking(move |st| fleet::devices::rotate_token(&st.db, id, &actor))
         .await?;
     render_secret(&DeviceTokenPage {
         c: Chrome::new("New device token", &session, Nav::Devices),
@@ -164,9 +165,10 @@ pub async fn delete_all_confirm(
 pub async fn delete_all(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    AdminForm { form, .. }: AdminForm<Confirm>,
+    AdminForm { form, session }: AdminForm<Confirm>,
 ) -> PageResult {
-    let op = |st: &AppState, id| manage::delete_all(&st.db, &st.layout, id);
+    let actor = crate::audit::Actor::User(session.username.clone());
+    let op = move |st: &AppState, id| manage::delete_all(&st.db, &st.layout, id, &actor);
     let done = |id| format!("/devices/{id}?done=dumps-deleted");
     run_device_action(&st, &id, &form, &DELETE_ALL_DUMPS, op, done).await
 }

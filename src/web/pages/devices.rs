@@ -143,8 +143,11 @@ pub async fn create(
     State(st): State<AppState>,
     AdminForm { session, form }: AdminForm<CreateForm>,
 ) -> PageResult {
+    let actor = crate::audit::Actor::User(session.username.clone());
     let device = st
-        .blocking(move |st| fleet::devices::create(&st.db, form.model.trim(), Some(&form.name)))
+        .blocking(move |st| {
+            fleet::devices::create(&st.db, form.model.trim(), Some(&form.name), &actor)
+        })
         .await?;
     render_secret(&DeviceTokenPage {
         c: Chrome::new("Device added", &session, Nav::Devices),
@@ -233,9 +236,10 @@ pub async fn delete_confirm(
 pub async fn delete(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    AdminForm { form, .. }: AdminForm<Confirm>,
+    AdminForm { form, session }: AdminForm<Confirm>,
 ) -> PageResult {
-    let op = |st: &AppState, id| fleet::devices::delete(&st.db, &st.layout, id);
+    let actor = crate::audit::Actor::User(session.username.clone());
+    let op = move |st: &AppState, id| fleet::devices::delete(&st.db, &st.layout, id, &actor);
     let done = |_| "/devices?done=device-deleted".to_string();
     run_device_action(&st, &id, &form, &DELETE_DEVICE, op, done).await
 }

@@ -386,10 +386,11 @@ pub async fn resolve(
     Path(id): Path<String>,
     AdminForm { session, form }: AdminForm<ResolveForm>,
 ) -> PageResult {
+    let actor = crate::audit::Actor::User(session.username.clone());
     let id = parse_group_id(&id)?;
     act(&st, &session, id, move |st| {
         let version = Some(form.version.trim()).filter(|v| !v.is_empty());
-        service::resolve(&st.db, id, version).map_err(|e| renamed(e, id))?;
+        service::resolve(&st.db, id, version, &actor).map_err(|e| renamed(e, id))?;
         Ok(format!("/groups/{id}?done=group-resolved"))
     })
     .await
@@ -401,9 +402,10 @@ pub async fn mute(
     Path(id): Path<String>,
     AdminForm { session, .. }: AdminForm<Confirm>,
 ) -> PageResult {
+    let actor = crate::audit::Actor::User(session.username.clone());
     let id = parse_group_id(&id)?;
     act(&st, &session, id, move |st| {
-        service::mute(&st.db, id).map_err(|e| renamed(e, id))?;
+        service::mute(&st.db, id, &actor).map_err(|e| renamed(e, id))?;
         Ok(format!("/groups/{id}?done=group-muted"))
     })
     .await
@@ -415,9 +417,10 @@ pub async fn reopen(
     Path(id): Path<String>,
     AdminForm { session, .. }: AdminForm<Confirm>,
 ) -> PageResult {
+    let actor = crate::audit::Actor::User(session.username.clone());
     let id = parse_group_id(&id)?;
     act(&st, &session, id, move |st| {
-        service::reopen(&st.db, id).map_err(|e| renamed(e, id))?;
+        service::reopen(&st.db, id, &actor).map_err(|e| renamed(e, id))?;
         Ok(format!("/groups/{id}?done=group-reopened"))
     })
     .await
@@ -475,6 +478,7 @@ pub async fn merge(
     Path(id): Path<String>,
     AdminForm { session, form }: AdminForm<MergeForm>,
 ) -> PageResult {
+    let actor = crate::audit::Actor::User(session.username.clone());
     let id = parse_group_id(&id)?;
     let confirmed = form.confirm == "yes";
     act(&st, &session, id, move |st| {
@@ -482,7 +486,7 @@ pub async fn merge(
         if !confirmed {
             return Ok(format!("/groups/{id}/merge?into={}", into.id));
         }
-        service::merge(&st.db, id, into.id)?;
+        service::merge(&st.db, id, into.id, &actor)?;
         Ok(format!("/groups/{}?done=group-merged", into.id))
     })
     .await

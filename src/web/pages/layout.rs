@@ -26,6 +26,8 @@ pub enum Nav {
     Tokens,
     /// Notification channels and deliveries.
     Notifications,
+    /// The audit log.
+    Audit,
     /// The signed-in user's account (password change).
     Account,
 }
@@ -94,6 +96,7 @@ impl Chrome {
             Nav::Models => "models",
             Nav::Tokens => "tokens",
             Nav::Notifications => "notifications",
+            Nav::Audit => "audit",
             Nav::Account => "account",
         }
     }

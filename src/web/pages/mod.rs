@@ -10,6 +10,7 @@
 //! Pages never talk JSON: errors render [`error::PageError`].
 
 pub mod assets;
+pub mod audit;
 pub mod confirm;
 pub mod coredump;
 pub mod device;
@@ -84,6 +85,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/devices/{id}/coredumps/{cid}/delete",
             get(coredump::delete_confirm).post(coredump::delete),
         )
+        .route("/audit", get(audit::show))
         .route("/notifications", get(notifications::show))
         .route("/notifications/channels", post(notifications::create))
         .route(

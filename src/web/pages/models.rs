@@ -54,10 +54,13 @@ pub struct CreateForm {
 /// `POST /models`: adds a model and opens its page.
 pub async fn create(
     State(st): State<AppState>,
-    AdminForm { form, .. }: AdminForm<CreateForm>,
+    AdminForm { form, session }: AdminForm<CreateForm>,
 ) -> PageResult {
+    let actor = crate::audit::Actor::User(session.username.clone());
     let model = st
-        .blocking(move |st| fleet::models::create(&st.db, form.code.trim(), Some(&form.name)))
+        .blocking(move |st| {
+            fleet::models::create(&st.db, form.code.trim(), Some(&form.name), &actor)
+        })
         .await?;
     Ok(see_other(&format!(
         "/models/{}?done=model-created",
@@ -101,20 +104,6 @@ pub struct ReleaseRow {
     pub role: &'static str,
 }
 
-/// An audit log entry as shown.
-pub struct AuditRow {
-    /// When, as (stored, display UTC).
-    pub at: (String, String),
-    /// Who.
-    pub actor: String,
-    /// What.
-    pub action: String,
-    /// On what.
-    pub target: String,
-    /// The particulars, as compact JSON.
-    pub detail: String,
-}
-
 #[derive(Template)]
 #[template(path = "model.html")]
 struct ModelPage {
@@ -127,7 +116,7 @@ struct ModelPage {
     rollout: crate::rollout::service::Rollout,
     /// Title of the group that halted the canary.
     halt_group: Option<String>,
-    audit: Vec<AuditRow>,
+    audit: Vec<super::audit::AuditRow>,
 }
 
 /// Audit entries shown on a model page.
@@ -157,7 +146,13 @@ pub async fn show(
                 Some(g) => crate::db::groups::find(&conn, g)?.map(|g| g.title),
                 None => None,
             };
-            let audit = crate::audit::for_model(&conn, code.as_str(), AUDIT_SHOWN)?;
+            let filter = crate::audit::Filter {
+                model: Some(code.as_str().to_string()),
+                rollout_only: true,
+                limit: AUDIT_SHOWN,
+                ..Default::default()
+            };
+            let audit = crate::audit::list(&conn, &filter)?;
             Ok((model, versions, releases, rollout, halt_group, audit))
         })
         .await?;
@@ -185,13 +180,7 @@ pub async fn show(
         .collect();
     let audit = audit
         .into_iter()
-        .map(|e| AuditRow {
-            at: (e.at.clone(), utc(&e.at)),
-            actor: e.actor,
-            action: e.action,
-            target: e.target,
-            detail: e.detail.to_string(),
-        })
+        .map(super::audit::AuditRow::from)
         .collect();
     let current = model.firmware_version.clone();
     let versions = versions
@@ -236,13 +225,14 @@ pub async fn delete_confirm(AdminPage(s): AdminPage, Path(code): Path<String>) -
 pub async fn delete(
     State(st): State<AppState>,
     Path(code): Path<String>,
-    AdminForm { form, .. }: AdminForm<Confirm>,
+    AdminForm { form, session }: AdminForm<Confirm>,
 ) -> PageResult {
+    let actor = crate::audit::Actor::User(session.username.clone());
     let code = parse_code(&code)?;
     if !form.confirmed() {
         return Ok(see_other(&format!("/models/{code}/delete")));
     }
-    st.blocking(move |st| fleet::models::delete(&st.db, &st.layout, code.as_str()))
+    st.blocking(move |st| fleet::models::delete(&st.db, &st.layout, code.as_str(), &actor))
         .await?;
     Ok(see_other("/models?done=model-deleted"))
 }
@@ -309,8 +299,11 @@ pub async fn upload_firmware(
         .filter(|b| !b.is_empty())
         .ok_or_else(|| PageError::bad_request("Choose a firmware bundle (.zip) to upload."))?;
     let model = code.as_str().to_string();
+    let actor = crate::audit::Actor::User(s.username.clone());
     st.blocking(move |st| {
-        crate::firmware::service::upload(&st.db, &st.layout, &st.config, &st.jobs, &model, &bundle)
+        crate::firmware::service::upload(
+            &st.db, &st.layout, &st.config, &st.jobs, &model, &bundle, &actor,
+        )
     })
     .await?;
     Ok(see_other(&format!("/models/{code}?done=firmware-uploaded")))
@@ -343,8 +336,9 @@ pub async fn firmware_delete_confirm(
 pub async fn firmware_delete(
     State(st): State<AppState>,
     Path((code, version)): Path<(String, String)>,
-    AdminForm { form, .. }: AdminForm<Confirm>,
+    AdminForm { form, session }: AdminForm<Confirm>,
 ) -> PageResult {
+    let actor = crate::audit::Actor::User(session.username.clone());
     let (code, version) = (parse_code(&code)?, parse_version(&version)?);
     if !form.confirmed() {
         return Ok(see_other(&format!(
@@ -352,7 +346,9 @@ pub async fn firmware_delete(
         )));
     }
     let (c, v) = (code.as_str().to_string(), version.as_str().to_string());
-    st.blocking(move |st| crate::firmware::service::delete_version(&st.db, &st.layout, &c, &v))
-        .await?;
+    st.blocking(move |st| {
+        crate::firmware::service::delete_version(&st.db, &st.layout, &c, &v, &actor)
+    })
+    .await?;
     Ok(see_other(&format!("/models/{code}?done=firmware-deleted")))
 }

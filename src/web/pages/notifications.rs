@@ -464,8 +464,12 @@ pub async fn create(
     State(st): State<AppState>,
     AdminForm { session, form }: AdminForm<ChannelForm>,
 ) -> PageResult {
+    let actor = crate::audit::Actor::User(session.username.clone());
     let created = match to_input(&form) {
-        Ok(input) => st.blocking(move |st| service::create(&st.db, &input)).await,
+        Ok(input) => {
+            st.blocking(move |st| service::create(&st.db, &input, &actor))
+                .await
+        }
         Err(e) => Err(e),
     };
     match created {
@@ -530,11 +534,12 @@ pub async fn update(
     Path(id): Path<String>,
     AdminForm { session, form }: AdminForm<ChannelForm>,
 ) -> PageResult {
+    let actor = crate::audit::Actor::User(session.username.clone());
     let id = parse_id(&id)?;
     let current = st.blocking(move |st| service::get(&st.db, id)).await?;
     let updated = match to_input(&form) {
         Ok(input) => {
-            st.blocking(move |st| service::update(&st.db, id, &input))
+            st.blocking(move |st| service::update(&st.db, id, &input, &actor))
                 .await
         }
         Err(e) => Err(e),
@@ -554,10 +559,11 @@ pub async fn update(
 pub async fn test(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    AdminForm { .. }: AdminForm<Confirm>,
+    AdminForm { session, .. }: AdminForm<Confirm>,
 ) -> PageResult {
+    let actor = crate::audit::Actor::User(session.username.clone());
     let id = parse_id(&id)?;
-    st.blocking(move |st| service::test(&st.db, &st.notify, id))
+    st.blocking(move |st| service::test(&st.db, &st.notify, id, &actor))
         .await?;
     Ok(see_other("/notifications?done=test-queued"))
 }
@@ -587,13 +593,15 @@ pub async fn delete_confirm(
 pub async fn delete(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    AdminForm { form, .. }: AdminForm<Confirm>,
+    AdminForm { form, session }: AdminForm<Confirm>,
 ) -> Result<Response, PageError> {
+    let actor = crate::audit::Actor::User(session.username.clone());
     let id = parse_id(&id)?;
     if !form.confirmed() {
         return Ok(see_other(&format!("/notifications/channels/{id}/delete")));
     }
-    st.blocking(move |st| service::delete(&st.db, id)).await?;
+    st.blocking(move |st| service::delete(&st.db, id, &actor))
+        .await?;
     Ok(see_other("/notifications?done=channel-deleted"))
 }
 

@@ -91,10 +91,11 @@ pub async fn create(
     State(st): State<AppState>,
     AdminForm { session, form }: AdminForm<CreateForm>,
 ) -> PageResult {
+    let actor = crate::audit::Actor::User(session.username.clone());
     let role = Role::parse(&form.role)
         .ok_or_else(|| PageError::bad_request("Choose the role admin or pipeline."))?;
     let token = st
-        .blocking(move |st| fleet::tokens::create(&st.db, &form.name, role))
+        .blocking(move |st| fleet::tokens::create(&st.db, &form.name, role, &actor))
         .await?;
     render_secret(&TokenCreatedPage {
         c: Chrome::new("Token created", &session, Nav::Tokens),
@@ -127,13 +128,14 @@ pub async fn revoke_confirm(AdminPage(s): AdminPage, Path(id): Path<String>) -> 
 pub async fn revoke(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    AdminForm { form, .. }: AdminForm<Confirm>,
+    AdminForm { form, session }: AdminForm<Confirm>,
 ) -> PageResult {
+    let actor = crate::audit::Actor::User(session.username.clone());
     let id = parse_id(&id)?;
     if !form.confirmed() {
         return Ok(see_other(&format!("/tokens/{id}/revoke")));
     }
-    st.blocking(move |st| fleet::tokens::revoke(&st.db, id))
+    st.blocking(move |st| fleet::tokens::revoke(&st.db, id, &actor))
         .await?;
     Ok(see_other("/tokens?done=token-revoked"))
 }
