@@ -172,6 +172,16 @@ async function session(name, options) {
   check(await page.locator("#ch-smtp-host").isVisible(), "desktop: e-mail shows the SMTP fields");
   check(!(await page.locator("#ch-url").isVisible()), "desktop: e-mail hides the URL");
   await shot("notifications");
+  // The audit log: the uploads and deletes above are in it, and the filter narrows it.
+  await page.goto(`${base}/audit`);
+  check((await page.locator("#audit tbody tr").count()) > 0, "desktop: the audit log lists changes");
+  await page.selectOption("#f-action", "firmware.");
+  await page.getByRole("button", { name: "Filter", exact: true }).click();
+  await page.waitForURL("**/audit?**action=firmware.**");
+  const actions = await page.locator("#audit tbody td.mono:nth-child(3)").allTextContents();
+  check(actions.length > 0 && actions.every((a) => a.startsWith("firmware.")), `desktop: the audit filter keeps firmware changes only (${actions.join(", ")})`);
+  await noOverflow("audit page");
+  await shot("audit");
   check(problems.length === 0, `desktop: no console errors or CSP violations (${problems.join(" | ")})`);
   await context.close();
 }
@@ -197,6 +207,7 @@ async function session(name, options) {
     ["release", releaseUrl],
     ["tokens", "/tokens"],
     ["notifications", "/notifications"],
+    ["audit", "/audit"],
   ]) {
     await page.goto(`${base}${path}`);
     await noOverflow(what);
