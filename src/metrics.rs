@@ -84,6 +84,9 @@ pub struct Metrics {
     /// `crashbox_db_commits`: commits since start; writes per commit is the mean group-commit
     /// batch (set when `/metrics` is read).
     pub db_commits: Gauge,
+    /// `crashbox_db_relaxed_commits`: of those, commits without a WAL fsync (batches of derived
+    /// state only: parse claims and results; set when `/metrics` is read).
+    pub db_relaxed_commits: Gauge,
     /// `crashbox_notify_deliveries_total`: notification delivery attempts by channel kind and
     /// outcome.
     pub notify_deliveries: Family<NotifyLabels, Counter>,
@@ -121,6 +124,7 @@ impl Metrics {
         let queue_depth = Gauge::default();
         let db_writes = Gauge::default();
         let db_commits = Gauge::default();
+        let db_relaxed_commits = Gauge::default();
         registry.register(
             "db_writes",
             "Database write transactions kept since start",
@@ -130,6 +134,11 @@ impl Metrics {
             "db_commits",
             "Database commits since start (group commit: one per batch of writes)",
             db_commits.clone(),
+        );
+        registry.register(
+            "db_relaxed_commits",
+            "Database commits without a WAL fsync (only derived state: parse claims and results)",
+            db_relaxed_commits.clone(),
         );
         let notify_deliveries = Family::<NotifyLabels, Counter>::default();
         let checkin_writes = Counter::default();
@@ -213,6 +222,7 @@ impl Metrics {
             queue_depth,
             db_writes,
             db_commits,
+            db_relaxed_commits,
             notify_deliveries,
             checkin_writes,
             checkin_commits,

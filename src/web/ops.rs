@@ -83,6 +83,9 @@ pub async fn metrics(
     let (writes, commits) = st.db.write_stats();
     st.metrics.db_writes.set(writes as i64);
     st.metrics.db_commits.set(commits as i64);
+    st.metrics
+        .db_relaxed_commits
+        .set(st.db.relaxed_commits() as i64);
     (
         [(
             header::CONTENT_TYPE,

@@ -15,6 +15,11 @@
 //!    `ERROR` with the last attempt's error. Without: the built-in report decides.
 //! 6. Record the result while the claim still holds (a re-queued or deleted dump drops it).
 //!
+//! Claims, give-backs and results are derived state, written with [`Db::write_relaxed`]: a
+//! commit that holds only such writes skips the WAL fsync. A power loss may undo it (never a
+//! process crash: the WAL is in the page cache); the dump is then `PENDING` or `PROCESSING` again
+//! and start-up decodes it again — its group, events and halt with it, in one transaction.
+//!
 //! A stop request between attempts gives the job back (`PENDING`), so shutdown waits for at most
 //! one sidecar request.
 
@@ -140,7 +145,7 @@ fn run_inner(ctx: &Ctx, id: CoredumpId) -> Result<Ran, db::DbError> {
     let cutoff = claim_cutoff(ctx);
     let runs = match ctx
         .db
-        .write(|tx| parse_jobs::claim(tx, id, &token, &cutoff))?
+        .write_relaxed(|tx| parse_jobs::claim(tx, id, &token, &cutoff))?
     {
         Some(runs) => runs,
         None => return Ok(Ran::Skipped),
@@ -160,7 +165,7 @@ fn run_inner(ctx: &Ctx, id: CoredumpId) -> Result<Ran, db::DbError> {
         Ok(Ok(outcome)) => record(ctx, id, &token, outcome, started),
         Ok(Err(e)) => {
             ctx.db
-                .write(|tx| parse_jobs::release(tx, id, &token, false))?;
+                .write_relaxed(|tx| parse_jobs::release(tx, id, &token, false))?;
             Err(e)
         }
         Err(panic) => {
@@ -171,7 +176,7 @@ fn run_inner(ctx: &Ctx, id: CoredumpId) -> Result<Ran, db::DbError> {
                 .unwrap_or_else(|| "unknown panic".into());
             tracing::error!(id = %id, run = runs, panic = %what, "parse job panicked; queueing it again");
             ctx.db
-                .write(|tx| parse_jobs::release(tx, id, &token, true))?;
+                .write_relaxed(|tx| parse_jobs::release(tx, id, &token, true))?;
             ctx.jobs.enqueue(id);
             Ok(Ran::Crashed)
         }
@@ -198,7 +203,7 @@ fn record(
         }
         Outcome::Released => {
             ctx.db
-                .write(|tx| parse_jobs::release(tx, id, token, false))?;
+                .write_relaxed(|tx| parse_jobs::release(tx, id, token, false))?;
             tracing::info!(id = %id, "stopping: parse job left PENDING for the next start");
             return Ok(Ran::Released);
         }
@@ -207,7 +212,7 @@ fn record(
         .as_ref()
         .and_then(|a| serde_json::to_string(a).ok());
     let report = (verdict == Verdict::Parsed).then_some(output.as_str());
-    let (recorded, notified) = ctx.db.write(|tx| {
+    let (recorded, notified) = ctx.db.write_relaxed(|tx| {
         let recorded = parse_jobs::finish(tx, id, token, verdict, Some(&output), json.as_deref())?;
         // The dump's crash group (and its notification event) is decided in the same commit
         // as its result.
