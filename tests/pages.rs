@@ -132,14 +132,7 @@ fn login_sets_a_hardened_session_cookie_and_logout_ends_it() {
 #[test]
 fn secure_cookie_when_configured() {
     let app = TestApp::start_with(|c| c.cookie_secure = true);
-    crashbox::fleet::users::set_password(
-        &app.state().db,
-        &app.config.data_dir,
-        "admin",
-        PASSWORD,
-        &crashbox::audit::Actor::Cli,
-    )
-    .unwrap();
+    set_admin_password(&app);
     let b = Browser::new(&app);
     let r = b.login_with("admin", PASSWORD);
     let cookies: Vec<String> = r
@@ -832,14 +825,7 @@ const WAIT: Duration = Duration::from_secs(30);
 /// known password.
 fn grouping_app() -> TestApp {
     let app = TestApp::start();
-    crashbox::fleet::users::set_password(
-        &app.state().db,
-        &app.config.data_dir,
-        "admin",
-        PASSWORD,
-        &crashbox::audit::Actor::Cli,
-    )
-    .unwrap();
+    set_admin_password(&app);
     app
 }
 
@@ -1433,14 +1419,7 @@ fn app_behind_proxy() -> TestApp {
         c.trusted_proxies =
             crashbox::config::AddrList::parse("CRASHBOX_TRUSTED_PROXIES", "127.0.0.1").unwrap();
     });
-    crashbox::fleet::users::set_password(
-        &app.state().db,
-        &app.config.data_dir,
-        "admin",
-        PASSWORD,
-        &crashbox::audit::Actor::Cli,
-    )
-    .unwrap();
+    set_admin_password(&app);
     app
 }
 
@@ -1568,14 +1547,7 @@ fn firmware_upload_form_fields_are_capped() {
         c.workers = 0;
         c.max_bundle_bytes = 64 << 10;
     });
-    crashbox::fleet::users::set_password(
-        &app.state().db,
-        &app.config.data_dir,
-        "admin",
-        PASSWORD,
-        &crashbox::audit::Actor::Cli,
-    )
-    .unwrap();
+    set_admin_password(&app);
     app.create_model("doorbell");
     let b = Browser::new(&app);
     let csrf = b.login();
@@ -1624,14 +1596,7 @@ fn fleet_pages_show_check_ins_releases_and_rollout_forms_without_javascript() {
         c.workers = 0;
         c.checkin_flush = Duration::from_millis(20);
     });
-    crashbox::fleet::users::set_password(
-        &app.state().db,
-        &app.config.data_dir,
-        "admin",
-        PASSWORD,
-        &crashbox::audit::Actor::Cli,
-    )
-    .unwrap();
+    set_admin_password(&app);
     app.create_model("m");
     let seen = app.create_device("m");
     let never = app.create_device("m");

@@ -58,6 +58,30 @@ pub fn record(
     audit::insert(tx, &actor.name(), action, target, &detail)
 }
 
+/// The filter of the given fields: each trimmed, an empty one ignored; `limit` clamped to
+/// `1..=max_limit`. (The API's query and the dashboard's form both come through here.)
+pub fn filter(
+    fields: [Option<&str>; 4],
+    before: Option<i64>,
+    limit: i64,
+    max_limit: i64,
+) -> Filter {
+    let [model, actor, action, target] = fields.map(|v| {
+        v.map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    });
+    Filter {
+        model,
+        actor,
+        action,
+        target,
+        rollout_only: false,
+        before,
+        limit: limit.clamp(1, max_limit),
+    }
+}
+
 /// The entries `filter` selects, newest first.
 pub fn list(conn: &Connection, filter: &Filter) -> Result<Vec<Entry>, DbError> {
     audit::list(conn, filter)

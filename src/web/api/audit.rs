@@ -33,21 +33,17 @@ pub struct AuditQuery {
 impl AuditQuery {
     /// The database filter, with empty fields ignored and `limit` clamped to `1..=max`.
     pub fn filter(&self, default_limit: i64, max: i64) -> Filter {
-        let given = |v: &Option<String>| {
-            v.as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
-        };
-        Filter {
-            model: given(&self.model),
-            actor: given(&self.actor),
-            action: given(&self.action),
-            target: given(&self.target),
-            rollout_only: false,
-            before: self.before,
-            limit: self.limit.unwrap_or(default_limit).clamp(1, max),
-        }
+        crate::audit::filter(
+            [
+                self.model.as_deref(),
+                self.actor.as_deref(),
+                self.action.as_deref(),
+                self.target.as_deref(),
+            ],
+            self.before,
+            self.limit.unwrap_or(default_limit),
+            max,
+        )
     }
 }
 

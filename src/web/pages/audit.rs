@@ -97,16 +97,17 @@ pub struct AuditForm {
 
 impl AuditForm {
     fn filter(&self) -> Filter {
-        let given = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
-        Filter {
-            model: given(&self.model),
-            actor: given(&self.actor),
-            action: given(&self.action),
-            target: given(&self.target),
-            rollout_only: false,
-            before: self.before.trim().parse().ok(),
-            limit: PAGE_SIZE,
-        }
+        crate::audit::filter(
+            [
+                Some(&self.model),
+                Some(&self.actor),
+                Some(&self.action),
+                Some(&self.target),
+            ],
+            self.before.trim().parse().ok(),
+            PAGE_SIZE,
+            PAGE_SIZE,
+        )
     }
 
     /// The query string of this filter with `before` set to `id`.
