@@ -71,6 +71,7 @@ mod symbols;
 mod tasks;
 mod tcb;
 mod unwind;
+mod values;
 mod warning;
 mod xtensa;
 
@@ -79,7 +80,8 @@ use std::time::Instant;
 
 pub use analysis::{
     Analysis, ContainerInfo, CrashedTask, ElfMatch, ExceptionInfo, Frame, InlinedFrame,
-    InterruptedChain, MemoryRegion, NamedValue, Register, RegisterKind, Task, TaskStatus,
+    InterruptedChain, Member, MemoryRegion, NamedValue, Register, RegisterKind, Task, TaskStatus,
+    Variable,
 };
 pub use cache::SymbolizerCache;
 pub use chip::{ALL_CHIPS, Arch, Chip, riscv_cause_name, xtensa_cause_name};
