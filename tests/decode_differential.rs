@@ -1,8 +1,8 @@
 //! Differential test against Espressif's esp-coredump + gdb on re-wrapped corpus dumps:
 //! each RISC-V corpus dump is rebuilt as an ELF_SHA256_V2_2 image (12-byte header) and as
 //! legacy binary BIN_V2 / BIN_V2_1 images (task records made from the ELF's TCB and stack
-//! segments), then both decoders run and their reports must agree line for line (argument
-//! lists removed; esp-coredump's version banner and ROM-ELF notice ignored).
+//! segments), then both decoders run and their reports must agree line for line, frame
+//! arguments included (esp-coredump's version banner and ROM-ELF notice ignored).
 //!
 //! Runs only when `ESP_COREDUMP_BIN` (path of the `esp-coredump` script) and `ESP_GDB` (a gdb
 //! for RISC-V, e.g. a wrapper around `gdb-multiarch -iex 'set osabi none'`) are set, and the
@@ -18,31 +18,6 @@ use std::process::Command;
 
 use crashbox::decode::{self, Options, Symbolizer};
 use decode_support::*;
-
-fn strip_args(line: &str) -> String {
-    let Some(start) = line.find(" (") else {
-        return line.to_string();
-    };
-    let b = line.as_bytes();
-    let (mut depth, mut in_str, mut i) = (0i32, false, start + 1);
-    while i < b.len() {
-        match (in_str, b[i]) {
-            (true, b'\\') => i += 1,
-            (true, b'"') => in_str = false,
-            (false, b'"') => in_str = true,
-            (false, b'(') => depth += 1,
-            (false, b')') => {
-                depth -= 1;
-                if depth == 0 {
-                    return format!("{} (){}", &line[..start], &line[i + 1..]);
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    line.to_string()
-}
 
 fn u32_at(b: &[u8], o: usize) -> u32 {
     u32::from_le_bytes(b[o..o + 4].try_into().unwrap())
@@ -104,7 +79,7 @@ fn report_lines(text: &str) -> Vec<String> {
                 && !l.starts_with("The ROM ELF file")
                 && !l.starts_with("WARNING:")
         })
-        .map(strip_args)
+        .map(str::to_string)
         .collect()
 }
 
