@@ -35,6 +35,14 @@ impl Deref for ElfBytes {
     }
 }
 
+impl ElfBytes {
+    /// Bytes for unit tests of DWARF readers.
+    #[cfg(test)]
+    pub(crate) fn from_vec(v: Vec<u8>) -> ElfBytes {
+        ElfBytes(Arc::new(v))
+    }
+}
+
 impl std::fmt::Debug for ElfBytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "ElfBytes({} bytes)", self.0.len())

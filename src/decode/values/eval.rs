@@ -486,3 +486,63 @@ impl FirstByte for Reader {
         gimli::Reader::read_u8(&mut self).ok()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::symbols::ElfBytes;
+
+    fn expr(bytes: &[u8]) -> Expression<Reader> {
+        Expression(gimli::EndianReader::new(
+            ElfBytes::from_vec(bytes.to_vec()),
+            gimli::LittleEndian,
+        ))
+    }
+
+    #[test]
+    fn single_register_locations_are_recognized_as_gdb_does() {
+        assert_eq!(single_reg(&expr(&[0x5a])), Some(10), "DW_OP_reg10");
+        assert_eq!(single_reg(&expr(&[0x90, 0x21])), Some(33), "DW_OP_regx 33");
+        assert_eq!(
+            single_reg(&expr(&[0xf5, 0x0a, 0x25])),
+            Some(10),
+            "DW_OP_GNU_regval_type a0, type 0x25"
+        );
+        assert_eq!(
+            single_reg(&expr(&[0xa5, 0x0b, 0x2c])),
+            Some(11),
+            "DW_OP_regval_type"
+        );
+        assert_eq!(
+            single_reg(&expr(&[0x7a, 0x00])),
+            None,
+            "DW_OP_breg10 0 is not a register"
+        );
+        assert_eq!(
+            single_reg(&expr(&[0x5a, 0x9f])),
+            None,
+            "trailing operations"
+        );
+        assert_eq!(single_reg(&expr(&[])), None);
+        assert_eq!(single_reg(&expr(&[0x90])), None, "truncated ULEB");
+        assert_eq!(
+            single_reg(&expr(&[0x90, 0xff, 0xff, 0xff, 0xff, 0x0f])),
+            None,
+            "register number beyond u16"
+        );
+    }
+
+    #[test]
+    fn constant_values_fill_the_type_size() {
+        assert_eq!(
+            const_bytes(&AttributeValue::Sdata(-2), 2),
+            vec![Some(0xfe), Some(0xff)]
+        );
+        assert_eq!(
+            const_bytes(&AttributeValue::Data1(7), 4),
+            vec![Some(7), Some(0), Some(0), Some(0)]
+        );
+        assert_eq!(const_bytes(&AttributeValue::Data1(7), 10).len(), 10);
+        assert_eq!(const_bytes(&AttributeValue::Data1(7), 10)[9], None);
+    }
+}

@@ -315,8 +315,8 @@ pub(crate) fn pointer(v: u32, pointee: Pointee, t: &dyn Target) -> String {
 }
 
 /// gdb's `val_print_string` for a `char *`: at most [`PRINT_ELEMENTS`] characters up to the
-/// NUL, read [`STRING_CHUNK`] bytes at a time; a read error after some characters prints them
-/// and then `<error: Cannot access memory at address 0x…>`.
+/// NUL, read [`STRING_CHUNK`] bytes at a time (byte by byte near a hole); a read error before
+/// the NUL prints the characters read and then `<error: Cannot access memory at address 0x…>`.
 pub(crate) fn c_string(addr: u32, t: &dyn Target) -> String {
     let mut chars = Vec::new();
     let mut err = None;
@@ -324,16 +324,23 @@ pub(crate) fn c_string(addr: u32, t: &dyn Target) -> String {
     let mut at = addr;
     'read: while chars.len() < PRINT_ELEMENTS {
         let want = STRING_CHUNK.min((PRINT_ELEMENTS - chars.len()) as u32);
-        let Some(chunk) = t.read(at, want) else {
-            err = Some(at);
-            break;
-        };
-        for b in chunk {
+        // gdb's `partial_memory_read`: the whole chunk, else byte by byte up to the hole.
+        let chunk = t.read(at, want).unwrap_or_else(|| {
+            (0..want)
+                .map_while(|i| at.checked_add(i).and_then(|a| t.read(a, 1)))
+                .flatten()
+                .collect()
+        });
+        for &b in &chunk {
             if b == 0 {
                 found_nul = true;
                 break 'read;
             }
             chars.push(b);
+        }
+        if (chunk.len() as u32) < want {
+            err = at.checked_add(chunk.len() as u32);
+            break;
         }
         match at.checked_add(want) {
             Some(next) => at = next,
@@ -662,7 +669,7 @@ mod tests {
         let t = Fake::with(0x200, b"0123456789");
         assert_eq!(
             c_string(0x200, &t),
-            "\"01234567\"<error: Cannot access memory at address 0x208>"
+            "\"0123456789\"<error: Cannot access memory at address 0x20a>"
         );
         // Exactly 200 characters then NUL: no ellipsis.
         let mut exact: Vec<u8> = (0..200).map(|i| b'a' + (i % 26) as u8).collect();
