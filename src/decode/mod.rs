@@ -13,8 +13,8 @@
 //!    model (`dump.rs`, `memory.rs`): memory regions, tasks with registers, crash notes.
 //! 3. `analyze.rs` checks chip and firmware ELF (SHA-256 prefix), reads TCB fields with
 //!    DWARF offsets (`tcb.rs`), unwinds every task (`xtensa.rs`: windowed-ABI base save
-//!    areas; `riscv.rs`: DWARF CFI with gdb's stop rules) and symbolizes the frames
-//!    (`symbols.rs`).
+//!    areas; `riscv.rs`: DWARF CFI with gdb's stop rules), symbolizes the frames
+//!    (`symbols.rs`) and evaluates their arguments and locals from DWARF (`values/`).
 //! 4. `report.rs` renders the [`Analysis`] like `esp-coredump info_corefile`.
 //!
 //! # Use

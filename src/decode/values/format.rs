@@ -761,7 +761,7 @@ mod tests {
             ]),
         };
         assert_eq!(
-            value(&bits, &bytes(0b11111_101, 4), &t, false),
+            value(&bits, &bytes(0b1111_1101, 4), &t, false),
             "{lo = 5, hi = -1}"
         );
     }

@@ -175,15 +175,11 @@ fn walk(
                     s.locals.push(v);
                 }
             }
-            dw::DW_TAG_lexical_block => {
-                if covers(unit, e, pc).0 {
-                    walk(unit, child, pc, scopes, depth + 1, budget, false);
-                }
+            dw::DW_TAG_lexical_block if covers(unit, e, pc).0 => {
+                walk(unit, child, pc, scopes, depth + 1, budget, false);
             }
-            dw::DW_TAG_inlined_subroutine if inner.is_none() => {
-                if covers(unit, e, pc).0 {
-                    inner = Some(e.offset());
-                }
+            dw::DW_TAG_inlined_subroutine if inner.is_none() && covers(unit, e, pc).0 => {
+                inner = Some(e.offset());
             }
             _ => {}
         }
