@@ -16,6 +16,9 @@ use gimli::{
     constants as dw,
 };
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use super::budget::{Budget, MAX_STEPS_PER_EXPR};
 use super::scope::{Scopes, VarDie, call_site, call_site_params, entry, scopes_at};
 use super::types::{Die, Unit, string, udata};
@@ -45,13 +48,16 @@ fn error(m: impl Into<String>) -> Fail {
     Fail::Error(m.into())
 }
 
-/// Everything a decode's frames share.
+/// Everything the frames of one walk share, with each frame's DWARF context and its call
+/// site (for its callees' entry values) worked out once.
 pub(crate) struct Frames<'a> {
     pub raw: &'a [RawFrame],
     pub dwarf: &'a addr2line::Context<Reader>,
     pub app: &'a Symbolizer,
     pub memory: &'a Memory,
     pub budget: &'a Budget,
+    contexts: RefCell<Vec<Option<Option<Rc<FrameCtx<'a>>>>>>,
+    sites: RefCell<Vec<Option<Option<Die>>>>,
 }
 
 /// One physical frame's DWARF context.
@@ -93,8 +99,55 @@ fn exprloc(v: Option<AttributeValue<Reader>>) -> Option<Expression<Reader>> {
 }
 
 impl<'a> Frames<'a> {
-    /// The DWARF context of physical frame `index`, if its PC has DWARF.
-    pub fn frame(&self, index: usize) -> Option<FrameCtx<'a>> {
+    pub fn new(
+        raw: &'a [RawFrame],
+        dwarf: &'a addr2line::Context<Reader>,
+        app: &'a Symbolizer,
+        memory: &'a Memory,
+        budget: &'a Budget,
+    ) -> Frames<'a> {
+        Frames {
+            raw,
+            dwarf,
+            app,
+            memory,
+            budget,
+            contexts: RefCell::new(vec![None; raw.len()]),
+            sites: RefCell::new(vec![None; raw.len()]),
+        }
+    }
+
+    /// The DWARF context of physical frame `index`, if its PC has DWARF (computed once).
+    pub fn frame(&self, index: usize) -> Option<Rc<FrameCtx<'a>>> {
+        if let Some(Some(known)) = self.contexts.borrow().get(index) {
+            return known.clone();
+        }
+        let ctx = self.compute_frame(index).map(Rc::new);
+        if let Some(slot) = self.contexts.borrow_mut().get_mut(index) {
+            *slot = Some(ctx.clone());
+        }
+        ctx
+    }
+
+    /// The call site at frame `index`'s PC (a return address) in its function (computed once).
+    fn call_site_of(&self, caller: &FrameCtx<'_>) -> Option<Die> {
+        if let Some(Some(known)) = self.sites.borrow().get(caller.index) {
+            return known.clone();
+        }
+        let pc = self.raw.get(caller.index)?.pc;
+        let site = call_site(
+            &caller.unit,
+            caller.scopes.subprogram,
+            u64::from(pc),
+            self.budget,
+        );
+        if let Some(slot) = self.sites.borrow_mut().get_mut(caller.index) {
+            *slot = Some(site.clone());
+        }
+        site
+    }
+
+    fn compute_frame(&self, index: usize) -> Option<FrameCtx<'a>> {
         let raw = self.raw.get(index)?;
         if raw.pc == 0 {
             return None;
@@ -291,19 +344,12 @@ impl<'a> Frames<'a> {
         fc: &FrameCtx<'_>,
         reg: u16,
         depth: usize,
-    ) -> Result<(FrameCtx<'a>, Expression<Reader>), Fail> {
+    ) -> Result<(Rc<FrameCtx<'a>>, Expression<Reader>), Fail> {
         if depth >= MAX_ENTRY_DEPTH {
             return Err(Fail::NoEntry);
         }
-        let caller_raw = self.raw.get(fc.index + 1).ok_or(Fail::NoEntry)?;
         let caller = self.frame(fc.index + 1).ok_or(Fail::NoEntry)?;
-        let site = call_site(
-            &caller.unit,
-            caller.scopes.subprogram,
-            u64::from(caller_raw.pc),
-            self.budget,
-        )
-        .ok_or(Fail::NoEntry)?;
+        let site = self.call_site_of(&caller).ok_or(Fail::NoEntry)?;
         let target = self.call_target(&caller, &site, depth)?;
         if fc.scopes.entry_pc != Some(target) {
             return Err(Fail::NoEntry);
@@ -407,6 +453,9 @@ impl<'a> Frames<'a> {
                 None => size - out.len(),
             }
             .min(size - out.len());
+            if want == 0 {
+                continue;
+            }
             match &p.location {
                 Location::Empty | Location::ImplicitPointer { .. } => {
                     out.extend(std::iter::repeat_n(None, want))

@@ -60,13 +60,7 @@ pub(crate) fn describe(
     frames: &mut [Frame],
 ) {
     app.with_dwarf(|dwarf| {
-        let ctx = Frames {
-            raw,
-            dwarf,
-            app,
-            memory,
-            budget,
-        };
+        let ctx = Frames::new(raw, dwarf, app, memory, budget);
         for (i, frame) in frames.iter_mut().enumerate() {
             if !budget.in_time() {
                 return;
