@@ -201,6 +201,20 @@ fn write_backtrace(o: &mut String, t: &Task) {
     }
 }
 
+/// What esp-coredump does to gdb's console output before printing it (`GdbController.run_cmd`
+/// in esp-coredump's `corefile/gdb.py`: `.replace('\\n', '\n').replace('\\t', '\t')` and
+/// `.replace('\\"', '"')`): gdb's `\n`, `\t` and `\"` escapes inside string arguments become
+/// a newline, a tab and a bare quote. The report follows it to stay identical to esp-coredump;
+/// the JSON's `frame_text` keeps gdb's own escapes.
+fn as_esp_coredump_prints(line: String) -> String {
+    if !line.contains('\\') {
+        return line;
+    }
+    line.replace("\\n", "\n")
+        .replace("\\t", "\t")
+        .replace("\\\"", "\"")
+}
+
 /// gdb's argument list: `(a=1, s=0x3fc8ea9c "text")`.
 fn arg_list(args: &[Variable]) -> String {
     let parts: Vec<&str> = args.iter().map(|a| a.frame_text.as_str()).collect();
@@ -226,7 +240,7 @@ fn frame_lines(f: &Frame, physical_level: usize) -> Vec<String> {
     if let (Some(file), Some(line)) = (&f.file, f.line) {
         let _ = write!(s, " at {file}:{line}");
     }
-    out.push(s);
+    out.push(as_esp_coredump_prints(s));
     for i in &f.inlined {
         let mut s = format!(
             "{} {}",
@@ -236,7 +250,24 @@ fn frame_lines(f: &Frame, physical_level: usize) -> Vec<String> {
         if let (Some(file), Some(line)) = (&i.file, i.line) {
             let _ = write!(s, " at {file}:{line}");
         }
-        out.push(s);
+        out.push(as_esp_coredump_prints(s));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::as_esp_coredump_prints;
+
+    #[test]
+    fn string_escapes_are_printed_as_esp_coredump_prints_them() {
+        // gdb's text for `"q\"b\\s\n\t\001"`, and what esp-coredump prints for it.
+        let gdb = r#"f (s=0x1 "q\"b\\s\n\t\001") at a.c:1"#.to_string();
+        assert_eq!(
+            as_esp_coredump_prints(gdb),
+            "f (s=0x1 \"q\"b\\\\s\n\t\\001\") at a.c:1"
+        );
+        let plain = "f (n=1) at a.c:1".to_string();
+        assert_eq!(as_esp_coredump_prints(plain.clone()), plain);
+    }
 }
