@@ -39,8 +39,9 @@
 //! [`Symbolizer::new`] parses the firmware ELF once (symbol table, DWARF unit index, FDE index,
 //! TCB layout); DWARF line tables and functions are parsed lazily per compile unit and kept.
 //! Keep symbolizers in a [`SymbolizerCache`]. On the corpus (release, 2-core VM) building one
-//! takes 3–5 ms for a 2.7–3.7 MB ELF and a decode with it 30–90 µs; peak RSS stays near 10 MiB
-//! (`cargo bench --bench decode`).
+//! takes 3–5 ms for a 2.7–3.7 MB ELF and a decode with it 0.2–0.6 ms, most of it the frames'
+//! arguments and locals (30–90 µs without them); peak RSS stays near 10 MiB
+//! (`cargo bench --bench decode`, docs/performance.md).
 //!
 //! # Hostile input
 //! No panics on input; every loop driven by dump data is bounded (tasks, notes, segments,
