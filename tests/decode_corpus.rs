@@ -1,8 +1,10 @@
 //! Conformance against esp-coredump + gdb: every case under `../shared/corpus/esp-coredump/`
 //! (dump, firmware ELF, `expected_output`) is decoded and compared section by section.
 //!
-//! Compared, after removing gdb's argument lists: every frame line of every thread (PC,
-//! function, `at file:line`, and whether gdb shows the address). On RISC-V, without a ROM ELF,
+//! Compared: every frame line of every thread as printed (PC, function, arguments with their
+//! values, `at file:line`, and whether gdb shows the address); the share of frame lines that
+//! are identical, arguments included, among the frames both decoders show (same PC and
+//! function) is printed as `identical lines` and must be 100 %. On RISC-V, without a ROM ELF,
 //! only up to and including the first ROM frame (gdb needs the ROM ELF's CFI to go on). ROM
 //! frames that esp-coredump named from its ROM ELF count as matched when the PC matches and the
 //! decoder prints `??` (it has no ROM ELF); they are listed in the `rom-named` column. Also
@@ -18,38 +20,6 @@ mod support;
 use std::path::Path;
 
 use crashbox::decode::{self, Chip, Options, Symbolizer};
-
-/// Removes gdb's argument list: `name (a=1, s="x (y)") at f:1` -> `name () at f:1`.
-fn strip_args(line: &str) -> String {
-    let Some(start) = line.find(" (") else {
-        return line.to_string();
-    };
-    let bytes = line.as_bytes();
-    let mut depth = 0i32;
-    let mut in_str = false;
-    let mut i = start + 1;
-    while i < bytes.len() {
-        let c = bytes[i];
-        if in_str {
-            if c == b'\\' {
-                i += 1;
-            } else if c == b'"' {
-                in_str = false;
-            }
-        } else if c == b'"' {
-            in_str = true;
-        } else if c == b'(' {
-            depth += 1;
-        } else if c == b')' {
-            depth -= 1;
-            if depth == 0 {
-                return format!("{} (){}", &line[..start], &line[i + 1..]);
-            }
-        }
-        i += 1;
-    }
-    line.to_string()
-}
 
 /// Lines of a section: from the line after `heading` to the next `=====` heading.
 fn section<'a>(text: &'a str, heading: &str) -> Vec<&'a str> {
@@ -99,7 +69,7 @@ fn thread_blocks(text: &str) -> Vec<(usize, Vec<String>)> {
         if let Some((_, lines)) = cur.as_mut()
             && (l.starts_with('#') || l.starts_with("Backtrace stopped"))
         {
-            lines.push(strip_args(l));
+            lines.push(l.to_string());
         }
     }
     if let Some(c) = cur {
@@ -140,7 +110,42 @@ struct Score {
     crash: bool,
     threads_info: bool,
     regions: bool,
+    /// Frame lines (all threads) of frames both decoders show: same PC (or none) and function.
+    same_frames: usize,
+    /// Of those, the lines identical to gdb's, arguments included.
+    identical: usize,
     mismatches: Vec<String>,
+}
+
+/// `#N  ` removed: the rest of a frame line.
+fn line_body(l: &str) -> &str {
+    l.split_once("  ").map(|(_, b)| b).unwrap_or(l)
+}
+
+/// Counts, for one thread, gdb's frame lines whose frame crashbox also shows (the next of its
+/// lines with the same PC and function) and how many of those are identical.
+fn count_identical(exp: &[String], ours: &[String], s: &mut Score) {
+    let mut from = 0usize;
+    for e in exp.iter().filter(|e| e.starts_with('#')) {
+        let key = (line_pc(e), line_func(e));
+        let Some(k) = ours
+            .iter()
+            .skip(from)
+            .position(|o| o.starts_with('#') && (line_pc(o), line_func(o)) == key)
+        else {
+            continue;
+        };
+        let o = &ours[from + k];
+        from += k + 1;
+        s.same_frames += 1;
+        if line_body(o) == line_body(e) {
+            s.identical += 1;
+        } else {
+            s.mismatches.push(format!(
+                "frame line differs:\n   expected {e}\n   got      {o}"
+            ));
+        }
+    }
 }
 
 fn compare_case(dir: &Path) -> Result<Score, String> {
@@ -164,6 +169,7 @@ fn compare_case(dir: &Path) -> Result<Score, String> {
             .find(|(m, _)| m == n)
             .map(|(_, l)| l.clone())
             .unwrap_or_default();
+        count_identical(exp, &ours, &mut s);
         let mut rom_seen = false;
         for (i, e) in exp.iter().enumerate() {
             if e.starts_with("Backtrace stopped") {
@@ -286,7 +292,7 @@ fn compare_case(dir: &Path) -> Result<Score, String> {
         section(t, "THREADS INFO")
             .iter()
             .take_while(|l| !l.is_empty())
-            .map(|l| strip_args(l))
+            .map(|l| l.to_string())
             .collect()
     };
     let (ie, io) = (info(&expected), info(&ours));
@@ -331,7 +337,7 @@ fn conformance(case: &str) {
     let s = compare_case(&dir).unwrap_or_else(|e| panic!("{case}: {e}"));
     let yn = |b: bool| if b { "yes" } else { "NO" };
     println!(
-        "{:<14} {:>7} {:>15} {:>9} {:>21} {:>10} {:>5} {:>6} {:>12} {:>7}",
+        "{:<14} {:>7} {:>15} {:>9} {:>21} {:>10} {:>5} {:>6} {:>12} {:>7} {:>15}",
         "case",
         "threads",
         "frames matched",
@@ -341,10 +347,11 @@ fn conformance(case: &str) {
         "regs",
         "crash",
         "info-threads",
-        "regions"
+        "regions",
+        "identical lines"
     );
     println!(
-        "{:<14} {:>7} {:>15} {:>9} {:>21} {:>10} {:>5} {:>6} {:>12} {:>7}",
+        "{:<14} {:>7} {:>15} {:>9} {:>21} {:>10} {:>5} {:>6} {:>12} {:>7} {:>15}",
         case,
         s.threads,
         format!("{}/{}", s.frames_ok, s.frames_total),
@@ -357,7 +364,13 @@ fn conformance(case: &str) {
         yn(s.regs),
         yn(s.crash),
         yn(s.threads_info),
-        yn(s.regions)
+        yn(s.regions),
+        format!("{}/{}", s.identical, s.same_frames)
+    );
+    assert!(s.same_frames > 0, "{case}: no frame shared with gdb");
+    assert_eq!(
+        s.identical, s.same_frames,
+        "{case}: frame lines (arguments included) identical to gdb's"
     );
     assert!(
         s.mismatches.is_empty(),

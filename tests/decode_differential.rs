@@ -1,8 +1,8 @@
 //! Differential test against Espressif's esp-coredump + gdb on re-wrapped corpus dumps:
 //! each RISC-V corpus dump is rebuilt as an ELF_SHA256_V2_2 image (12-byte header) and as
 //! legacy binary BIN_V2 / BIN_V2_1 images (task records made from the ELF's TCB and stack
-//! segments), then both decoders run and their reports must agree line for line (argument
-//! lists removed; esp-coredump's version banner and ROM-ELF notice ignored).
+//! segments), then both decoders run and their reports must agree line for line, frame
+//! arguments included (esp-coredump's version banner and ROM-ELF notice ignored).
 //!
 //! Runs only when `ESP_COREDUMP_BIN` (path of the `esp-coredump` script) and `ESP_GDB` (a gdb
 //! for RISC-V, e.g. a wrapper around `gdb-multiarch -iex 'set osabi none'`) are set, and the
@@ -18,31 +18,6 @@ use std::process::Command;
 
 use crashbox::decode::{self, Options, Symbolizer};
 use decode_support::*;
-
-fn strip_args(line: &str) -> String {
-    let Some(start) = line.find(" (") else {
-        return line.to_string();
-    };
-    let b = line.as_bytes();
-    let (mut depth, mut in_str, mut i) = (0i32, false, start + 1);
-    while i < b.len() {
-        match (in_str, b[i]) {
-            (true, b'\\') => i += 1,
-            (true, b'"') => in_str = false,
-            (false, b'"') => in_str = true,
-            (false, b'(') => depth += 1,
-            (false, b')') => {
-                depth -= 1;
-                if depth == 0 {
-                    return format!("{} (){}", &line[..start], &line[i + 1..]);
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    line.to_string()
-}
 
 fn u32_at(b: &[u8], o: usize) -> u32 {
     u32::from_le_bytes(b[o..o + 4].try_into().unwrap())
@@ -104,7 +79,7 @@ fn report_lines(text: &str) -> Vec<String> {
                 && !l.starts_with("The ROM ELF file")
                 && !l.starts_with("WARNING:")
         })
-        .map(strip_args)
+        .map(str::to_string)
         .collect()
 }
 
@@ -207,11 +182,181 @@ fn rewrapped(case: &str) {
     assert_eq!(compared, 3, "{case}: every re-wrapped variant is compared");
 }
 
+/// The file offset in an ELF core body of the bytes at `addr` (a PT_LOAD), and of the
+/// prstatus notes (one per task, in order).
+fn load_offset(body: &[u8], addr: u32) -> Option<usize> {
+    let phoff = u32_at(body, 28) as usize;
+    let phnum = u16::from_le_bytes([body[44], body[45]]) as usize;
+    (0..phnum).find_map(|i| {
+        let p = phoff + 32 * i;
+        let (ty, off, va, sz) = (
+            u32_at(body, p),
+            u32_at(body, p + 4) as usize,
+            u32_at(body, p + 8),
+            u32_at(body, p + 16),
+        );
+        (ty == 1 && va <= addr && addr - va < sz).then(|| off + (addr - va) as usize)
+    })
+}
+
+fn prstatus_offsets(body: &[u8]) -> Vec<usize> {
+    let phoff = u32_at(body, 28) as usize;
+    let phnum = u16::from_le_bytes([body[44], body[45]]) as usize;
+    let mut out = Vec::new();
+    for i in 0..phnum {
+        let p = phoff + 32 * i;
+        let (ty, off, sz) = (
+            u32_at(body, p),
+            u32_at(body, p + 4) as usize,
+            u32_at(body, p + 16) as usize,
+        );
+        if ty != 4 {
+            continue;
+        }
+        let mut o = off;
+        while o + 12 <= off + sz {
+            let (nsz, dsz, nty) = (
+                u32_at(body, o) as usize,
+                u32_at(body, o + 4) as usize,
+                u32_at(body, o + 8),
+            );
+            let d = o + 12 + nsz.div_ceil(4) * 4;
+            if body[o + 12..o + 12 + nsz].starts_with(b"CORE") && nty == 1 {
+                out.push(d);
+            }
+            o = d + dsz.div_ceil(4) * 4;
+        }
+    }
+    out
+}
+
+/// Synthetic variations of a corpus dump's *values*, so gdb's value forms are checked against
+/// gdb itself: the panic string the first frames point at rewritten with a quote, a backslash,
+/// control and high bytes and a run of 15 equal characters; the same string without its NUL, so
+/// it runs on into the memory after it (gdb's 200-character limit and `...`); and every task's
+/// `a0` (x10) made negative. Each variation is re-wrapped as an ELF_SHA256_V2_2 image and both
+/// decoders' reports must be identical, frame arguments included.
+fn varied(case: &str) {
+    let (Ok(bin), Ok(gdb)) = (std::env::var("ESP_COREDUMP_BIN"), std::env::var("ESP_GDB")) else {
+        return support::skip(
+            "ESP_COREDUMP_BIN and ESP_GDB are not set (see .ci/install-sidecar.sh)",
+        );
+    };
+    let Some(dir) = support::corpus_case(case) else {
+        return;
+    };
+    let raw = support::corpus_image(&dir).unwrap();
+    let chip =
+        rewrappable(&raw).unwrap_or_else(|| panic!("{case} is not a RISC-V ELF_CRC32_V2_1 dump"));
+    let elf_path = dir.join("app.elf");
+    let sym = Symbolizer::new(std::fs::read(&elf_path).unwrap()).unwrap();
+    let mut body = raw[24..raw.len() - 4].to_vec();
+    let at = body
+        .windows(18)
+        .position(|w| w == b"ESP_CORE_DUMP_INFO")
+        .unwrap()
+        + 20;
+    body[at..at + 4].copy_from_slice(&((chip << 16) | 0x0104).to_le_bytes());
+    // The string frame #0's first argument points at.
+    let clean = decode::decode(&raw, Some(&sym), &Options::default()).unwrap();
+    let arg = &clean.tasks[0].frames[0].args[0];
+    let addr = u32::from_str_radix(
+        arg.value
+            .split(' ')
+            .next()
+            .unwrap()
+            .trim_start_matches("0x"),
+        16,
+    )
+    .unwrap();
+    let s_off = load_offset(&body, addr).expect("the string is in the dump");
+    let len = body[s_off..].iter().position(|&b| b == 0).unwrap();
+    assert!(
+        len > 30,
+        "{case}: the panic string is long enough to rewrite"
+    );
+    let mut crafted = b"q\"b\\s\n\t\x01\xff\x7f'".to_vec();
+    crafted.extend([b'x'; 15]);
+    while crafted.len() < len {
+        crafted.push(b"abc"[crafted.len() % 3]);
+    }
+    crafted.truncate(len);
+    let mut escaped = body.clone();
+    escaped[s_off..s_off + len].copy_from_slice(&crafted);
+    let mut unterminated = escaped.clone();
+    unterminated[s_off + len] = b'A';
+    let mut negative = body.clone();
+    for o in prstatus_offsets(&body) {
+        negative[o + 72 + 40..o + 72 + 44].copy_from_slice(&(-5i32).to_le_bytes());
+    }
+    let chip_name = decode::Chip::from_id(chip as u16).unwrap().name();
+    let tmp = tempfile::tempdir().unwrap();
+    for (v, b) in [
+        ("escaped", escaped),
+        ("unterminated", unterminated),
+        ("negative", negative),
+    ] {
+        let image = wrap((chip << 16) | 0x0104, &b, 0, 0, 0, 3, false);
+        let path = tmp.path().join(format!("{case}_{v}.b64"));
+        std::fs::write(&path, uart_text(&image, 12, false, false)).unwrap();
+        let mut theirs = String::new();
+        for _ in 0..3 {
+            let out = Command::new(&bin)
+                .args([
+                    "--chip",
+                    chip_name,
+                    "info_corefile",
+                    "-t",
+                    "b64",
+                    "--gdb",
+                    &gdb,
+                    "-c",
+                ])
+                .arg(&path)
+                .arg(&elf_path)
+                .output()
+                .unwrap();
+            theirs = String::from_utf8_lossy(&out.stdout).to_string();
+            if !theirs.contains("Retrying reading threads information") {
+                break;
+            }
+        }
+        let gdb_like = Options {
+            stack_scan: false,
+            ..Options::default()
+        };
+        let ours = decode::decode(&image, Some(&sym), &gdb_like)
+            .unwrap()
+            .report_text();
+        let frame0 = |t: &str| {
+            t.lines()
+                .find(|l| l.starts_with("#0"))
+                .unwrap_or("")
+                .to_string()
+        };
+        println!(
+            "{case} {v}:\n  gdb      {}\n  crashbox {}",
+            frame0(&theirs),
+            frame0(&ours)
+        );
+        assert_eq!(report_lines(&theirs), report_lines(&ours), "{case} {v}");
+    }
+}
+
+support::corpus_cases!(varied: esp32c3, esp32c3_bin);
+
 support::corpus_cases!(rewrapped: esp32c3, esp32c3_bin);
 
 #[test]
 fn every_rewrappable_corpus_case_has_a_test() {
     support::assert_corpus_cases_listed(rewrapped::CASES, |dir| {
+        support::corpus_image(dir).is_some_and(|raw| rewrappable(&raw).is_some())
+    });
+}
+
+#[test]
+fn every_rewrappable_corpus_case_is_varied() {
+    support::assert_corpus_cases_listed(varied::CASES, |dir| {
         support::corpus_image(dir).is_some_and(|raw| rewrappable(&raw).is_some())
     });
 }

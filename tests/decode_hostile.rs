@@ -1,6 +1,7 @@
 //! Hostile input on stable Rust: the decoder runs over many mutated and truncated versions of
-//! synthetic dumps and (when present) the corpus dumps, and over mutated firmware ELFs, with a
-//! fixed-seed PRNG. It must never panic, every mutant must give either an analysis or a
+//! synthetic dumps and (when present) the corpus dumps, over mutated firmware ELFs, and over
+//! corpus ELFs whose DWARF (the compile units of the backtrace's functions, the location lists)
+//! is damaged, for the evaluation of frame arguments, with a fixed-seed PRNG. It must never panic, every mutant must give either an analysis or a
 //! decode error (the tallies are asserted), and the work stays within the decoder's own bounds
 //! (`Options::max_tasks`, `Options::max_frames`, with `StopReason::MaxFrames` when a walk hits
 //! the limit). No wall-clock assertions: timing belongs in `cargo bench --bench decode`. The
@@ -282,6 +283,125 @@ fn mutated_corpus_dump(case: &str) {
 }
 
 support::corpus_cases!(mutated_corpus_dump: esp32, esp32c3, esp32c3_bin);
+
+/// File ranges of the `.debug_info` compile units that hold the functions named in `names`,
+/// and of `.debug_loc`: the DWARF the variable evaluator reads for those frames.
+fn dwarf_ranges(elf: &[u8], names: &[String]) -> Vec<(usize, usize)> {
+    use object::{Object, ObjectSection};
+    let file = object::File::parse(elf).unwrap();
+    let range_of = |n: &str| {
+        file.section_by_name(n)
+            .and_then(|s| s.file_range())
+            .map(|(o, l)| (o as usize, l as usize))
+    };
+    let load = |id: gimli::SectionId| -> Result<gimli::EndianSlice<'_, gimli::LittleEndian>, ()> {
+        let data = file
+            .section_by_name(id.name())
+            .and_then(|s| s.data().ok())
+            .unwrap_or(&[]);
+        Ok(gimli::EndianSlice::new(data, gimli::LittleEndian))
+    };
+    let dwarf = gimli::Dwarf::load(load).unwrap();
+    let (info_off, _) = range_of(".debug_info").unwrap();
+    let mut out: Vec<(usize, usize)> = range_of(".debug_loc").into_iter().collect();
+    let mut units = dwarf.units();
+    while let Ok(Some(header)) = units.next() {
+        let Ok(unit) = dwarf.unit(header) else {
+            continue;
+        };
+        let mut entries = unit.entries();
+        let mut holds = false;
+        while let Ok(Some(e)) = entries.next_dfs() {
+            if e.tag() == gimli::DW_TAG_subprogram
+                && let Some(n) = e.attr_value(gimli::DW_AT_name)
+                && let Ok(n) = dwarf.attr_string(&unit, n)
+                && names.iter().any(|w| *n.to_string_lossy() == **w)
+            {
+                holds = true;
+                break;
+            }
+        }
+        if holds {
+            out.push((info_off + header.offset().0, header.length_including_self()));
+        }
+    }
+    out
+}
+
+/// The frame lines of a report.
+fn frame_lines(a: &Analysis) -> Vec<String> {
+    a.report_text()
+        .lines()
+        .filter(|l| l.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A corpus firmware ELF whose compile units of the backtrace's functions and whose location
+/// lists are damaged, decoding the corpus dump it belongs to: the decode must still succeed
+/// (variables may turn into `<optimized out>` or errors, or vanish), stay bounded and render;
+/// some damage must reach the frame lines (the slowest decode is printed, not asserted).
+fn mutated_dwarf_of_corpus_elf(case: &str) {
+    let Some(dir) = support::corpus_case(case) else {
+        return;
+    };
+    let elf = std::fs::read(dir.join("app.elf")).unwrap();
+    let dump = std::fs::read(dir.join("coredump.b64")).unwrap();
+    let opts = Options::default();
+    let clean = decode::decode(&dump, Some(&Symbolizer::new(elf.clone()).unwrap()), &opts).unwrap();
+    let names: Vec<String> = clean
+        .tasks
+        .iter()
+        .flat_map(|t| &t.frames)
+        .filter(|f| !f.args.is_empty())
+        .filter_map(|f| f.function.clone())
+        .collect();
+    let ranges = dwarf_ranges(&elf, &names);
+    assert!(ranges.len() >= 2, "{case}: the units of {names:?} found");
+    let mut rng = Rng(0xd1e5 + case.len() as u64);
+    let (mut refused, mut changed, mut decodes) = (0, 0, Tally::default());
+    let mut slowest = std::time::Duration::ZERO;
+    const MUTANTS: usize = 60;
+    for _ in 0..MUTANTS {
+        let mut m = elf.clone();
+        for _ in 0..1 + rng.below(32) {
+            let (o, l) = ranges[rng.below(ranges.len())];
+            let at = o + rng.below(l);
+            m[at] = match rng.below(3) {
+                0 => rng.next() as u8,
+                1 => m[at] ^ (1 << rng.below(8)),
+                _ => INTERESTING[rng.below(INTERESTING.len())] as u8,
+            };
+        }
+        let Ok(sym) = Symbolizer::new(m) else {
+            refused += 1;
+            continue;
+        };
+        let t = std::time::Instant::now();
+        let r = decode::decode(&dump, Some(&sym), &opts);
+        slowest = slowest.max(t.elapsed());
+        let a = r
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{case}: a damaged DWARF made the decode fail: {e}"));
+        if frame_lines(a) != frame_lines(&clean) {
+            changed += 1;
+        }
+        decodes.count(case, r, &opts);
+    }
+    println!(
+        "{case}: {MUTANTS} damaged DWARFs, {refused} refused, {} decoded, {changed} with other frame lines, slowest decode {slowest:?}",
+        decodes.decoded
+    );
+    assert!(decodes.decoded > 0, "{case}: every damaged ELF was refused");
+    assert!(changed > 0, "{case}: no damage reached the frame lines");
+}
+
+support::corpus_cases!(mutated_dwarf_of_corpus_elf: esp32, esp32c3, esp32c3_bin);
+
+#[test]
+fn every_corpus_elf_gets_damaged_dwarf() {
+    support::assert_corpus_cases_listed(mutated_dwarf_of_corpus_elf::CASES, |_| true);
+}
 
 #[test]
 fn every_corpus_case_is_mutated() {

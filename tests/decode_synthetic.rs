@@ -505,6 +505,7 @@ fn rom_elf_supplies_rom_cfi_and_names() {
         symbols: vec![("ets_printf".into(), 0x4004_7ff0, 0x40, true)],
         data_addr: 0x3ff0_0000,
         data: vec![],
+        extra: Vec::new(),
     }
     .build();
     let mut set = decode::RomElfSet::new();
@@ -561,6 +562,7 @@ fn rom_elf_directory_is_indexed_by_esp_rom_elfs_names() {
         symbols: vec![("ets_printf".into(), 0x4004_7ff0, 0x40, true)],
         data_addr: 0x3ff0_0000,
         data: vec![],
+        extra: Vec::new(),
     }
     .build();
     let dir = tempfile::tempdir().unwrap();
@@ -625,6 +627,7 @@ fn riscv_walk_scans_past_rom_code_and_resumes_with_cfi() {
         ],
         data_addr: 0x3fc8_a5fc,
         data: vec![0; 8],
+        extra: Vec::new(),
     }
     .build();
 

@@ -472,6 +472,60 @@ fn device_page_lists_dumps_rotates_token_and_deletes_all() {
 }
 
 #[test]
+fn dump_page_shows_frame_arguments_and_locals_collapsed() {
+    let app = app_with_admin();
+    let (dev, id) = device_with_dump(&app);
+    let b = Browser::new(&app);
+    b.login();
+    let url = format!("/devices/{}/coredumps/{id}", dev.id);
+    let analysis = serde_json::json!({
+        "frames_reliable": true,
+        "tasks": [{"thread": 1, "status": "crashed", "frames": [
+            {"pc": 0x4200_0010u32, "function": "panic_abort", "file": "/idf/panic.c", "line": 472, "rom": false,
+             "args": [{"name": "details", "type_name": "const char *",
+                       "value": "0x3fc8ea9c \"abort() <was> called\"", "frame_text": "details=..."}],
+             "locals": [{"name": "count", "type_name": "int", "value": "7"},
+                        {"name": "cfg", "type_name": "struct cfg", "value": "{a = 1, b = {...}}",
+                         "members": [{"name": "a", "value": "1"}]}]},
+            {"pc": 0x4200_0020u32, "function": "app_main", "file": "/src/main.c", "line": 20, "rom": false,
+             "args": [{"name": "x", "value": "<optimized out>", "entry_value": "5", "frame_text": "x=<optimized out>, x@entry=5"}]},
+            {"pc": 0x4200_0030u32, "function": "main_task", "rom": false}
+        ]}],
+        "warnings": []
+    });
+    let conn = app.state().db.conn().unwrap();
+    coredumps::set_result(
+        &conn,
+        CoredumpId(id),
+        Verdict::Parsed,
+        Some("report\n"),
+        Some(&analysis.to_string()),
+    )
+    .unwrap();
+    let html = b.get(&url).text();
+    // One <details> per frame with variables, none opened: readable without JavaScript.
+    assert_eq!(
+        html.matches("<details class=\"frame-vars\">").count(),
+        2,
+        "{html}"
+    );
+    assert!(!html.contains("<details class=\"frame-vars\" open"));
+    for want in [
+        "1 argument, 2 locals",
+        "1 argument</summary>",
+        "const char *",
+        "details",
+        "0x3fc8ea9c &#34;abort() &#60;was&#62; called&#34;",
+        "count",
+        "{a = 1, b = {...}}",
+        "(at entry: 5)",
+    ] {
+        assert!(html.contains(want), "missing {want}");
+    }
+    assert!(!html.contains("<was>"), "values are escaped");
+}
+
+#[test]
 fn dump_page_shows_summary_report_and_reparses() {
     let app = app_with_admin();
     let (dev, id) = device_with_dump(&app);

@@ -535,7 +535,10 @@ fn without_sidecar_the_builtin_decoder_decides() {
     let d = app.wait_parsed(dev.id, id, WAIT);
     assert_eq!(d["parse_status"], "PARSED", "{d}");
     let report = d["parsed_output"].as_str().unwrap();
-    assert!(report.contains("in fail_once ()"), "{report}");
+    assert!(
+        report.contains("in fail_once (unused=<optimized out>)"),
+        "{report}"
+    );
     assert!(d["analysis"].is_object());
     // No bundle for the version: the firmware error, with the analysis still stored.
     let id = upload(&app, &dev, "4.0.0", &dump);

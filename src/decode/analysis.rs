@@ -217,6 +217,13 @@ pub struct Frame {
     /// stored before crashbox recorded it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub found_by: Option<FrameTrust>,
+    /// The innermost function's arguments, in declaration order (absent without DWARF for
+    /// the frame, and in analyses stored before crashbox evaluated them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<Variable>,
+    /// The innermost function's local variables in scope at the PC.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locals: Vec<Variable>,
 }
 
 /// A caller that a frame's function was inlined into.
@@ -228,6 +235,46 @@ pub struct InlinedFrame {
     pub file: Option<String>,
     /// Line of the call site.
     pub line: Option<u32>,
+    /// The containing function's arguments (see [`Frame::args`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<Variable>,
+    /// The containing function's locals in scope (see [`Frame::locals`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locals: Vec<Variable>,
+}
+
+/// An argument or local variable of a frame, evaluated from its DWARF location against the
+/// frame's registers and the dump's memory, and printed as gdb prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Variable {
+    /// The variable's name.
+    pub name: String,
+    /// Its C type as gdb names it (`const char *`, `struct foo`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub type_name: Option<String>,
+    /// gdb's text for the value (`0x3fc8ea9c "abort()"`, `97 'a'`, `<optimized out>`,
+    /// `{a = 1, b = {...}}`), structs and arrays printed one level deep.
+    pub value: String,
+    /// The value at function entry, from the caller's call site (gdb's `name@entry=`), when
+    /// it is known and differs from `value`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_value: Option<String>,
+    /// What gdb's frame line shows for an argument (`details=details@entry=0x3fc8ea9c "..."`,
+    /// `s=...` for a struct); empty for locals.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub frame_text: String,
+    /// Members of a struct or union, or elements of an array, one level deep.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<Member>,
+}
+
+/// One member of a struct/union or element of an array ([`Variable::members`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// The member's name, or `[i]` for an array element.
+    pub name: String,
+    /// gdb's text for it; nested structs and arrays are `{...}`.
+    pub value: String,
 }
 
 /// One row of "ALL MEMORY REGIONS".

@@ -17,6 +17,7 @@ use super::riscv::SP;
 use super::rom::RomElfProvider;
 use super::symbols::Symbolizer;
 use super::tasks::{DecodedTasks, Walker, decode_tasks};
+use super::values::Budget;
 use super::warning::Warning;
 
 /// Hex digits of a SHA-256 (the most of the ELF's hash a mismatch warning shows).
@@ -42,7 +43,9 @@ pub(crate) fn analyze(
     let firmware = check_firmware(symbolizer, &dump);
     let checksum_bad = matches!(unwrapped.checksum, ChecksumStatus::Mismatch { .. });
     let rom = pick_rom_elf(opts.rom_elfs.as_deref(), chip.chip, chip.rev, dump.arch);
+    let values = Budget::new(opts.deadline);
     let walker = Walker {
+        values: &values,
         arch: dump.arch,
         memory: &dump.memory,
         symbols: Ctx {
@@ -70,13 +73,16 @@ pub(crate) fn analyze(
     );
     let frames_reliable =
         firmware.app.is_some() && firmware.elf_match != ElfMatch::Mismatch && !checksum_bad;
-    let warnings = warnings_in_order(
+    let mut warnings = warnings_in_order(
         parser_notes,
         chip.findings,
         firmware.findings,
         &decoded,
         checksum_bad,
     );
+    if values.exhausted() && !decoded.deadline_hit {
+        warnings.push(Warning::VariablesLimited);
+    }
     Analysis {
         summary,
         chip: chip.chip,

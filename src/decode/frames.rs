@@ -45,6 +45,8 @@ impl Ctx<'_> {
             rom_symbol_hint: None,
             show_address: true,
             found_by: None,
+            args: Vec::new(),
+            locals: Vec::new(),
         };
         if pc == 0 {
             return frame;
@@ -79,6 +81,8 @@ impl Ctx<'_> {
                 function: f.function,
                 file: f.file,
                 line: f.line,
+                args: Vec::new(),
+                locals: Vec::new(),
             })
             .collect();
         if frame.function.is_none() && rom {

@@ -13,8 +13,8 @@
 //!    model (`dump.rs`, `memory.rs`): memory regions, tasks with registers, crash notes.
 //! 3. `analyze.rs` checks chip and firmware ELF (SHA-256 prefix), reads TCB fields with
 //!    DWARF offsets (`tcb.rs`), unwinds every task (`xtensa.rs`: windowed-ABI base save
-//!    areas; `riscv.rs`: DWARF CFI with gdb's stop rules) and symbolizes the frames
-//!    (`symbols.rs`).
+//!    areas; `riscv.rs`: DWARF CFI with gdb's stop rules), symbolizes the frames
+//!    (`symbols.rs`) and evaluates their arguments and locals from DWARF (`values/`).
 //! 4. `report.rs` renders the [`Analysis`] like `esp-coredump info_corefile`.
 //!
 //! # Use
@@ -39,8 +39,9 @@
 //! [`Symbolizer::new`] parses the firmware ELF once (symbol table, DWARF unit index, FDE index,
 //! TCB layout); DWARF line tables and functions are parsed lazily per compile unit and kept.
 //! Keep symbolizers in a [`SymbolizerCache`]. On the corpus (release, 2-core VM) building one
-//! takes 3–5 ms for a 2.7–3.7 MB ELF and a decode with it 30–90 µs; peak RSS stays near 10 MiB
-//! (`cargo bench --bench decode`).
+//! takes 3–5 ms for a 2.7–3.7 MB ELF and a decode with it 0.2–0.6 ms, most of it the frames'
+//! arguments and locals (30–90 µs without them); peak RSS stays near 10 MiB
+//! (`cargo bench --bench decode`, docs/performance.md).
 //!
 //! # Hostile input
 //! No panics on input; every loop driven by dump data is bounded (tasks, notes, segments,
@@ -71,6 +72,7 @@ mod symbols;
 mod tasks;
 mod tcb;
 mod unwind;
+mod values;
 mod warning;
 mod xtensa;
 
@@ -79,7 +81,8 @@ use std::time::Instant;
 
 pub use analysis::{
     Analysis, ContainerInfo, CrashedTask, ElfMatch, ExceptionInfo, Frame, InlinedFrame,
-    InterruptedChain, MemoryRegion, NamedValue, Register, RegisterKind, Task, TaskStatus,
+    InterruptedChain, Member, MemoryRegion, NamedValue, Register, RegisterKind, Task, TaskStatus,
+    Variable,
 };
 pub use cache::SymbolizerCache;
 pub use chip::{ALL_CHIPS, Arch, Chip, riscv_cause_name, xtensa_cause_name};

@@ -1,12 +1,12 @@
 //! Text rendering of an [`Analysis`] in the layout of esp-coredump's `info_corefile`
-//! (esp-coredump v1.16 `coredump.py` plus gdb's `info registers`, `bt` and `info threads`;
-//! gdb's argument lists need DWARF location evaluation, so they are printed as `()`).
+//! (esp-coredump v1.16 `coredump.py` plus gdb's `info registers`, `bt` and `info threads`,
+//! frame arguments included as gdb prints them: see `values/`).
 //! Warnings from the decoder come first, as
 //! `WARNING:` lines before the banner, where esp-coredump prints its own messages.
 
 use std::fmt::Write as _;
 
-use super::analysis::{Analysis, Frame, RegisterKind, Task};
+use super::analysis::{Analysis, Frame, RegisterKind, Task, Variable};
 use super::chip::Arch;
 use super::unwind::FrameTrust;
 
@@ -201,9 +201,29 @@ fn write_backtrace(o: &mut String, t: &Task) {
     }
 }
 
+/// What esp-coredump does to gdb's console output before printing it (`GdbController.run_cmd`
+/// in esp-coredump's `corefile/gdb.py`: `.replace('\\n', '\n').replace('\\t', '\t')` and
+/// `.replace('\\"', '"')`): gdb's `\n`, `\t` and `\"` escapes inside string arguments become
+/// a newline, a tab and a bare quote. The report follows it to stay identical to esp-coredump;
+/// the JSON's `frame_text` keeps gdb's own escapes.
+fn as_esp_coredump_prints(line: String) -> String {
+    if !line.contains('\\') {
+        return line;
+    }
+    line.replace("\\n", "\n")
+        .replace("\\t", "\t")
+        .replace("\\\"", "\"")
+}
+
+/// gdb's argument list: `(a=1, s=0x3fc8ea9c "text")`.
+fn arg_list(args: &[Variable]) -> String {
+    let parts: Vec<&str> = args.iter().map(|a| a.frame_text.as_str()).collect();
+    format!("({})", parts.join(", "))
+}
+
 /// The text after `#N  ` for a physical frame and its inline callers: `0x%08x in ` unless
 /// gdb hides it (frame 0 on an `is_stmt` row, outer frames of an inline chain), the function
-/// or `??`, `()`, and ` at file:line` when known.
+/// or `??`, the argument list, and ` at file:line` when known.
 fn frame_lines(f: &Frame, physical_level: usize) -> Vec<String> {
     let mut out = Vec::with_capacity(1 + f.inlined.len());
     let show = physical_level != 0 || f.show_address;
@@ -211,17 +231,43 @@ fn frame_lines(f: &Frame, physical_level: usize) -> Vec<String> {
     if show {
         let _ = write!(s, "0x{:08x} in ", f.pc);
     }
-    let _ = write!(s, "{} ()", f.function.as_deref().unwrap_or("??"));
+    let _ = write!(
+        s,
+        "{} {}",
+        f.function.as_deref().unwrap_or("??"),
+        arg_list(&f.args)
+    );
     if let (Some(file), Some(line)) = (&f.file, f.line) {
         let _ = write!(s, " at {file}:{line}");
     }
-    out.push(s);
+    out.push(as_esp_coredump_prints(s));
     for i in &f.inlined {
-        let mut s = format!("{} ()", i.function.as_deref().unwrap_or("??"));
+        let mut s = format!(
+            "{} {}",
+            i.function.as_deref().unwrap_or("??"),
+            arg_list(&i.args)
+        );
         if let (Some(file), Some(line)) = (&i.file, i.line) {
             let _ = write!(s, " at {file}:{line}");
         }
-        out.push(s);
+        out.push(as_esp_coredump_prints(s));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::as_esp_coredump_prints;
+
+    #[test]
+    fn string_escapes_are_printed_as_esp_coredump_prints_them() {
+        // gdb's text for `"q\"b\\s\n\t\001"`, and what esp-coredump prints for it.
+        let gdb = r#"f (s=0x1 "q\"b\\s\n\t\001") at a.c:1"#.to_string();
+        assert_eq!(
+            as_esp_coredump_prints(gdb),
+            "f (s=0x1 \"q\"b\\\\s\n\t\\001\") at a.c:1"
+        );
+        let plain = "f (n=1) at a.c:1".to_string();
+        assert_eq!(as_esp_coredump_prints(plain.clone()), plain);
+    }
 }

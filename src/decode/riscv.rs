@@ -12,7 +12,7 @@
 use super::dump::Regs;
 use super::symbols::Symbolizer;
 use super::symbols::{CfiRow, RegRule};
-use super::unwind::{FrameTrust, RawFrame, StopReason, UnwindInput, Unwinder};
+use super::unwind::{FrameRegs, FrameTrust, RawFrame, StopReason, UnwindInput, Unwinder};
 
 /// Register number of sp (x2), in the prstatus array and as a DWARF register (RISC-V psABI).
 pub(crate) const SP: usize = 2;
@@ -169,6 +169,17 @@ pub(crate) fn scan_for_caller(input: &UnwindInput<'_>, sp: u32) -> Option<(u32, 
 
 pub(crate) struct RiscvUnwinder;
 
+/// A frame's registers for its variables: `x` where `known`, the CFA filled in later.
+fn frame_regs(x: &[u32; 32], known: &[bool; 32]) -> FrameRegs {
+    let mut regs = FrameRegs::known(x);
+    for (slot, k) in regs.regs.iter_mut().zip(known) {
+        if !k {
+            *slot = None;
+        }
+    }
+    regs
+}
+
 /// `base + off` as a 32-bit address, `None` when the CFI offset leaves the address space.
 fn offset_addr(base: u32, off: i64) -> Option<u32> {
     u32::try_from(i64::from(base).checked_add(off)?).ok()
@@ -190,10 +201,15 @@ impl Unwinder for RiscvUnwinder {
         let mut pc = r.x[0];
         let mut x = r.x;
         x[0] = 0;
+        // Which registers gdb still knows in the current frame: all in frame 0; in callers,
+        // those without a rule keep the callee's (gdb's "same value"), `undefined` ones are
+        // lost.
+        let mut saved = [true; 32];
         let mut frames = vec![RawFrame {
             pc,
             sp: Some(x[SP]),
             trust: FrameTrust::Context,
+            regs: frame_regs(&x, &saved),
         }];
         let max = input.max_frames.max(1);
         let mut seen: Vec<(u32, u32)> = Vec::new();
@@ -230,14 +246,15 @@ impl Unwinder for RiscvUnwinder {
                     return (frames, StopReason::SameFrame);
                 }
                 seen.push((ra, caller_sp));
+                // The caller's registers: its sp as found; the others as they are (CFI
+                // restores what the caller's own frame saved).
+                x[SP] = caller_sp;
                 frames.push(RawFrame {
                     pc: ra,
                     sp: Some(caller_sp),
                     trust: FrameTrust::Scan,
+                    regs: frame_regs(&x, &saved),
                 });
-                // The caller's registers: its sp as found; the others as they are (CFI
-                // restores what the caller's own frame saved).
-                x[SP] = caller_sp;
                 pc = ra;
                 continue;
             };
@@ -250,16 +267,22 @@ impl Unwinder for RiscvUnwinder {
             let Some(cfa) = offset_addr(base, cfa_off) else {
                 return (frames, StopReason::UnsupportedCfi { pc });
             };
+            if let Some(f) = frames.last_mut() {
+                f.regs.cfa = Some(cfa);
+            }
             let ra_col = usize::from(row.ra_column);
             if row.rule(row.ra_column) == RegRule::Undefined {
                 return (frames, StopReason::Outermost);
             }
             let mut next = x;
+            let mut next_known = saved;
             for (reg, slot) in next.iter_mut().enumerate().skip(1) {
                 let rule = row.rule(reg as u16);
                 match rule {
-                    RegRule::Unspecified | RegRule::SameValue | RegRule::Undefined => {}
+                    RegRule::Unspecified | RegRule::SameValue => {}
+                    RegRule::Undefined => next_known[reg] = false,
                     RegRule::Offset(n) => {
+                        next_known[reg] = true;
                         let Some(addr) = offset_addr(cfa, n) else {
                             return (frames, StopReason::UnsupportedCfi { pc });
                         };
@@ -271,15 +294,20 @@ impl Unwinder for RiscvUnwinder {
                         }
                     }
                     RegRule::ValOffset(n) => match offset_addr(cfa, n) {
-                        Some(v) => *slot = v,
+                        Some(v) => {
+                            *slot = v;
+                            next_known[reg] = true;
+                        }
                         None => return (frames, StopReason::UnsupportedCfi { pc }),
                     },
                     RegRule::Register(src) => {
                         if let Some(&v) = x.get(usize::from(src)) {
                             *slot = v;
                         }
+                        next_known[reg] = saved.get(usize::from(src)).copied().unwrap_or(false);
                     }
                     RegRule::Unsupported => {
+                        next_known[reg] = false;
                         if reg == ra_col || reg == SP {
                             return (frames, StopReason::UnsupportedCfi { pc });
                         }
@@ -287,6 +315,7 @@ impl Unwinder for RiscvUnwinder {
                 }
             }
             next[SP] = cfa;
+            next_known[SP] = true;
             let Some(&next_pc) = next.get(ra_col) else {
                 return (frames, StopReason::UnsupportedCfi { pc });
             };
@@ -295,6 +324,7 @@ impl Unwinder for RiscvUnwinder {
                     pc: 0,
                     sp: Some(cfa),
                     trust: FrameTrust::Cfi,
+                    regs: frame_regs(&next, &next_known),
                 });
                 return (frames, StopReason::PcNotSaved);
             }
@@ -310,9 +340,11 @@ impl Unwinder for RiscvUnwinder {
                 pc: next_pc,
                 sp: Some(cfa),
                 trust: FrameTrust::Cfi,
+                regs: frame_regs(&next, &next_known),
             });
             pc = next_pc;
             x = next;
+            saved = next_known;
         }
     }
 }

@@ -35,6 +35,14 @@ impl Deref for ElfBytes {
     }
 }
 
+impl ElfBytes {
+    /// Bytes for unit tests of DWARF readers.
+    #[cfg(test)]
+    pub(crate) fn from_vec(v: Vec<u8>) -> ElfBytes {
+        ElfBytes(Arc::new(v))
+    }
+}
+
 impl std::fmt::Debug for ElfBytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "ElfBytes({} bytes)", self.0.len())
@@ -478,6 +486,42 @@ impl Symbolizer {
             }
         }
         Some(false)
+    }
+
+    /// Runs `f` on the DWARF context (locked for the call); `None` without DWARF. For the
+    /// evaluation of frame variables (`values/`).
+    pub(crate) fn with_dwarf<T>(
+        &self,
+        f: impl FnOnce(&addr2line::Context<Reader>) -> T,
+    ) -> Option<T> {
+        let ctx = lock(self.dwarf.as_ref()?);
+        Some(f(&ctx))
+    }
+
+    /// `len` bytes at `addr` from the file contents of an allocated section (what gdb reads
+    /// from the executable when the core does not hold an address).
+    pub(crate) fn section_bytes(&self, addr: u32, len: u32) -> Option<&[u8]> {
+        let s = self.sections.iter().find(|s| {
+            s.sh_flags & object::elf::SHF_ALLOC.0 as u32 != 0
+                && addr >= s.addr
+                && u64::from(addr) + u64::from(len) <= u64::from(s.addr) + u64::from(s.size)
+        })?;
+        let (off, flen) = s.file_range?;
+        let rel = usize::try_from(addr - s.addr).ok()?;
+        let end = rel.checked_add(usize::try_from(len).ok()?)?;
+        if end > flen {
+            return None;
+        }
+        self.elf.get(off.checked_add(rel)?..off.checked_add(end)?)
+    }
+
+    /// The address of the function symbol `name` (gdb's minimal symbol lookup for a call
+    /// site's target named by a declaration).
+    pub(crate) fn function_address(&self, name: &str) -> Option<u32> {
+        self.symbols
+            .iter()
+            .find(|s| s.is_func && &*s.name == name)
+            .map(|s| s.addr)
     }
 
     fn find_fde(&self, addr: u32) -> Option<FdeEntry> {

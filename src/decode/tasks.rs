@@ -11,6 +11,7 @@ use super::frames::Ctx;
 use super::memory::Memory;
 use super::tcb::{TcbFields, TcbLayout, read_fields};
 use super::unwind::{self, StopReason, UnwindInput};
+use super::values::Budget;
 
 /// Start of the window where the device puts the fake stack of a task whose stack failed its
 /// checks (`COREDUMP_FAKE_STACK_START`, ESP-IDF `port/xtensa/core_dump_port.c`; esp-coredump
@@ -32,6 +33,8 @@ pub(crate) struct Walker<'a> {
     pub deadline: Option<Instant>,
     /// RISC-V: recover callers past ROM code by stack scanning.
     pub stack_scan: bool,
+    /// The bounds of argument and local evaluation, shared by every walk of the decode.
+    pub values: &'a Budget,
 }
 
 impl Walker<'_> {
@@ -47,7 +50,11 @@ impl Walker<'_> {
             stack_scan: self.stack_scan,
         };
         let (raw, stop) = unwind::unwind(self.arch, &input);
-        (self.symbols.symbolize_all(&raw), stop)
+        let mut frames = self.symbols.symbolize_all(&raw);
+        if let Some(app) = self.symbols.app {
+            super::values::describe(app, self.memory, self.values, &raw, &mut frames);
+        }
+        (frames, stop)
     }
 }
 

@@ -37,6 +37,36 @@ pub(crate) struct RawFrame {
     pub sp: Option<u32>,
     /// How it was found.
     pub trust: FrameTrust,
+    /// The frame's registers as gdb recovers them, for its variables' DWARF locations.
+    pub regs: FrameRegs,
+}
+
+/// DWARF register numbers a frame records (RISC-V x0..x31; Xtensa a0..a15 use 0..15).
+pub(crate) const FRAME_REGS: usize = 32;
+
+/// One frame's registers by DWARF register number, and its canonical frame address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct FrameRegs {
+    /// `None`: not saved in this frame (gdb's `<not saved>`, printed `<optimized out>`).
+    pub regs: [Option<u32>; FRAME_REGS],
+    /// The CFA (`DW_OP_call_frame_cfa`), when the walk computed it.
+    pub cfa: Option<u32>,
+}
+
+impl FrameRegs {
+    /// All of `values` known, the rest not; no CFA yet.
+    pub fn known(values: &[u32]) -> FrameRegs {
+        let mut regs = [None; FRAME_REGS];
+        for (slot, v) in regs.iter_mut().zip(values) {
+            *slot = Some(*v);
+        }
+        FrameRegs { regs, cfa: None }
+    }
+
+    /// The value of DWARF register `n`, if the frame has it.
+    pub fn get(&self, n: u16) -> Option<u32> {
+        self.regs.get(usize::from(n)).copied().flatten()
+    }
 }
 
 /// Why a backtrace ended. Every walk ends with exactly one of these.

@@ -236,6 +236,9 @@ pub enum Warning {
     },
     /// The decode deadline passed: some backtraces are incomplete.
     DeadlineExceeded,
+    /// A bound of the evaluation of frame arguments and locals was reached (expression
+    /// steps, DIEs read, memory read or the deadline): later frames show fewer variables.
+    VariablesLimited,
     /// The dump holds no tasks.
     NoTasks,
     /// The container checksum failed: results are untrusted.
@@ -435,6 +438,9 @@ const TASKS_CAPPED: Text = Text {
 const DEADLINE_EXCEEDED: Text =
     Text::plain("decode deadline exceeded: some backtraces are incomplete");
 const NO_TASKS: Text = Text::plain("the dump holds no tasks");
+const VARIABLES_LIMITED: Text = Text::plain(
+    "frame variables were not all evaluated: a decoder limit was reached (steps, DIEs, memory or time)",
+);
 const CHECKSUM_MISMATCH: Text =
     Text::plain("checksum mismatch: the dump is damaged, results are untrusted");
 
@@ -534,6 +540,7 @@ impl fmt::Display for Warning {
             ElfWithoutDwarf => ELF_WITHOUT_DWARF.write(f, &[]),
             TasksCapped { count, limit } => TASKS_CAPPED.write(f, &[count, limit]),
             DeadlineExceeded => DEADLINE_EXCEEDED.write(f, &[]),
+            VariablesLimited => VARIABLES_LIMITED.write(f, &[]),
             NoTasks => NO_TASKS.write(f, &[]),
             ChecksumMismatch => CHECKSUM_MISMATCH.write(f, &[]),
             Unrecognized(text) => f.write_str(text),
@@ -575,6 +582,7 @@ fn parse(t: &str) -> Option<Warning> {
         TooManyNotes,
         ElfWithoutDwarf,
         DeadlineExceeded,
+        VariablesLimited,
         NoTasks,
         ChecksumMismatch,
     ] {
@@ -886,6 +894,7 @@ mod tests {
                 limit: 256,
             },
             DeadlineExceeded,
+            VariablesLimited,
             NoTasks,
             ChecksumMismatch,
         ]

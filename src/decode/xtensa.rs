@@ -8,7 +8,8 @@
 //! ws == 0, and ESP-IDF's `esp_backtrace_get_next_frame`.
 
 use super::dump::Regs;
-use super::unwind::{FrameTrust, RawFrame, StopReason, UnwindInput, Unwinder};
+use super::memory::Memory;
+use super::unwind::{FrameRegs, FrameTrust, RawFrame, StopReason, UnwindInput, Unwinder};
 
 /// First byte of the `ENTRY` instruction (Xtensa ISA, BRI12 format with op0 = 6, n = 3,
 /// m = 0).
@@ -39,6 +40,43 @@ const MAX_FRAME_JUMP: u32 = 1 << 20;
 
 pub(crate) struct XtensaUnwinder;
 
+/// The CFA of the frame whose SP is `sp`: its caller's SP, saved at `sp - 12` (the caller's
+/// a1 in the base save area).
+fn cfa_of(memory: &Memory, sp: u32) -> Option<u32> {
+    memory.read_u32(sp.checked_sub(BASE_SAVE_AREA - BSA_A1)?)
+}
+
+/// A caller frame's registers as gdb's `xtensa_frame_cache` recovers them with every window
+/// spilled: a0..a3 from the base save area below the callee's SP (`callee_sp - 16`), and for a
+/// CALL8/CALL12 (window increment in the top bits of the return address `raw_ra`) a4..a7/a11
+/// from the extra save area at the top of this frame, just below its caller's base save area
+/// (the `s32e a4, a0, -32` of ESP-IDF's `_WindowOverflow8`). The registers the callee's window
+/// overlapped are not saved: `None`.
+fn caller_regs(memory: &Memory, callee_sp: u32, sp: u32, raw_ra: u32) -> FrameRegs {
+    let mut regs = FrameRegs::default();
+    if let Some(bsa) = callee_sp.checked_sub(BASE_SAVE_AREA) {
+        for (i, slot) in regs.regs.iter_mut().take(4).enumerate() {
+            *slot = bsa
+                .checked_add(4 * i as u32)
+                .and_then(|a| memory.read_u32(a));
+        }
+    }
+    regs.regs[1] = Some(sp);
+    regs.cfa = cfa_of(memory, sp);
+    let callsize = (REGS_PER_CALLINC as u32) * (raw_ra >> 30);
+    if callsize > 4
+        && let Some(caller_sp) = regs.cfa
+        && let Some(extra) = caller_sp.checked_sub(BASE_SAVE_AREA + (callsize - 4) * 4)
+    {
+        for i in 4..callsize {
+            regs.regs[i as usize] = extra
+                .checked_add((i - 4) * 4)
+                .and_then(|a| memory.read_u32(a));
+        }
+    }
+    regs
+}
+
 /// Return address → caller PC: the top two bits of a0 hold the window increment, so take
 /// them from the current PC (code region), like gdb and `esp_cpu_process_stack_pc`.
 fn caller_pc(pc: u32, ra: u32) -> u32 {
@@ -68,10 +106,13 @@ impl Unwinder for XtensaUnwinder {
         {
             pc0 = restore_code_region(pc0);
         }
+        let mut regs0 = FrameRegs::known(&r.a);
+        regs0.cfa = cfa_of(input.memory, r.a[1]);
         let mut frames = vec![RawFrame {
             pc: pc0,
             sp: Some(r.a[1]),
             trust: FrameTrust::Context,
+            regs: regs0,
         }];
         let max = input.max_frames.max(1);
         let (mut pc, mut sp, mut a0) = (pc0, r.a[1], r.a[0]);
@@ -88,10 +129,12 @@ impl Unwinder for XtensaUnwinder {
                 return (frames, StopReason::MaxFrames { limit: max });
             }
             pc = caller_pc(pc, ra);
+            // The window has not rotated: the caller's registers are the live ones.
             frames.push(RawFrame {
                 pc,
                 sp: Some(sp),
                 trust: FrameTrust::Windowed,
+                regs: regs0,
             });
             // sp stays: the caller's SP is a1; its own return address is the live a0.
         }
@@ -113,6 +156,7 @@ impl Unwinder for XtensaUnwinder {
                     pc: next_pc,
                     sp: None,
                     trust: FrameTrust::Windowed,
+                    regs: FrameRegs::default(),
                 });
                 return (frames, StopReason::MemoryUnavailable { addr: 0 });
             };
@@ -124,6 +168,7 @@ impl Unwinder for XtensaUnwinder {
                     pc: next_pc,
                     sp: None,
                     trust: FrameTrust::Windowed,
+                    regs: FrameRegs::default(),
                 });
                 return (frames, StopReason::MemoryUnavailable { addr: bsa });
             };
@@ -140,6 +185,7 @@ impl Unwinder for XtensaUnwinder {
                 pc: next_pc,
                 sp: Some(next_sp),
                 trust: FrameTrust::Windowed,
+                regs: caller_regs(input.memory, sp, next_sp, a0),
             });
             (pc, sp, a0) = (next_pc, next_sp, next_a0);
         }

@@ -572,6 +572,8 @@ mod tests {
             rom_symbol_hint: None,
             show_address: true,
             found_by: None,
+            args: Vec::new(),
+            locals: Vec::new(),
         }
     }
 
@@ -588,6 +590,8 @@ mod tests {
             rom_symbol_hint: Some("ets_printf+12".into()),
             show_address: true,
             found_by: None,
+            args: Vec::new(),
+            locals: Vec::new(),
         }
     }
 
@@ -1035,11 +1039,15 @@ mod tests {
                 function: Some("parse_packet".into()),
                 file: Some(format!("{APP}/proto.c")),
                 line: Some(50),
+                args: Vec::new(),
+                locals: Vec::new(),
             },
             InlinedFrame {
                 function: Some("vPortYield".into()),
                 file: Some(format!("{IDF}/freertos/port.c")),
                 line: Some(7),
+                args: Vec::new(),
+                locals: Vec::new(),
             },
         ];
         let a = analysis(
@@ -1147,6 +1155,8 @@ mod tests {
             function: Some("parse_packet".into()),
             file: Some(format!("{APP}/proto.c")),
             line: Some(50),
+            args: Vec::new(),
+            locals: Vec::new(),
         }];
         let cases = vec![
             fail_once(0, 14, "0x42009351"),

@@ -207,6 +207,8 @@ pub struct AppElf {
     /// A data section (PROGBITS, WA) and its address.
     pub data_addr: u32,
     pub data: Vec<u8>,
+    /// Further non-allocated sections (`.debug_info`, ...), appended after `.shstrtab`.
+    pub extra: Vec<(String, Vec<u8>)>,
 }
 
 impl AppElf {
@@ -224,6 +226,7 @@ impl AppElf {
         let n_sym = name_of(".symtab");
         let n_str = name_of(".strtab");
         let n_shs = name_of(".shstrtab");
+        let n_extra: Vec<u32> = self.extra.iter().map(|(n, _)| name_of(n)).collect();
         let mut strtab = vec![0u8];
         let mut symtab = vec![0u8; 16];
         for (name, addr, size, is_func) in &self.symbols {
@@ -254,6 +257,11 @@ impl AppElf {
         let o_sym = place(&mut body, &symtab);
         let o_str = place(&mut body, &strtab);
         let o_shs = place(&mut body, &shstr);
+        let o_extra: Vec<u32> = self
+            .extra
+            .iter()
+            .map(|(_, b)| place(&mut body, b))
+            .collect();
         let shoff = off as u32;
         let mut sh = vec![0u8; 40];
         let mut sec = |name, ty, flags, addr, o, size, link, info, align, entsize| {
@@ -300,6 +308,9 @@ impl AppElf {
         sec(n_sym, 2, 0, 0, o_sym, symtab.len() as u32, 5, 1, 4, 16);
         sec(n_str, 3, 0, 0, o_str, strtab.len() as u32, 0, 0, 1, 0);
         sec(n_shs, 3, 0, 0, o_shs, shstr.len() as u32, 0, 0, 1, 0);
+        for ((name, o), (_, b)) in n_extra.iter().zip(&o_extra).zip(&self.extra) {
+            sec(*name, 1, 0, 0, *o, b.len() as u32, 0, 0, 1, 0);
+        }
         let mut out = vec![0x7f, b'E', b'L', b'F', 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0];
         out.extend(2u16.to_le_bytes());
         out.extend(self.machine.to_le_bytes());
@@ -308,7 +319,7 @@ impl AppElf {
         out.extend(0u16.to_le_bytes());
         out.extend(0u16.to_le_bytes());
         out.extend(40u16.to_le_bytes());
-        out.extend(7u16.to_le_bytes());
+        out.extend((7 + self.extra.len() as u16).to_le_bytes());
         out.extend(6u16.to_le_bytes());
         out.extend(body);
         out.extend(sh);
@@ -383,6 +394,7 @@ pub fn xtensa_app() -> Vec<u8> {
         ],
         data_addr: 0x3ffb_8000,
         data: vec![0; 16],
+        extra: Vec::new(),
     }
     .build()
 }
@@ -484,6 +496,7 @@ pub fn riscv_app() -> Vec<u8> {
         ],
         data_addr: 0x3fc8_a5fc,
         data: vec![0; 8],
+        extra: Vec::new(),
     }
     .build()
 }

@@ -53,12 +53,68 @@ pub struct FrameView {
     /// How the decoder found the frame (`context`, `cfi`, `windowed`, `scan`); empty for
     /// analyses stored before it was recorded.
     pub found_by: String,
+    /// The function's arguments, then its locals (empty for analyses stored before the
+    /// decoder evaluated them), shown in a `<details>` collapsed by default.
+    pub vars: Vec<VarView>,
+    /// How many of `vars` are arguments.
+    pub arg_count: usize,
+}
+
+/// One argument or local of a frame.
+pub struct VarView {
+    /// `argument` or `local`.
+    pub kind: &'static str,
+    /// The variable's name.
+    pub name: String,
+    /// The C type, empty when unknown.
+    pub type_name: String,
+    /// gdb's text for the value (`<optimized out>` when it is gone).
+    pub value: String,
+    /// The value at function entry, when known and different (gdb's `name@entry`).
+    pub entry_value: String,
+}
+
+/// The frame's `args` then `locals`, read leniently.
+fn var_views(f: &Value) -> (Vec<VarView>, usize) {
+    let list = |key: &str, kind: &'static str| -> Vec<VarView> {
+        f[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| {
+                        Some(VarView {
+                            kind,
+                            name: text(&v["name"])?,
+                            type_name: text(&v["type_name"]).unwrap_or_default(),
+                            value: text(&v["value"]).unwrap_or_default(),
+                            entry_value: text(&v["entry_value"]).unwrap_or_default(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut vars = list("args", "argument");
+    let n = vars.len();
+    vars.extend(list("locals", "local"));
+    (vars, n)
 }
 
 impl FrameView {
     /// Found by scanning the stack (a good guess, not a fact).
     pub fn scanned(&self) -> bool {
         self.found_by == "scan"
+    }
+
+    /// "2 arguments, 3 locals" for the `<details>` summary.
+    pub fn vars_label(&self) -> String {
+        let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+        let locals = self.vars.len() - self.arg_count;
+        match (self.arg_count, locals) {
+            (a, 0) => plural(a, "argument"),
+            (0, l) => plural(l, "local"),
+            (a, l) => format!("{}, {}", plural(a, "argument"), plural(l, "local")),
+        }
     }
 }
 
@@ -182,6 +238,7 @@ pub fn summarize(analysis: &Value, signature: Option<&Signature>) -> Summary {
 }
 
 fn frame_view(index: usize, f: &Value, app_frame: Option<usize>) -> FrameView {
+    let (vars, arg_count) = var_views(f);
     let (location, full_location) = match (text(&f["file"]), f["line"].as_u64()) {
         (Some(file), line) => {
             let line = line.map(|l| format!(":{l}")).unwrap_or_default();
@@ -208,6 +265,8 @@ fn frame_view(index: usize, f: &Value, app_frame: Option<usize>) -> FrameView {
         app: app_frame == Some(index),
         plumbing: app_frame.is_some_and(|top| index < top),
         found_by: text(&f["found_by"]).unwrap_or_default(),
+        vars,
+        arg_count,
     }
 }
 
