@@ -141,32 +141,7 @@ fn rewrapped(case: &str) {
     for (v, image, hl) in variants {
         let path = tmp.path().join(format!("{case}_{v}.b64"));
         std::fs::write(&path, uart_text(&image, hl, false, false)).unwrap();
-        // esp-coredump's gdb sometimes fails to read the threads on a loaded machine ("Retrying
-        // reading threads information...", then empty task names): that is the reference
-        // failing, not crashbox, so ask it again (a few times at most).
-        let mut theirs = String::new();
-        for _ in 0..3 {
-            let out = Command::new(&bin)
-                .args([
-                    "--chip",
-                    chip_name,
-                    "info_corefile",
-                    "-t",
-                    "b64",
-                    "--gdb",
-                    &gdb,
-                    "-c",
-                ])
-                .arg(&path)
-                .arg(&elf_path)
-                .output()
-                .unwrap();
-            theirs = String::from_utf8_lossy(&out.stdout).to_string();
-            if !theirs.contains("Retrying reading threads information") {
-                break;
-            }
-            println!("{case} {v}: esp-coredump's gdb could not read the threads; asking again");
-        }
+        let theirs = esp_coredump(&bin, &gdb, chip_name, &path, &elf_path);
         // gdb without a ROM ELF stops at the first ROM frame: compare with scanning off.
         let gdb_like = Options {
             stack_scan: false,
@@ -299,28 +274,7 @@ fn varied(case: &str) {
         let image = wrap((chip << 16) | 0x0104, &b, 0, 0, 0, 3, false);
         let path = tmp.path().join(format!("{case}_{v}.b64"));
         std::fs::write(&path, uart_text(&image, 12, false, false)).unwrap();
-        let mut theirs = String::new();
-        for _ in 0..3 {
-            let out = Command::new(&bin)
-                .args([
-                    "--chip",
-                    chip_name,
-                    "info_corefile",
-                    "-t",
-                    "b64",
-                    "--gdb",
-                    &gdb,
-                    "-c",
-                ])
-                .arg(&path)
-                .arg(&elf_path)
-                .output()
-                .unwrap();
-            theirs = String::from_utf8_lossy(&out.stdout).to_string();
-            if !theirs.contains("Retrying reading threads information") {
-                break;
-            }
-        }
+        let theirs = esp_coredump(&bin, &gdb, chip_name, &path, &elf_path);
         let gdb_like = Options {
             stack_scan: false,
             ..Options::default()
@@ -359,4 +313,43 @@ fn every_rewrappable_corpus_case_is_varied() {
     support::assert_corpus_cases_listed(varied::CASES, |dir| {
         support::corpus_image(dir).is_some_and(|raw| rewrappable(&raw).is_some())
     });
+}
+
+/// esp-coredump's `info_corefile` report of a base64 dump. Its gdb sometimes fails to read the
+/// threads on a loaded machine ("Retrying reading threads information...", then empty task
+/// names): that is the reference failing, not crashbox, so it is asked again (3 times at most).
+fn esp_coredump(
+    bin: &str,
+    gdb: &str,
+    chip: &str,
+    dump: &std::path::Path,
+    elf: &std::path::Path,
+) -> String {
+    let mut theirs = String::new();
+    for _ in 0..3 {
+        let out = Command::new(bin)
+            .args([
+                "--chip",
+                chip,
+                "info_corefile",
+                "-t",
+                "b64",
+                "--gdb",
+                gdb,
+                "-c",
+            ])
+            .arg(dump)
+            .arg(elf)
+            .output()
+            .unwrap();
+        theirs = String::from_utf8_lossy(&out.stdout).to_string();
+        if !theirs.contains("Retrying reading threads information") {
+            break;
+        }
+        println!(
+            "esp-coredump's gdb could not read the threads of {}; asking again",
+            dump.display()
+        );
+    }
+    theirs
 }
