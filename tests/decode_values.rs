@@ -373,23 +373,9 @@ fn app() -> Vec<u8> {
     let mut data = b"sensor\0".to_vec();
     data.push(0);
     AppElf {
-        machine: RISCV,
-        text_addr: RV_TEXT,
-        text: vec![0x13; 0xc0],
-        debug_frame: riscv_debug_frame(&[
-            (RV_TEXT, 0x40, false),
-            (RV_TEXT + 0x40, 0x40, false),
-            (RV_TEXT + 0x80, 0x40, true),
-        ]),
-        symbols: vec![
-            ("f0".into(), RV_TEXT, 0x40, true),
-            ("f1".into(), RV_TEXT + 0x40, 0x40, true),
-            ("f2".into(), RV_TEXT + 0x80, 0x40, true),
-            ("TAG".into(), TAG_ADDR, 7, false),
-        ],
-        data_addr: TAG_ADDR,
         data,
         extra: dwarf(),
+        ..riscv_app_elf()
     }
     .build()
 }

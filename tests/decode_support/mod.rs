@@ -479,6 +479,11 @@ pub const RV_TIMER_STACK: u32 = 0x3fc8_3000;
 /// RISC-V firmware: f0/f1/f2 at 0x42000000/40/80 with `.debug_frame`; f2 marks ra undefined
 /// after its prologue (like vPortTaskWrapper); `TAG` object at 0x3fc8a5fc.
 pub fn riscv_app() -> Vec<u8> {
+    riscv_app_elf().build()
+}
+
+/// The parts of [`riscv_app`], for tests that add data or DWARF to it.
+pub fn riscv_app_elf() -> AppElf {
     AppElf {
         machine: RISCV,
         text_addr: RV_TEXT,
@@ -498,7 +503,6 @@ pub fn riscv_app() -> Vec<u8> {
         data: vec![0; 8],
         extra: Vec::new(),
     }
-    .build()
 }
 
 /// RISC-V ELF core body: main (f0 ← f1 ← f2, exception frame with mcause 7), IDLE (never
