@@ -34,13 +34,13 @@ pub fn run(config: &Config, args: DecodeArgs) -> anyhow::Result<()> {
     let engine =
         Engine::with_rom_dir(config.rom_elf_dir.as_deref())?.with_stack_scan(!args.no_stack_scan);
     let dump = decode::read_dump(&args.dump)?;
-    // One dump, one use of the ELF: no cache. `Symbolizer::new` takes the bytes without a copy
-    // and hashes them on a second thread while it parses (the cache would hash first, then
-    // copy: about 3 ms more for a 3.7 MB ELF).
+    // One dump, one use of the ELF: no cache, and only the DWARF units the dump's PCs are in
+    // (`new_lazy`). It takes the bytes without a copy and hashes them on a second thread while
+    // it parses (the cache would hash first, then copy: about 3 ms more for a 3.7 MB ELF).
     let symbolizer = match &args.elf {
         Some(path) => {
-            let elf = decode::read_elf(path)?;
-            Some(Symbolizer::new(elf).with_context(|| format!("cannot use {}", path.display()))?)
+            let elf = decode::map_elf(path)?;
+            Some(Symbolizer::new_lazy(elf).with_context(|| format!("cannot use {}", path.display()))?)
         }
         None => None,
     };

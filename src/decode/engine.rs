@@ -10,6 +10,7 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use super::symbols::ElfData;
 
 use super::{
     Analysis, Chip, DecodeError, Options, RomElfProvider, Symbolizer, SymbolizerCache,
@@ -109,6 +110,33 @@ pub fn read_dump(path: &Path) -> Result<Vec<u8>, ReadError> {
 /// Reads an app ELF file up to [`MAX_ELF_BYTES`].
 pub fn read_elf(path: &Path) -> Result<Vec<u8>, ReadError> {
     read_file(path, MAX_ELF_BYTES)
+}
+
+/// Opens an app ELF file of at most [`MAX_ELF_BYTES`] for one decode, mapped rather than read
+/// (see [`ElfData::map`]).
+pub fn map_elf(path: &Path) -> Result<ElfData, ReadError> {
+    let shown = path.display().to_string();
+    let io = |source: std::io::Error| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            ReadError::NotFound {
+                path: shown.clone(),
+                source,
+            }
+        } else {
+            ReadError::Io {
+                path: shown.clone(),
+                source,
+            }
+        }
+    };
+    let f = std::fs::File::open(path).map_err(io)?;
+    if f.metadata().map_err(io)?.len() > MAX_ELF_BYTES {
+        return Err(ReadError::TooLarge {
+            path: shown.clone(),
+            limit: MAX_ELF_BYTES,
+        });
+    }
+    ElfData::map(&f).map_err(io)
 }
 
 /// Reads a chip name given by a person or a device (`esp32c3`, `ESP32-C3`): empty means "not

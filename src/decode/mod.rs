@@ -89,12 +89,12 @@ pub use chip::{ALL_CHIPS, Arch, Chip, riscv_cause_name, xtensa_cause_name};
 pub use container::{BodyFormat, ChecksumKind, ChecksumStatus, Encoding, HeaderInfo};
 pub use engine::{
     CACHE_BYTES, DECODE_BUDGET, Engine, MAX_DUMP_BYTES, MAX_ELF_BYTES, ReadError, parse_chip,
-    read_dump, read_elf,
+    map_elf, read_dump, read_elf,
 };
 pub use error::DecodeError;
 pub use rom::{RomElfProvider, RomElfSet, parse_rom_elf_name};
 pub use rom_dir::{RomElfDir, rom_elfs_from_dir};
-pub use symbols::Symbolizer;
+pub use symbols::{ElfData, Symbolizer};
 pub use unwind::{FrameTrust, StopReason};
 pub use warning::Warning;
 

@@ -23,10 +23,48 @@ use super::error::DecodeError;
 use super::memory::last_covering;
 use super::tcb::TcbLayout;
 
+mod units;
+pub(crate) use units::Lookup;
+use units::Units;
+
 /// The firmware ELF bytes, shared by every DWARF/CFI reader without copying them (an
 /// `Arc<[u8]>` would need a copy of the caller's `Vec`: 2.4 ms for a 3.7 MB ELF).
 #[derive(Clone)]
-pub(crate) struct ElfBytes(Arc<Vec<u8>>);
+pub(crate) struct ElfBytes(Arc<ElfData>);
+
+/// An ELF's bytes: read into memory, or mapped from its file (see [`ElfData::map`]).
+pub enum ElfData {
+    /// Read into memory.
+    Heap(Vec<u8>),
+    /// Mapped from the file.
+    Mapped(memmap2::Mmap),
+}
+
+impl ElfData {
+    /// Maps `file` read-only: the pages the decoder touches are read from the page cache
+    /// on demand, with no copy and no heap (for one decode of a large ELF, `crashbox
+    /// decode`). The file must not change while mapped; its length must be at most `limit`.
+    pub fn map(file: &std::fs::File) -> std::io::Result<ElfData> {
+        if file.metadata()?.len() == 0 {
+            return Ok(ElfData::Heap(Vec::new()));
+        }
+        // SAFETY: the mapping is read-only and private to this process; like gdb, objdump
+        // and every tool that maps the files it reads, crashbox asks that the file is not
+        // truncated or rewritten while it runs (a truncation would raise SIGBUS).
+        let map = unsafe { memmap2::Mmap::map(file)? };
+        Ok(ElfData::Mapped(map))
+    }
+}
+
+impl Deref for ElfData {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            ElfData::Heap(v) => v,
+            ElfData::Mapped(m) => m,
+        }
+    }
+}
 
 impl Deref for ElfBytes {
     type Target = [u8];
@@ -36,22 +74,27 @@ impl Deref for ElfBytes {
 }
 
 impl ElfBytes {
+    fn new(v: Vec<u8>) -> ElfBytes {
+        ElfBytes(Arc::new(ElfData::Heap(v)))
+    }
+
     /// Bytes for unit tests of DWARF readers.
     #[cfg(test)]
     pub(crate) fn from_vec(v: Vec<u8>) -> ElfBytes {
-        ElfBytes(Arc::new(v))
+        ElfBytes::new(v)
     }
 }
 
 impl std::fmt::Debug for ElfBytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ElfBytes({} bytes)", self.0.len())
+        write!(f, "ElfBytes({} bytes)", self.len())
     }
 }
 
-// SAFETY: the bytes live in the heap buffer of a `Vec` owned by the `Arc`; it is never
-// mutated, resized or dropped while a clone exists, so the slice `deref` returns has the same
-// address across moves and clones of `ElfBytes`, which is what (Clone)StableDeref require.
+// SAFETY: the bytes live in the heap buffer of a `Vec` or in a mapping, owned by the `Arc`;
+// neither is mutated, resized, moved or dropped while a clone exists, so the slice `deref`
+// returns has the same address across moves and clones of `ElfBytes`, which is what
+// (Clone)StableDeref require.
 unsafe impl gimli::StableDeref for ElfBytes {}
 unsafe impl gimli::CloneStableDeref for ElfBytes {}
 
@@ -187,7 +230,7 @@ pub struct Symbolizer {
     symbols: Vec<Sym>,
     /// Zero-size absolute symbols (ROM entry points from the linker scripts), sorted.
     abs_symbols: Vec<Sym>,
-    dwarf: Option<Mutex<addr2line::Context<Reader>>>,
+    dwarf: Option<Units>,
     debug_frame: Option<Reader>,
     eh_frame: Option<(Reader, u64)>,
     fdes: Vec<FdeEntry>,
@@ -220,12 +263,22 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Symbolizer {
     /// Parses a firmware (or ROM) ELF. Costly: build once per ELF and reuse.
     pub fn new(elf: Vec<u8>) -> Result<Symbolizer, DecodeError> {
+        Symbolizer::hashed_beside(ElfBytes::new(elf), Dwarf::Whole)
+    }
+
+    /// For one decode (`crashbox decode`): like [`Symbolizer::new`], but each DWARF compile
+    /// unit is parsed when a lookup first needs it (found through `.debug_aranges`), so the
+    /// cost follows the dump's PCs rather than the size of the ELF.
+    pub fn new_lazy(elf: ElfData) -> Result<Symbolizer, DecodeError> {
+        Symbolizer::hashed_beside(ElfBytes(Arc::new(elf)), Dwarf::Lazy)
+    }
+
+    fn hashed_beside(elf: ElfBytes, mode: Dwarf) -> Result<Symbolizer, DecodeError> {
         // Hash on a second thread while the tables are built: 2 of the ~8 ms for a 3.7 MB ELF.
-        let elf = ElfBytes(Arc::new(elf));
         let for_hash = elf.clone();
         let (sha, sym) = std::thread::scope(|scope| {
             let hasher = scope.spawn(move || -> [u8; 32] { Sha256::digest(&*for_hash).into() });
-            let sym = Symbolizer::build(elf, [0; 32]);
+            let sym = Symbolizer::build(elf, [0; 32], mode);
             (hasher.join(), sym)
         });
         let mut sym = sym?;
@@ -235,10 +288,10 @@ impl Symbolizer {
 
     /// [`Symbolizer::new`] with the SHA-256 already computed (the cache hashes for its key).
     pub(crate) fn with_sha256(elf: Vec<u8>, sha256: [u8; 32]) -> Result<Symbolizer, DecodeError> {
-        Symbolizer::build(ElfBytes(Arc::new(elf)), sha256)
+        Symbolizer::build(ElfBytes::new(elf), sha256, Dwarf::Whole)
     }
 
-    fn build(elf: ElfBytes, sha256: [u8; 32]) -> Result<Symbolizer, DecodeError> {
+    fn build(elf: ElfBytes, sha256: [u8; 32], mode: Dwarf) -> Result<Symbolizer, DecodeError> {
         let file = object::read::elf::ElfFile32::<object::Endianness>::parse(&*elf)
             .map_err(|e| DecodeError::InvalidElf(format!("not a 32-bit ELF: {e}")))?;
         if !file.is_little_endian() {
@@ -308,11 +361,14 @@ impl Symbolizer {
             }
         };
         let has_dwarf = dwarf_ranges.contains_key(".debug_info");
+        let dwarf_sections: Vec<(gimli::SectionId, Reader)> = DWARF_SECTIONS
+            .iter()
+            .map(|&id| (id, reader(id.name())))
+            .collect();
         let dwarf = if has_dwarf {
-            let d =
-                gimli::Dwarf::load(|id| -> Result<Reader, gimli::Error> { Ok(reader(id.name())) })
-                    .map_err(|e| DecodeError::InvalidElf(format!("DWARF: {e}")))?;
-            Some(Arc::new(d))
+            let d = units::load(&dwarf_sections)
+                .map_err(|e| DecodeError::InvalidElf(format!("DWARF: {e}")))?;
+            Some(d)
         } else {
             None
         };
@@ -324,19 +380,31 @@ impl Symbolizer {
             .then(|| (reader(".eh_frame"), eh_frame_addr));
         // addr2line's unit index is the longest step (~4.5 ms for a 3.7 MB ELF): build it on a
         // second thread while this one reads the symbol table, the TCB layout and the FDEs.
-        let (ctx, symbols, abs_symbols, tcb, fdes) = std::thread::scope(|scope| {
-            let ctx_job = dwarf.clone().map(|d| {
-                scope.spawn(move || addr2line::Context::from_arc_dwarf(d).ok().map(Mutex::new))
+        // Lazily, only `.debug_aranges` is read up front, and the TCB layout is looked up in
+        // the unit of a FreeRTOS `tasks.c` function first.
+        let (units, symbols, abs_symbols, tcb, fdes) = std::thread::scope(|scope| {
+            let units_job = dwarf.clone().map(|d| {
+                scope.spawn(move || match mode {
+                    Dwarf::Whole => Units::whole(d, dwarf_sections),
+                    Dwarf::Lazy => Units::lazy(d, dwarf_sections),
+                })
             });
             let (symbols, abs_symbols) = collect_symbols(&file);
-            let tcb = dwarf.as_deref().and_then(super::tcb::layout_from_dwarf);
+            let tcb = match mode {
+                Dwarf::Whole => dwarf.as_deref().and_then(super::tcb::layout_from_dwarf),
+                Dwarf::Lazy => None,
+            };
             let fdes = if arch != Some(Arch::Xtensa) {
                 index_fdes(debug_frame.as_ref(), eh_frame.as_ref())
             } else {
                 Vec::new()
             };
-            let ctx = ctx_job.and_then(|j| j.join().ok().flatten());
-            (ctx, symbols, abs_symbols, tcb, fdes)
+            let units = units_job.and_then(|j| j.join().ok());
+            let tcb = match (mode, &units) {
+                (Dwarf::Lazy, Some(u)) => lazy_tcb_layout(u, &symbols),
+                _ => tcb,
+            };
+            (units, symbols, abs_symbols, tcb, fdes)
         });
         let mut sym = Symbolizer {
             approx_bytes: 0,
@@ -346,7 +414,7 @@ impl Symbolizer {
             sections,
             symbols,
             abs_symbols,
-            dwarf: ctx,
+            dwarf: units,
             debug_frame,
             eh_frame,
             fdes,
@@ -426,33 +494,38 @@ impl Symbolizer {
 
     /// Inline chain at `probe`, innermost first. Empty when there is no DWARF for it.
     pub(crate) fn source_frames(&self, probe: u32) -> Vec<SourceFrame> {
-        let Some(ctx) = &self.dwarf else {
+        let Some(units) = &self.dwarf else {
             return Vec::new();
         };
-        let ctx = lock(ctx);
-        let mut out = Vec::new();
-        let Ok(mut iter) = ctx.find_frames(u64::from(probe)).skip_all_loads() else {
-            return out;
-        };
-        while let Ok(Some(f)) = iter.next() {
-            if out.len() >= MAX_INLINE_DEPTH {
-                break;
-            }
-            let function = f
-                .function
-                .as_ref()
-                .and_then(|n| n.raw_name().ok().map(|c| c.into_owned()));
-            let (file, line) = match &f.location {
-                Some(l) => (l.file.map(str::to_string), l.line),
-                None => (None, None),
+        let probe = u64::from(probe);
+        units.with(&[probe], |lookup| {
+            let mut out = Vec::new();
+            let Some(ctx) = lookup.context(probe) else {
+                return out;
             };
-            out.push(SourceFrame {
-                function,
-                file,
-                line,
-            });
-        }
-        out
+            let Ok(mut iter) = ctx.find_frames(probe).skip_all_loads() else {
+                return out;
+            };
+            while let Ok(Some(f)) = iter.next() {
+                if out.len() >= MAX_INLINE_DEPTH {
+                    break;
+                }
+                let function = f
+                    .function
+                    .as_ref()
+                    .and_then(|n| n.raw_name().ok().map(|c| c.into_owned()));
+                let (file, line) = match &f.location {
+                    Some(l) => (l.file.map(str::to_string), l.line),
+                    None => (None, None),
+                };
+                out.push(SourceFrame {
+                    function,
+                    file,
+                    line,
+                });
+            }
+            out
+        })
     }
 
     /// Whether a line-table row with `is_stmt` starts exactly at `addr` (gdb prints frame 0
@@ -471,31 +544,33 @@ impl Symbolizer {
     }
 
     fn compute_stmt_row(&self, addr: u32) -> Option<bool> {
-        let ctx = lock(self.dwarf.as_ref()?);
-        let unit = ctx.find_dwarf_and_unit(u64::from(addr)).skip_all_loads()?;
-        let program = unit.line_program.clone()?;
-        let mut rows = program.rows();
-        let mut steps = 0usize;
-        while let Ok(Some((_, row))) = rows.next_row() {
-            steps += 1;
-            if steps > MAX_LINE_ROWS {
-                return None;
+        let probe = u64::from(addr);
+        self.dwarf.as_ref()?.with(&[probe], |lookup| {
+            let unit = lookup
+                .context(probe)?
+                .find_dwarf_and_unit(probe)
+                .skip_all_loads()?;
+            let program = unit.line_program.clone()?;
+            let mut rows = program.rows();
+            let mut steps = 0usize;
+            while let Ok(Some((_, row))) = rows.next_row() {
+                steps += 1;
+                if steps > MAX_LINE_ROWS {
+                    return None;
+                }
+                if row.address() == probe && !row.end_sequence() && row.is_stmt() {
+                    return Some(true);
+                }
             }
-            if row.address() == u64::from(addr) && !row.end_sequence() && row.is_stmt() {
-                return Some(true);
-            }
-        }
-        Some(false)
+            Some(false)
+        })
     }
 
-    /// Runs `f` on the DWARF context (locked for the call); `None` without DWARF. For the
-    /// evaluation of frame variables (`values/`).
-    pub(crate) fn with_dwarf<T>(
-        &self,
-        f: impl FnOnce(&addr2line::Context<Reader>) -> T,
-    ) -> Option<T> {
-        let ctx = lock(self.dwarf.as_ref()?);
-        Some(f(&ctx))
+    /// Runs `f` with the DWARF contexts covering `probes` (loaded first when units are loaded
+    /// lazily, and locked for the call); `None` without DWARF. For the evaluation of frame
+    /// variables (`values/`).
+    pub(crate) fn with_dwarf<T>(&self, probes: &[u64], f: impl FnOnce(&Lookup<'_>) -> T) -> Option<T> {
+        Some(self.dwarf.as_ref()?.with(probes, f))
     }
 
     /// `len` bytes at `addr` from the file contents of an allocated section (what gdb reads
@@ -543,6 +618,49 @@ impl Symbolizer {
             }
         }
     }
+}
+
+/// How a symbolizer reaches the DWARF compile units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dwarf {
+    /// addr2line's index of every unit, built with the symbolizer.
+    Whole,
+    /// Each unit on first use (see `units.rs`).
+    Lazy,
+}
+
+/// The DWARF sections the symbolizer reads.
+const DWARF_SECTIONS: &[gimli::SectionId] = &[
+    gimli::SectionId::DebugAbbrev,
+    gimli::SectionId::DebugAddr,
+    gimli::SectionId::DebugAranges,
+    gimli::SectionId::DebugInfo,
+    gimli::SectionId::DebugLine,
+    gimli::SectionId::DebugLineStr,
+    gimli::SectionId::DebugLoc,
+    gimli::SectionId::DebugLocLists,
+    gimli::SectionId::DebugRanges,
+    gimli::SectionId::DebugRngLists,
+    gimli::SectionId::DebugStr,
+    gimli::SectionId::DebugStrOffsets,
+];
+
+/// Functions FreeRTOS defines in `tasks.c`, whose unit defines `struct tskTaskControlBlock`.
+const TASKS_C_FUNCTIONS: &[&str] = &[
+    "vTaskSwitchContext",
+    "xTaskIncrementTick",
+    "vTaskDelay",
+    "xTaskGetTickCount",
+];
+
+/// The TCB layout from the unit of a `tasks.c` function, else by the search of every unit.
+fn lazy_tcb_layout(units: &Units, symbols: &[Sym]) -> Option<TcbLayout> {
+    let from_tasks_c = TASKS_C_FUNCTIONS.iter().find_map(|name| {
+        let addr = symbols.iter().find(|s| s.is_func && &*s.name == *name)?.addr;
+        let unit = units.unit(units.unit_offset(u64::from(addr))?)?;
+        super::tcb::layout_in_unit(units.dwarf(), &unit)
+    });
+    from_tasks_c.or_else(|| super::tcb::layout_from_dwarf(units.dwarf()))
 }
 
 /// Index of every FDE of `.debug_frame` and `.eh_frame`, sorted by start address.

@@ -154,6 +154,15 @@ pub(crate) fn layout_from_dwarf(dwarf: &gimli::Dwarf<Reader>) -> Option<TcbLayou
     None
 }
 
+/// `struct tskTaskControlBlock` in one unit (the `tasks.c` unit, found by a caller that knows
+/// its address).
+pub(crate) fn layout_in_unit(
+    dwarf: &gimli::Dwarf<Reader>,
+    unit: &gimli::Unit<Reader>,
+) -> Option<TcbLayout> {
+    search_unit(dwarf, unit)
+}
+
 fn search_unit(dwarf: &gimli::Dwarf<Reader>, unit: &gimli::Unit<Reader>) -> Option<TcbLayout> {
     let mut cursor = unit.entries();
     let mut visited = 0usize;

@@ -23,7 +23,7 @@ use super::budget::{Budget, MAX_STEPS_PER_EXPR};
 use super::scope::{Scopes, VarDie, call_site, call_site_params, entry, scopes_at};
 use super::types::{Die, Unit, string, udata};
 use crate::decode::memory::Memory;
-use crate::decode::symbols::{Reader, Symbolizer};
+use crate::decode::symbols::{Lookup, Reader, Symbolizer};
 use crate::decode::unwind::RawFrame;
 
 /// Callers an entry value may be resolved through (gdb has no bound but a cycle check).
@@ -52,7 +52,7 @@ fn error(m: impl Into<String>) -> Fail {
 /// site (for its callees' entry values) worked out once.
 pub(crate) struct Frames<'a> {
     pub raw: &'a [RawFrame],
-    pub dwarf: &'a addr2line::Context<Reader>,
+    pub dwarf: &'a Lookup<'a>,
     pub app: &'a Symbolizer,
     pub memory: &'a Memory,
     pub budget: &'a Budget,
@@ -101,7 +101,7 @@ fn exprloc(v: Option<AttributeValue<Reader>>) -> Option<Expression<Reader>> {
 impl<'a> Frames<'a> {
     pub fn new(
         raw: &'a [RawFrame],
-        dwarf: &'a addr2line::Context<Reader>,
+        dwarf: &'a Lookup<'a>,
         app: &'a Symbolizer,
         memory: &'a Memory,
         budget: &'a Budget,
@@ -159,6 +159,7 @@ impl<'a> Frames<'a> {
         };
         let unit = self
             .dwarf
+            .context(u64::from(probe))?
             .find_dwarf_and_unit(u64::from(probe))
             .skip_all_loads()?;
         let scopes = scopes_at(&unit, u64::from(probe), self.budget)?;

@@ -59,7 +59,13 @@ pub(crate) fn describe(
     raw: &[RawFrame],
     frames: &mut [Frame],
 ) {
-    app.with_dwarf(|dwarf| {
+    // gdb's `get_frame_address_in_block`: the PC of frame 0, the return address - 1 above.
+    let probes: Vec<u64> = raw
+        .iter()
+        .enumerate()
+        .map(|(i, r)| u64::from(if i == 0 { r.pc } else { r.pc.wrapping_sub(1) }))
+        .collect();
+    app.with_dwarf(&probes, |dwarf| {
         let ctx = Frames::new(raw, dwarf, app, memory, budget);
         for (i, frame) in frames.iter_mut().enumerate() {
             if !budget.in_time() {
