@@ -66,8 +66,11 @@ pub fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
 fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     let (mut int, mut term) = {
-        use tokio::signal::unix::{signal, SignalKind};
-        (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?)
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::terminate())?,
+        )
     };
     Ok(async move {
         #[cfg(unix)]

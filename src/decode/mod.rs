@@ -60,6 +60,7 @@ mod engine;
 mod error;
 mod exc_frame;
 mod frames;
+pub mod index;
 mod memory;
 mod regions;
 mod report;

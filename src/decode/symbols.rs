@@ -23,6 +23,8 @@ use super::error::DecodeError;
 use super::memory::last_covering;
 use super::tcb::TcbLayout;
 
+mod indexed;
+
 /// The firmware ELF bytes, shared by every DWARF/CFI reader without copying them (an
 /// `Arc<[u8]>` would need a copy of the caller's `Vec`: 2.4 ms for a 3.7 MB ELF).
 #[derive(Clone)]
@@ -180,12 +182,16 @@ pub struct Symbolizer {
     /// Zero-size absolute symbols (ROM entry points from the linker scripts), sorted.
     abs_symbols: Vec<Sym>,
     dwarf: Option<Mutex<addr2line::Context<Reader>>>,
+    /// The sections addr2line reads, for building the index.
+    gimli: Option<Arc<gimli::Dwarf<Reader>>>,
     debug_frame: Option<Reader>,
     eh_frame: Option<(Reader, u64)>,
     fdes: Vec<FdeEntry>,
     tcb: Option<TcbLayout>,
     stmt_cache: Mutex<HashMap<u32, bool>>,
     approx_bytes: usize,
+    /// Set when built from an index image (`indexed.rs`): lookups answer from it.
+    index: Option<super::index::Index>,
 }
 
 const _: () = {
@@ -339,11 +345,13 @@ impl Symbolizer {
             symbols,
             abs_symbols,
             dwarf: ctx,
+            gimli: dwarf,
             debug_frame,
             eh_frame,
             fdes,
             tcb,
             stmt_cache: Mutex::new(HashMap::new()),
+            index: None,
         };
         sym.approx_bytes = sym.elf.len()
             + (sym.symbols.len() + sym.abs_symbols.len()) * APPROX_SYMBOL_BYTES
@@ -378,7 +386,7 @@ impl Symbolizer {
     }
 
     pub(crate) fn has_dwarf(&self) -> bool {
-        self.dwarf.is_some()
+        self.dwarf.is_some() || self.index.as_ref().is_some_and(|i| i.has_dwarf())
     }
 
     /// Whether `addr` is inside an executable, allocated section.
@@ -388,6 +396,9 @@ impl Symbolizer {
 
     /// The byte of code at `addr` (PROGBITS executable sections only).
     pub(crate) fn code_byte(&self, addr: u32) -> Option<u8> {
+        if let Some(ix) = &self.index {
+            return ix.code_byte(addr);
+        }
         let s = self.sections.iter().find(|s| s.holds_code(addr))?;
         let (off, len) = s.file_range?;
         let rel = usize::try_from(addr - s.addr).ok()?;
@@ -399,17 +410,26 @@ impl Symbolizer {
 
     /// The function symbol containing `addr`, with the offset (gdb's `<func+off>`).
     pub(crate) fn function_symbol(&self, addr: u32) -> Option<(&str, u32)> {
+        if let Some(ix) = &self.index {
+            return ix.sized_symbol(addr, true);
+        }
         find_sized(&self.symbols, addr, true)
     }
 
     /// Any sized symbol (function or object) containing `addr`.
     pub(crate) fn any_symbol(&self, addr: u32) -> Option<(&str, u32)> {
+        if let Some(ix) = &self.index {
+            return ix.sized_symbol(addr, false);
+        }
         find_sized(&self.symbols, addr, false)
     }
 
     /// The nearest absolute (ROM) symbol at or below `addr` within `max_dist` bytes: a hint only,
     /// since gdb ignores these and on RISC-V they name jump-table stubs.
     pub(crate) fn nearest_abs_symbol(&self, addr: u32, max_dist: u32) -> Option<(&str, u32)> {
+        if let Some(ix) = &self.index {
+            return ix.nearest_abs_symbol(addr, max_dist);
+        }
         let idx = self.abs_symbols.partition_point(|s| s.addr <= addr);
         let s = self.abs_symbols.get(idx.checked_sub(1)?)?;
         let off = addr - s.addr;
@@ -418,6 +438,9 @@ impl Symbolizer {
 
     /// Inline chain at `probe`, innermost first. Empty when there is no DWARF for it.
     pub(crate) fn source_frames(&self, probe: u32) -> Vec<SourceFrame> {
+        if let Some(ix) = &self.index {
+            return ix.source_frames(probe);
+        }
         let Some(ctx) = &self.dwarf else {
             return Vec::new();
         };
@@ -450,6 +473,9 @@ impl Symbolizer {
     /// Whether a line-table row with `is_stmt` starts exactly at `addr` (gdb prints frame 0
     /// without its address in that case). `end_sequence` rows do not count.
     pub(crate) fn starts_stmt_row(&self, addr: u32) -> bool {
+        if let Some(ix) = &self.index {
+            return ix.starts_stmt_row(addr);
+        }
         if let Some(&v) = lock(&self.stmt_cache).get(&addr) {
             return v;
         }
@@ -487,6 +513,9 @@ impl Symbolizer {
 
     /// The CFI row covering `addr`, or `None` without CFI for it.
     pub(crate) fn cfi_row(&self, addr: u32) -> Option<CfiRow> {
+        if let Some(ix) = &self.index {
+            return ix.cfi_row(addr).map(CfiRow::from);
+        }
         let fde = self.find_fde(addr)?;
         match fde.source {
             CfiSource::DebugFrame => {
@@ -579,6 +608,11 @@ where
     let row = fde
         .unwind_info_for_address(section, bases, &mut ctx, u64::from(addr))
         .ok()?;
+    Some(owned_row(row, fde.cie().return_address_register().0))
+}
+
+/// A gimli CFI row as an owned [`CfiRow`].
+fn owned_row<T: gimli::ReaderOffset>(row: &gimli::UnwindTableRow<T>, ra_column: u16) -> CfiRow {
     let cfa = match row.cfa() {
         gimli::CfaRule::RegisterAndOffset { register, offset } => Some((register.0, *offset)),
         gimli::CfaRule::Expression(_) => None,
@@ -597,11 +631,11 @@ where
             (reg.0, r)
         })
         .collect();
-    Some(CfiRow {
+    CfiRow {
         cfa,
-        ra_column: fde.cie().return_address_register().0,
+        ra_column,
         rules,
-    })
+    }
 }
 
 fn collect_symbols(

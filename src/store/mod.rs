@@ -28,7 +28,7 @@ pub enum FirmwareFile {
 ///
 /// ```text
 /// COREDUMPS_DIR/<device_key>/coredump_<YYYYMMDD>T<HHMMSS>_<micro6>Z.dmp
-/// ASSETS_DIR/<model_code>/firmware-<version>.zip | .bin
+/// ASSETS_DIR/<model_code>/firmware-<version>.zip | .bin | .idx   (.idx: symbolization index)
 /// ASSETS_DIR/firmware-<model_code>.bin        (legacy flat file of the current version)
 /// ```
 ///
@@ -77,6 +77,12 @@ impl Layout {
     pub fn firmware_bin_path(&self, code: &ModelCode, version: &FirmwareVersion) -> PathBuf {
         self.model_dir(code)
             .join(Layout::firmware_file_name(version, FirmwareFile::Image))
+    }
+
+    /// `ASSETS_DIR/<model_code>/firmware-<version>.idx`: the symbolization index of a version's
+    /// bundle (see `firmware::index`).
+    pub fn index_path(&self, code: &ModelCode, version: &FirmwareVersion) -> PathBuf {
+        self.model_dir(code).join(format!("firmware-{version}.idx"))
     }
 
     /// `coredump_<YYYYMMDD>T<HHMMSS>_<micro6>Z.dmp` for the instant a dump was stored.
