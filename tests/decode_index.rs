@@ -151,3 +151,29 @@ fn a_hostile_index_with_a_valid_checksum_never_panics() {
         "only {opened} mutants opened: the decode was barely exercised"
     );
 }
+
+/// Seeds for the `index_reader` fuzz target: the indexes of the corpus ELFs and of the
+/// synthetic ones, written to `$DECODE_SEED_DIR/index/` (see fuzz/README.md).
+#[test]
+#[ignore]
+fn write_index_seeds() {
+    let dir = std::path::PathBuf::from(std::env::var("DECODE_SEED_DIR").expect("DECODE_SEED_DIR"))
+        .join("index");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut elves = vec![
+        ("xtensa".to_string(), xtensa_app()),
+        ("riscv".into(), riscv_app()),
+    ];
+    if let Some(corpus) = support::corpus_dir() {
+        for case in support::corpus_case_names() {
+            elves.push((
+                case.clone(),
+                std::fs::read(corpus.join(case).join("app.elf")).unwrap(),
+            ));
+        }
+    }
+    for (name, elf) in elves {
+        let image = Symbolizer::new(elf).unwrap().to_index(STAMP).unwrap();
+        std::fs::write(dir.join(format!("{name}.idx")), image).unwrap();
+    }
+}

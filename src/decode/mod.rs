@@ -42,6 +42,10 @@
 //! takes 3–5 ms for a 2.7–3.7 MB ELF and a decode with it 30–90 µs; peak RSS stays near 10 MiB
 //! (`cargo bench --bench decode`).
 //!
+//! For a server, [`Symbolizer::to_index`] precomputes every answer into a compact on-disk image
+//! ([`index`]) once per firmware version, and [`Symbolizer::from_index`] answers from it by
+//! bisection: no ELF, no DWARF parsing, the same reports byte for byte.
+//!
 //! # Hostile input
 //! No panics on input; every loop driven by dump data is bounded (tasks, notes, segments,
 //! frames per task, a deadline), and every walk records why it stopped ([`StopReason`]).

@@ -15,6 +15,7 @@
 
 use std::io;
 use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Instant, UNIX_EPOCH};
 
 use super::bundle;
@@ -28,12 +29,56 @@ use crate::store::{self, Layout, atomic};
 /// Largest index file read.
 const MAX_INDEX_BYTES: u64 = 512 << 20;
 
+type Task = Box<dyn FnOnce() + Send>;
+
+/// Every index is built on one long-lived thread (uploads, start-up, rebuilds): building one
+/// takes tens of MB for a few milliseconds, and on one thread that memory is reused instead of
+/// being kept by the allocator of every request and worker thread that once built an index.
+fn on_builder(task: Task) {
+    static QUEUE: OnceLock<Option<Mutex<mpsc::Sender<Task>>>> = OnceLock::new();
+    let queue = QUEUE.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Task>();
+        std::thread::Builder::new()
+            .name("firmware-index".into())
+            .spawn(move || {
+                for task in rx {
+                    task();
+                }
+            })
+            .map_err(|e| tracing::warn!(error = %e, "cannot start the firmware index builder"))
+            .ok()
+            .map(|_| Mutex::new(tx))
+    });
+    let rejected = match queue {
+        Some(tx) => tx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(task)
+            .err()
+            .map(|e| e.0),
+        None => Some(task),
+    };
+    // No builder thread: build here.
+    if let Some(task) = rejected {
+        task();
+    }
+}
+
+/// Runs `f` on the builder thread and waits for its result.
+fn on_builder_wait<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    on_builder(Box::new(move || {
+        let _ = tx.send(f());
+    }));
+    rx.recv().ok()
+}
+
 /// What the decoder gets for one firmware version.
 pub enum Symbols {
     /// No bundle with an ELF for this version.
     Missing,
     /// A symbolizer (from the index, or from the ELF when the index had to be rebuilt).
-    Ready(Symbolizer),
+    Ready(Arc<Symbolizer>),
     /// The bundle's ELF cannot be read as a firmware ELF.
     Invalid(DecodeError),
 }
@@ -105,19 +150,24 @@ fn build_and_store(
 /// and the first dump of the version builds the index instead.
 pub fn index_uploaded(layout: &Layout, code: &ModelCode, v: &FirmwareVersion, body: &[u8]) {
     let started = Instant::now();
-    let result = (|| -> std::result::Result<usize, String> {
-        let mut archive = zip::ZipArchive::new(io::Cursor::new(body)).map_err(|e| e.to_string())?;
-        let elf = bundle::read_member(
-            &mut archive,
-            &format!("{code}.elf"),
-            crate::decode::MAX_ELF_BYTES,
-        )
-        .map_err(|e| e.to_string())?
-        .ok_or("the bundle has no ELF")?;
-        let symbolizer = Symbolizer::new(elf).map_err(|e| e.to_string())?;
-        let stamp = bundle_stamp(layout, code, v).map_err(|e| e.to_string())?;
-        build_and_store(layout, code, v, &symbolizer, stamp)
-    })();
+    let task = {
+        let (layout, code, v, body) = (layout.clone(), code.clone(), v.clone(), body.to_vec());
+        move || -> std::result::Result<usize, String> {
+            let mut archive =
+                zip::ZipArchive::new(io::Cursor::new(&body)).map_err(|e| e.to_string())?;
+            let elf = bundle::read_member(
+                &mut archive,
+                &format!("{code}.elf"),
+                crate::decode::MAX_ELF_BYTES,
+            )
+            .map_err(|e| e.to_string())?
+            .ok_or("the bundle has no ELF")?;
+            let symbolizer = Symbolizer::new(elf).map_err(|e| e.to_string())?;
+            let stamp = bundle_stamp(&layout, &code, &v).map_err(|e| e.to_string())?;
+            build_and_store(&layout, &code, &v, &symbolizer, stamp)
+        }
+    };
+    let result = on_builder_wait(task).unwrap_or_else(|| Err("the index builder stopped".into()));
     match result {
         Ok(bytes) => {
             tracing::info!(model = %code, version = %v, bytes, ms = started.elapsed().as_secs_f64() * 1e3, "indexed firmware ELF")
@@ -153,7 +203,7 @@ pub fn symbols_for(db: &Db, layout: &Layout, model_code: &str, version: &str) ->
         }
     }
     match open(layout, &code, &v, &before) {
-        Ok(s) => return Ok(Symbols::Ready(s)),
+        Ok(s) => return Ok(Symbols::Ready(Arc::new(s))),
         Err(OpenError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
             tracing::info!(model = %code, version = %v, "firmware has no index yet; building it from the ELF")
         }
@@ -165,67 +215,91 @@ pub fn symbols_for(db: &Db, layout: &Layout, model_code: &str, version: &str) ->
         return Ok(Symbols::Missing);
     };
     let symbolizer = match Symbolizer::new(elf) {
-        Ok(s) => s,
+        Ok(s) => Arc::new(s),
         Err(e) => return Ok(Symbols::Invalid(e)),
     };
-    // Only an index of the bundle that was read is written (a re-upload may have replaced it).
-    if bundle_stamp(layout, &code, &v).is_ok_and(|after| after == before)
-        && let Err(e) = build_and_store(layout, &code, &v, &symbolizer, before)
-    {
-        tracing::warn!(model = %code, version = %v, error = %e, "cannot store firmware index");
-    }
+    // The index is rebuilt beside this decode, not before it. Only an index of the bundle that
+    // was read is written (a re-upload may have replaced it meanwhile).
+    let rebuild = {
+        let (layout, symbolizer) = (layout.clone(), symbolizer.clone());
+        move || {
+            if bundle_stamp(&layout, &code, &v).is_ok_and(|after| after == before)
+                && let Err(e) = build_and_store(&layout, &code, &v, &symbolizer, before)
+            {
+                tracing::warn!(model = %code, version = %v, error = %e, "cannot store firmware index");
+            }
+        }
+    };
+    on_builder(Box::new(rebuild));
     Ok(Symbols::Ready(symbolizer))
 }
 
-/// Builds the missing or unusable indexes of every stored bundle, one at a time. Returns the
-/// number written.
-pub fn build_missing(db: &Db, layout: &Layout) -> Result<usize> {
+/// The stored versions whose bundle has an ELF.
+fn versions_with_elf(db: &Db) -> Result<Vec<(ModelCode, FirmwareVersion)>> {
+    let conn = db.conn()?;
     let mut versions = Vec::new();
-    {
-        let conn = db.conn()?;
-        for model in models::list(&conn)? {
-            for row in firmware::list_for_model(&conn, model.id)? {
-                if row.has_elf {
-                    versions.push((model.code.clone(), row.version));
-                }
+    for model in models::list(&conn)? {
+        for row in firmware::list_for_model(&conn, model.id)? {
+            if row.has_elf {
+                versions.push((model.code.clone(), row.version));
             }
         }
     }
-    let mut written = 0;
-    for (code, v) in versions {
-        let Ok(stamp) = bundle_stamp(layout, &code, &v) else {
-            continue;
-        };
-        if open(layout, &code, &v, &stamp).is_ok() {
-            continue;
-        }
-        let Ok(Some(elf)) = super::elf_for(db, layout, code.as_str(), v.as_str()) else {
-            continue;
-        };
-        let result = Symbolizer::new(elf)
-            .map_err(|e| e.to_string())
-            .and_then(|s| build_and_store(layout, &code, &v, &s, stamp));
-        match result {
-            Ok(_) => written += 1,
-            Err(e) => {
-                tracing::warn!(model = %code, version = %v, error = %e, "cannot index stored firmware ELF")
-            }
-        }
-    }
-    Ok(written)
+    Ok(versions)
 }
 
-/// Starts [`build_missing`] on a background thread (start-up).
+/// Builds the index of one stored version unless a usable one is there; whether it built one.
+fn ensure(db: &Db, layout: &Layout, code: &ModelCode, v: &FirmwareVersion) -> bool {
+    let Ok(stamp) = bundle_stamp(layout, code, v) else {
+        return false;
+    };
+    if open(layout, code, v, &stamp).is_ok() {
+        return false;
+    }
+    let Ok(Some(elf)) = super::elf_for(db, layout, code.as_str(), v.as_str()) else {
+        return false;
+    };
+    let result = Symbolizer::new(elf)
+        .map_err(|e| e.to_string())
+        .and_then(|s| build_and_store(layout, code, v, &s, stamp));
+    match result {
+        Ok(_) => {
+            tracing::info!(model = %code, version = %v, "built missing firmware index");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(model = %code, version = %v, error = %e, "cannot index stored firmware ELF");
+            false
+        }
+    }
+}
+
+/// Builds the missing or unusable indexes of every stored bundle, one at a time, here.
+/// Returns the number written.
+pub fn build_missing(db: &Db, layout: &Layout) -> Result<usize> {
+    Ok(versions_with_elf(db)?
+        .iter()
+        .filter(|(code, v)| ensure(db, layout, code, v))
+        .count())
+}
+
+/// Queues the check (and, where needed, the build) of every stored bundle's index on the
+/// index builder thread, one task per version (start-up); returns at once. An upload in the
+/// first moments waits for the tasks queued before it (a few ms per stored version, more for
+/// those whose index is built).
 pub fn spawn_builder(db: Db, layout: Layout) {
-    let spawned = std::thread::Builder::new()
-        .name("firmware-index".into())
-        .spawn(move || match build_missing(&db, &layout) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(count = n, "built missing firmware indexes"),
-            Err(e) => tracing::warn!(error = %e, "cannot build missing firmware indexes"),
-        });
-    if let Err(e) = spawned {
-        tracing::warn!(error = %e, "cannot start the firmware index builder");
+    let versions = match versions_with_elf(&db) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list firmware versions to index");
+            return;
+        }
+    };
+    for (code, v) in versions {
+        let (db, layout) = (db.clone(), layout.clone());
+        on_builder(Box::new(move || {
+            ensure(&db, &layout, &code, &v);
+        }));
     }
 }
 

@@ -60,7 +60,7 @@ pub struct Ctx {
     pub sidecar: Option<Sidecar>,
     /// The built-in decoder, shared by every worker.
     pub engine: Engine,
-    /// Recently used app ELFs.
+    /// Recently used app ELFs, for the sidecar (the built-in decoder reads the version's index).
     pub elves: ElfCache,
     /// Where parse outcomes are counted.
     pub metrics: Arc<Metrics>,
@@ -372,7 +372,7 @@ fn built_in(
     });
     let symbolizer = match symbols {
         Symbols::Missing => None,
-        Symbols::Ready(s) => Some(s),
+        Symbols::Ready(s) => Some(s.as_ref()),
         Symbols::Invalid(e) => return (None, Err(e.to_string())),
     };
     match engine.decode(dump, symbolizer, chip) {
