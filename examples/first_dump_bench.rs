@@ -70,27 +70,30 @@ fn main() -> anyhow::Result<()> {
     };
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let base = format!("http://127.0.0.1:{port}");
-    let server = Server(
-        Command::new(&bin)
-            .arg("--data-dir")
-            .arg(&data)
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .env("MAX_FIRMWARES", "1000")
-            .env("CRASHBOX_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?,
-    );
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
         .into();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while agent.get(format!("{base}/metrics")).call().is_err() {
-        anyhow::ensure!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-
+    let start = || -> anyhow::Result<Server> {
+        let server = Server(
+            Command::new(&bin)
+                .arg("--data-dir")
+                .arg(&data)
+                .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+                .env("MAX_FIRMWARES", "1000")
+                .env("CRASHBOX_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()?,
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while agent.get(format!("{base}/metrics")).call().is_err() {
+            anyhow::ensure!(Instant::now() < deadline, "server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(server)
+    };
+    let mut server = start()?;
     let post_dump = |version: &str| -> anyhow::Result<f64> {
         let mut r = agent
             .post(format!(
@@ -137,7 +140,7 @@ fn main() -> anyhow::Result<()> {
         );
         Ok(t.elapsed().as_secs_f64() * 1e3)
     };
-    let rss = || -> anyhow::Result<String> {
+    let rss = |server: &Server| -> anyhow::Result<String> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", server.0.id()))?;
         let field = |k: &str| {
             status
@@ -163,7 +166,7 @@ fn main() -> anyhow::Result<()> {
         first.push(post_dump(&version)?);
         second.push(post_dump(&version)?);
     }
-    let rss_indexed = rss()?;
+    let rss_indexed = rss(&server)?;
     // 2. The rival, the ELF path: the index deleted between upload and first dump.
     let mut plain = Vec::new();
     for i in 0..versions.min(20) {
@@ -172,7 +175,16 @@ fn main() -> anyhow::Result<()> {
         std::fs::remove_file(data.join(format!("assets/bench/firmware-{version}.idx")))?;
         plain.push(post_dump(&version)?);
     }
-    let rss_all = rss()?;
+    let rss_all = rss(&server)?;
+    // 3. A fresh server process (nothing of any version in memory) decodes one more dump of
+    //    each indexed version: the worker's peak RSS with all of them decoded.
+    drop(server);
+    server = start()?;
+    let mut restarted = Vec::new();
+    for i in 0..versions {
+        restarted.push(post_dump(&format!("1.0.{i}"))?);
+    }
+    let rss_restarted = rss(&server)?;
 
     println!("esp32c3 corpus ELF (3.7 MB) and dump; stored uploaded_at -> parsed_at of each dump");
     println!(
@@ -183,6 +195,7 @@ fn main() -> anyhow::Result<()> {
         ("first dump of a fresh version (index)", &first),
         ("second dump of the same version", &second),
         ("first dump, index deleted (ELF path)", &plain),
+        ("after a restart, one dump of every version", &restarted),
     ] {
         let (p50, p99, max) = pct(v);
         println!("{name:<44} {:>4} {p50:>8.2} {p99:>8.2} {max:>8.2}", v.len());
@@ -193,6 +206,9 @@ fn main() -> anyhow::Result<()> {
     );
     println!("server after {versions} indexed versions decoded: {rss_indexed}");
     println!("server after the ELF-path versions too: {rss_all}");
+    println!(
+        "fresh server process after one dump of each of the {versions} versions: {rss_restarted}"
+    );
     drop(server);
     Ok(())
 }

@@ -108,7 +108,7 @@ fn directory(bytes: &[u8]) -> Result<[Range<usize>; format::TABLE_COUNT], IndexE
         if off < format::HEADER_LEN || end > bytes.len() {
             return Err(IndexError::Malformed("table bounds"));
         }
-        if format::record_len(*t).is_some_and(|r| len % r != 0) {
+        if format::record_len(*t).is_some_and(|r| !len.is_multiple_of(r)) {
             return Err(IndexError::Malformed("table length"));
         }
         if let Some(slot) = tables.get_mut(i) {

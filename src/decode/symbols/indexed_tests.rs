@@ -96,7 +96,7 @@ fn index_answers_every_lookup_like_the_elf() {
                 "{case} {a:#x}"
             );
             // The ELF path scans a whole line program per answer: sample it.
-            if checked % 97 == 0 || (checked % 11 == 0 && ix.starts_stmt_row(a)) {
+            if checked.is_multiple_of(97) || (checked.is_multiple_of(11) && ix.starts_stmt_row(a)) {
                 assert_eq!(
                     ix.starts_stmt_row(a),
                     elf.starts_stmt_row(a),
