@@ -55,9 +55,15 @@ pub enum ReadError {
     },
 }
 
-/// Reads at most `limit` bytes from `r`; more is [`ReadError::TooLarge`].
-fn read_limited(r: impl Read, limit: u64, path: &str) -> Result<Vec<u8>, ReadError> {
-    let mut buf = Vec::new();
+/// Reads at most `limit` bytes from `r`; more is [`ReadError::TooLarge`]. `size_hint` (a
+/// file's length, capped by `limit`) is reserved up front, sparing the growing buffer's copies.
+fn read_limited(
+    r: impl Read,
+    limit: u64,
+    path: &str,
+    size_hint: u64,
+) -> Result<Vec<u8>, ReadError> {
+    let mut buf = Vec::with_capacity(usize::try_from(size_hint.min(limit)).unwrap_or(0) + 1);
     r.take(limit.saturating_add(1))
         .read_to_end(&mut buf)
         .map_err(|source| ReadError::Io {
@@ -88,13 +94,14 @@ fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
             }
         }
     })?;
-    read_limited(f, limit, &shown)
+    let size_hint = f.metadata().map(|m| m.len()).unwrap_or(0);
+    read_limited(f, limit, &shown, size_hint)
 }
 
 /// Reads a core dump file (any container) up to [`MAX_DUMP_BYTES`]; `-` is standard input.
 pub fn read_dump(path: &Path) -> Result<Vec<u8>, ReadError> {
     if path.as_os_str() == "-" {
-        return read_limited(std::io::stdin().lock(), MAX_DUMP_BYTES, "standard input");
+        return read_limited(std::io::stdin().lock(), MAX_DUMP_BYTES, "standard input", 0);
     }
     read_file(path, MAX_DUMP_BYTES)
 }
