@@ -14,7 +14,6 @@
 //!   re-uploaded bundle replaces the old one.
 
 use std::io;
-use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Instant, UNIX_EPOCH};
 
@@ -306,9 +305,4 @@ pub fn spawn_builder(db: Db, layout: Layout) {
 /// Removes a version's index (quietly).
 pub fn remove(layout: &Layout, code: &ModelCode, v: &FirmwareVersion) {
     store::remove_quietly(&layout.index_path(code, v));
-}
-
-/// Whether a version's index file exists (for tests and tools).
-pub fn exists(layout: &Layout, code: &ModelCode, v: &FirmwareVersion) -> bool {
-    Path::new(&layout.index_path(code, v)).is_file()
 }
