@@ -41,6 +41,8 @@ impl App {
         if let Err(e) = crate::firmware::reconcile::run(&db, &layout) {
             tracing::error!(error = %e, "cannot reconcile firmware files and rows");
         }
+        // Symbolization indexes of stored bundles that lack a usable one, in the background.
+        crate::firmware::index::spawn_builder(db.clone(), layout.clone());
         let metrics = Arc::new(Metrics::new());
         // Decode pipeline: start the parse workers and queue the PENDING backlog.
         // ... and the notification sender.

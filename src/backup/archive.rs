@@ -10,7 +10,8 @@ use crate::store::{TEMP_PREFIX, is_plain_name};
 const MAX_DEPTH: usize = 4;
 
 /// Appends every regular file under `root` to `tar` as `<top>/<relative path>`, skipping temp
-/// files of atomic writes; returns what was appended.
+/// files of atomic writes and the files derived from firmware bundles; returns what was
+/// appended.
 pub fn append_tree(
     tar: &mut tar::Builder<std::fs::File>,
     top: &str,
@@ -40,7 +41,11 @@ fn walk(
         let Some(name) = entry.file_name().to_str().map(str::to_string) else {
             continue;
         };
-        if name.starts_with(TEMP_PREFIX) || !is_plain_name(&name) {
+        // Indexes and unpacked ELFs are rebuilt from the bundles at start-up.
+        if name.starts_with(TEMP_PREFIX)
+            || !is_plain_name(&name)
+            || crate::store::Layout::is_derived_firmware_file_name(&name)
+        {
             continue;
         }
         let path = entry.path();

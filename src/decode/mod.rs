@@ -43,6 +43,10 @@
 //! arguments and locals (30–90 µs without them); peak RSS stays near 10 MiB
 //! (`cargo bench --bench decode`, docs/performance.md).
 //!
+//! For a server, [`Symbolizer::to_index`] precomputes every answer into a compact on-disk image
+//! ([`index`]) once per firmware version, and [`Symbolizer::from_index`] answers from it by
+//! bisection: no ELF, no DWARF parsing, the same reports byte for byte.
+//!
 //! # Hostile input
 //! No panics on input; every loop driven by dump data is bounded (tasks, notes, segments,
 //! frames per task, a deadline), and every walk records why it stopped ([`StopReason`]).
@@ -61,6 +65,7 @@ mod engine;
 mod error;
 mod exc_frame;
 mod frames;
+pub mod index;
 mod memory;
 mod regions;
 mod report;
@@ -88,8 +93,8 @@ pub use cache::SymbolizerCache;
 pub use chip::{ALL_CHIPS, Arch, Chip, riscv_cause_name, xtensa_cause_name};
 pub use container::{BodyFormat, ChecksumKind, ChecksumStatus, Encoding, HeaderInfo};
 pub use engine::{
-    CACHE_BYTES, DECODE_BUDGET, Engine, MAX_DUMP_BYTES, MAX_ELF_BYTES, ReadError, parse_chip,
-    map_elf, read_dump, read_elf,
+    CACHE_BYTES, DECODE_BUDGET, Engine, MAX_DUMP_BYTES, MAX_ELF_BYTES, ReadError, map_elf,
+    parse_chip, read_dump, read_elf,
 };
 pub use error::DecodeError;
 pub use rom::{RomElfProvider, RomElfSet, parse_rom_elf_name};

@@ -26,6 +26,7 @@ use super::tcb::TcbLayout;
 mod units;
 pub(crate) use units::Lookup;
 use units::Units;
+mod indexed;
 
 /// The firmware ELF bytes, shared by every DWARF/CFI reader without copying them (an
 /// `Arc<[u8]>` would need a copy of the caller's `Vec`: 2.4 ms for a 3.7 MB ELF).
@@ -237,6 +238,8 @@ pub struct Symbolizer {
     tcb: Option<TcbLayout>,
     stmt_cache: Mutex<HashMap<u32, bool>>,
     approx_bytes: usize,
+    /// Set when built from an index image (`indexed.rs`): lookups answer from it.
+    index: Option<super::index::Index>,
 }
 
 const _: () = {
@@ -292,92 +295,15 @@ impl Symbolizer {
     }
 
     fn build(elf: ElfBytes, sha256: [u8; 32], mode: Dwarf) -> Result<Symbolizer, DecodeError> {
-        let file = object::read::elf::ElfFile32::<object::Endianness>::parse(&*elf)
-            .map_err(|e| DecodeError::InvalidElf(format!("not a 32-bit ELF: {e}")))?;
-        if !file.is_little_endian() {
-            return Err(DecodeError::InvalidElf("big-endian ELF".into()));
-        }
-        let e_machine =
-            object::read::elf::FileHeader::e_machine(file.elf_header(), object::Endianness::Little)
-                .0;
-        let arch = Arch::from_e_machine(e_machine);
-        let mut sections = Vec::new();
-        let mut dwarf_ranges: HashMap<&'static str, (usize, usize)> = HashMap::new();
-        let mut eh_frame_addr = 0u64;
-        const DWARF_NAMES: &[&str] = &[
-            ".debug_abbrev",
-            ".debug_addr",
-            ".debug_aranges",
-            ".debug_info",
-            ".debug_line",
-            ".debug_line_str",
-            ".debug_loc",
-            ".debug_loclists",
-            ".debug_ranges",
-            ".debug_rnglists",
-            ".debug_str",
-            ".debug_str_offsets",
-            ".debug_frame",
-            ".eh_frame",
-        ];
-        for s in file.sections() {
-            let name = s.name().unwrap_or("").to_string();
-            let hdr = s.elf_section_header();
-            let endian = object::Endianness::Little;
-            let sh_type = object::read::elf::SectionHeader::sh_type(hdr, endian).0;
-            let sh_flags = object::read::elf::SectionHeader::sh_flags(hdr, endian).0 as u32;
-            let file_range = s
-                .file_range()
-                .and_then(|(o, l)| Some((usize::try_from(o).ok()?, usize::try_from(l).ok()?)))
-                .filter(|&(o, l)| o.checked_add(l).is_some_and(|e| e <= elf.len()));
-            if let Some(&d) = DWARF_NAMES.iter().find(|&&d| d == name)
-                && let Some(r) = file_range
-                && s.compressed_file_range()
-                    .is_ok_and(|c| c.format == object::CompressionFormat::None)
-            {
-                dwarf_ranges.insert(d, r);
-                if d == ".eh_frame" {
-                    eh_frame_addr = s.address();
-                }
-            }
-            sections.push(SectionInfo {
-                name,
-                addr: s.address() as u32,
-                size: s.size() as u32,
-                sh_type,
-                sh_flags,
-                file_range: if sh_type == object::elf::SHT_PROGBITS.0 {
-                    file_range
-                } else {
-                    None
-                },
-            });
-        }
-        let reader = |name: &str| -> Reader {
-            let base = EndianReader::new(elf.clone(), LittleEndian);
-            match dwarf_ranges.get(name) {
-                Some(&(o, l)) => base.range(o..o + l),
-                None => base.range(0..0),
-            }
-        };
-        let has_dwarf = dwarf_ranges.contains_key(".debug_info");
-        let dwarf_sections: Vec<(gimli::SectionId, Reader)> = DWARF_SECTIONS
-            .iter()
-            .map(|&id| (id, reader(id.name())))
-            .collect();
-        let dwarf = if has_dwarf {
-            let d = units::load(&dwarf_sections)
-                .map_err(|e| DecodeError::InvalidElf(format!("DWARF: {e}")))?;
-            Some(d)
-        } else {
-            None
-        };
-        let debug_frame = dwarf_ranges
-            .contains_key(".debug_frame")
-            .then(|| reader(".debug_frame"));
-        let eh_frame = dwarf_ranges
-            .contains_key(".eh_frame")
-            .then(|| (reader(".eh_frame"), eh_frame_addr));
+        let (file, layout) = layout(&elf)?;
+        let ElfLayout {
+            arch,
+            sections,
+            dwarf,
+            dwarf_sections,
+            debug_frame,
+            eh_frame,
+        } = layout;
         // addr2line's unit index is the longest step (~4.5 ms for a 3.7 MB ELF): build it on a
         // second thread while this one reads the symbol table, the TCB layout and the FDEs.
         // Lazily, only `.debug_aranges` is read up front, and the TCB layout is looked up in
@@ -420,6 +346,7 @@ impl Symbolizer {
             fdes,
             tcb,
             stmt_cache: Mutex::new(HashMap::new()),
+            index: None,
         };
         sym.approx_bytes = sym.elf.len()
             + (sym.symbols.len() + sym.abs_symbols.len()) * APPROX_SYMBOL_BYTES
@@ -433,6 +360,11 @@ impl Symbolizer {
     /// it).
     pub fn elf_sha256(&self) -> [u8; 32] {
         self.sha256
+    }
+
+    /// The ELF's bytes (empty for a symbolizer that answers from an index alone).
+    pub fn elf_bytes(&self) -> &[u8] {
+        &self.elf
     }
 
     /// Rough heap footprint, for the cache's memory bound.
@@ -454,7 +386,7 @@ impl Symbolizer {
     }
 
     pub(crate) fn has_dwarf(&self) -> bool {
-        self.dwarf.is_some()
+        self.dwarf.is_some() || self.index.as_ref().is_some_and(|i| i.has_dwarf())
     }
 
     /// Whether `addr` is inside an executable, allocated section.
@@ -464,6 +396,9 @@ impl Symbolizer {
 
     /// The byte of code at `addr` (PROGBITS executable sections only).
     pub(crate) fn code_byte(&self, addr: u32) -> Option<u8> {
+        if let Some(ix) = &self.index {
+            return ix.code_byte(addr);
+        }
         let s = self.sections.iter().find(|s| s.holds_code(addr))?;
         let (off, len) = s.file_range?;
         let rel = usize::try_from(addr - s.addr).ok()?;
@@ -475,17 +410,26 @@ impl Symbolizer {
 
     /// The function symbol containing `addr`, with the offset (gdb's `<func+off>`).
     pub(crate) fn function_symbol(&self, addr: u32) -> Option<(&str, u32)> {
+        if let Some(ix) = &self.index {
+            return ix.sized_symbol(addr, true);
+        }
         find_sized(&self.symbols, addr, true)
     }
 
     /// Any sized symbol (function or object) containing `addr`.
     pub(crate) fn any_symbol(&self, addr: u32) -> Option<(&str, u32)> {
+        if let Some(ix) = &self.index {
+            return ix.sized_symbol(addr, false);
+        }
         find_sized(&self.symbols, addr, false)
     }
 
     /// The nearest absolute (ROM) symbol at or below `addr` within `max_dist` bytes: a hint only,
     /// since gdb ignores these and on RISC-V they name jump-table stubs.
     pub(crate) fn nearest_abs_symbol(&self, addr: u32, max_dist: u32) -> Option<(&str, u32)> {
+        if let Some(ix) = &self.index {
+            return ix.nearest_abs_symbol(addr, max_dist);
+        }
         let idx = self.abs_symbols.partition_point(|s| s.addr <= addr);
         let s = self.abs_symbols.get(idx.checked_sub(1)?)?;
         let off = addr - s.addr;
@@ -494,6 +438,9 @@ impl Symbolizer {
 
     /// Inline chain at `probe`, innermost first. Empty when there is no DWARF for it.
     pub(crate) fn source_frames(&self, probe: u32) -> Vec<SourceFrame> {
+        if let Some(ix) = &self.index {
+            return ix.source_frames(probe);
+        }
         let Some(units) = &self.dwarf else {
             return Vec::new();
         };
@@ -531,6 +478,9 @@ impl Symbolizer {
     /// Whether a line-table row with `is_stmt` starts exactly at `addr` (gdb prints frame 0
     /// without its address in that case). `end_sequence` rows do not count.
     pub(crate) fn starts_stmt_row(&self, addr: u32) -> bool {
+        if let Some(ix) = &self.index {
+            return ix.starts_stmt_row(addr);
+        }
         if let Some(&v) = lock(&self.stmt_cache).get(&addr) {
             return v;
         }
@@ -569,7 +519,11 @@ impl Symbolizer {
     /// Runs `f` with the DWARF contexts covering `probes` (loaded first when units are loaded
     /// lazily, and locked for the call); `None` without DWARF. For the evaluation of frame
     /// variables (`values/`).
-    pub(crate) fn with_dwarf<T>(&self, probes: &[u64], f: impl FnOnce(&Lookup<'_>) -> T) -> Option<T> {
+    pub(crate) fn with_dwarf<T>(
+        &self,
+        probes: &[u64],
+        f: impl FnOnce(&Lookup<'_>) -> T,
+    ) -> Option<T> {
         Some(self.dwarf.as_ref()?.with(probes, f))
     }
 
@@ -593,6 +547,9 @@ impl Symbolizer {
     /// The address of the function symbol `name` (gdb's minimal symbol lookup for a call
     /// site's target named by a declaration).
     pub(crate) fn function_address(&self, name: &str) -> Option<u32> {
+        if let Some(ix) = &self.index {
+            return ix.function_address(name);
+        }
         self.symbols
             .iter()
             .find(|s| s.is_func && &*s.name == name)
@@ -606,6 +563,9 @@ impl Symbolizer {
 
     /// The CFI row covering `addr`, or `None` without CFI for it.
     pub(crate) fn cfi_row(&self, addr: u32) -> Option<CfiRow> {
+        if let Some(ix) = &self.index {
+            return ix.cfi_row(addr).map(CfiRow::from);
+        }
         let fde = self.find_fde(addr)?;
         match fde.source {
             CfiSource::DebugFrame => {
@@ -618,6 +578,124 @@ impl Symbolizer {
             }
         }
     }
+}
+
+/// What the symbolizer reads from an ELF's headers: its sections and DWARF/CFI readers.
+struct ElfLayout {
+    arch: Option<Arch>,
+    sections: Vec<SectionInfo>,
+    dwarf: Option<Arc<gimli::Dwarf<Reader>>>,
+    dwarf_sections: Vec<(gimli::SectionId, Reader)>,
+    debug_frame: Option<Reader>,
+    eh_frame: Option<(Reader, u64)>,
+}
+
+/// Parses the ELF header and section table of `elf` (no symbol, DWARF unit or CFI entry yet).
+fn layout(
+    elf: &ElfBytes,
+) -> Result<
+    (
+        object::read::elf::ElfFile32<'_, object::Endianness>,
+        ElfLayout,
+    ),
+    DecodeError,
+> {
+    let file = object::read::elf::ElfFile32::<object::Endianness>::parse(&*elf)
+        .map_err(|e| DecodeError::InvalidElf(format!("not a 32-bit ELF: {e}")))?;
+    if !file.is_little_endian() {
+        return Err(DecodeError::InvalidElf("big-endian ELF".into()));
+    }
+    let e_machine =
+        object::read::elf::FileHeader::e_machine(file.elf_header(), object::Endianness::Little).0;
+    let arch = Arch::from_e_machine(e_machine);
+    let mut sections = Vec::new();
+    let mut dwarf_ranges: HashMap<&'static str, (usize, usize)> = HashMap::new();
+    let mut eh_frame_addr = 0u64;
+    const DWARF_NAMES: &[&str] = &[
+        ".debug_abbrev",
+        ".debug_addr",
+        ".debug_aranges",
+        ".debug_info",
+        ".debug_line",
+        ".debug_line_str",
+        ".debug_loc",
+        ".debug_loclists",
+        ".debug_ranges",
+        ".debug_rnglists",
+        ".debug_str",
+        ".debug_str_offsets",
+        ".debug_frame",
+        ".eh_frame",
+    ];
+    for s in file.sections() {
+        let name = s.name().unwrap_or("").to_string();
+        let hdr = s.elf_section_header();
+        let endian = object::Endianness::Little;
+        let sh_type = object::read::elf::SectionHeader::sh_type(hdr, endian).0;
+        let sh_flags = object::read::elf::SectionHeader::sh_flags(hdr, endian).0 as u32;
+        let file_range = s
+            .file_range()
+            .and_then(|(o, l)| Some((usize::try_from(o).ok()?, usize::try_from(l).ok()?)))
+            .filter(|&(o, l)| o.checked_add(l).is_some_and(|e| e <= elf.len()));
+        if let Some(&d) = DWARF_NAMES.iter().find(|&&d| d == name)
+            && let Some(r) = file_range
+            && s.compressed_file_range()
+                .is_ok_and(|c| c.format == object::CompressionFormat::None)
+        {
+            dwarf_ranges.insert(d, r);
+            if d == ".eh_frame" {
+                eh_frame_addr = s.address();
+            }
+        }
+        sections.push(SectionInfo {
+            name,
+            addr: s.address() as u32,
+            size: s.size() as u32,
+            sh_type,
+            sh_flags,
+            file_range: if sh_type == object::elf::SHT_PROGBITS.0 {
+                file_range
+            } else {
+                None
+            },
+        });
+    }
+    let reader = |name: &str| -> Reader {
+        let base = EndianReader::new(elf.clone(), LittleEndian);
+        match dwarf_ranges.get(name) {
+            Some(&(o, l)) => base.range(o..o + l),
+            None => base.range(0..0),
+        }
+    };
+    let has_dwarf = dwarf_ranges.contains_key(".debug_info");
+    let dwarf_sections: Vec<(gimli::SectionId, Reader)> = DWARF_SECTIONS
+        .iter()
+        .map(|&id| (id, reader(id.name())))
+        .collect();
+    let dwarf = if has_dwarf {
+        let d = units::load(&dwarf_sections)
+            .map_err(|e| DecodeError::InvalidElf(format!("DWARF: {e}")))?;
+        Some(d)
+    } else {
+        None
+    };
+    let debug_frame = dwarf_ranges
+        .contains_key(".debug_frame")
+        .then(|| reader(".debug_frame"));
+    let eh_frame = dwarf_ranges
+        .contains_key(".eh_frame")
+        .then(|| (reader(".eh_frame"), eh_frame_addr));
+    Ok((
+        file,
+        ElfLayout {
+            arch,
+            sections,
+            dwarf,
+            dwarf_sections,
+            debug_frame,
+            eh_frame,
+        },
+    ))
 }
 
 /// How a symbolizer reaches the DWARF compile units.
@@ -656,7 +734,10 @@ const TASKS_C_FUNCTIONS: &[&str] = &[
 /// The TCB layout from the unit of a `tasks.c` function, else by the search of every unit.
 fn lazy_tcb_layout(units: &Units, symbols: &[Sym]) -> Option<TcbLayout> {
     let from_tasks_c = TASKS_C_FUNCTIONS.iter().find_map(|name| {
-        let addr = symbols.iter().find(|s| s.is_func && &*s.name == *name)?.addr;
+        let addr = symbols
+            .iter()
+            .find(|s| s.is_func && &*s.name == *name)?
+            .addr;
         let unit = units.unit(units.unit_offset(u64::from(addr))?)?;
         super::tcb::layout_in_unit(units.dwarf(), &unit)
     });
@@ -741,6 +822,11 @@ where
     let row = fde
         .unwind_info_for_address(section, bases, &mut ctx, u64::from(addr))
         .ok()?;
+    Some(owned_row(row, fde.cie().return_address_register().0))
+}
+
+/// A gimli CFI row as an owned [`CfiRow`].
+fn owned_row<T: gimli::ReaderOffset>(row: &gimli::UnwindTableRow<T>, ra_column: u16) -> CfiRow {
     let cfa = match row.cfa() {
         gimli::CfaRule::RegisterAndOffset { register, offset } => Some((register.0, *offset)),
         gimli::CfaRule::Expression(_) => None,
@@ -759,11 +845,11 @@ where
             (reg.0, r)
         })
         .collect();
-    Some(CfiRow {
+    CfiRow {
         cfa,
-        ra_column: fde.cie().return_address_register().0,
+        ra_column,
         rules,
-    })
+    }
 }
 
 fn collect_symbols(

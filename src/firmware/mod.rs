@@ -9,15 +9,19 @@
 //! - [`download`]: ETag, `If-None-Match` and `Range` decisions (pure).
 //! - [`service`]: upload, current image, list, download, delete, ELF lookup (blocking I/O + SQL).
 //! - [`script`]: the `upload.sh` CI script.
+//! - [`index`]: each bundle's symbolization index (built at upload and at start-up, read by
+//!   the parse workers, rebuilt when unusable).
 //! - [`reconcile`]: startup check of files against rows (adopts stored versions without a row).
 //!
 //! On disk (see `store::Layout`): `ASSETS_DIR/<code>/firmware-<version>.zip` (the bundle as
-//! uploaded), `ASSETS_DIR/<code>/firmware-<version>.bin` (its app image, streamed to devices) and
+//! uploaded), `ASSETS_DIR/<code>/firmware-<version>.idx` (its symbolization index),
+//! `ASSETS_DIR/<code>/firmware-<version>.bin` (its app image, streamed to devices) and
 //! the legacy `ASSETS_DIR/firmware-<code>.bin` (always the current version's image).
 
 pub mod app_image;
 pub mod bundle;
 pub mod download;
+pub mod index;
 pub mod reconcile;
 pub mod retention;
 pub mod script;

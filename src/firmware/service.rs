@@ -151,6 +151,8 @@ pub fn upload_with(
     let stored = db.write(|tx| -> Result<(Vec<String>, Vec<CoredumpId>)> {
         existed = firmware::find(tx, model.id, version.as_str())?.is_some();
         if is_bundle {
+            // The old bundle's index goes first: it never outlives the bundle it describes.
+            super::index::remove(layout, &code, &version);
             atomic::write(&bundle_path, body)?;
         }
         atomic::write(&bin_path, &bin)?;
@@ -224,8 +226,12 @@ pub fn upload_with(
             return Err(e);
         }
     };
-    if !is_bundle {
+    if is_bundle {
+        // Before the dumps that waited for it are queued, so they decode from the index.
+        super::index::index_uploaded(layout, &code, &version, body);
+    } else {
         // A raw re-upload of a version replaces its bundle: the old ELF no longer matches.
+        super::index::remove(layout, &code, &version);
         store::remove_quietly(&bundle_path);
     }
     for v in &pruned {
@@ -264,6 +270,7 @@ pub fn too_large(limit: u64) -> Error {
 
 fn remove_version_files(layout: &Layout, code: &ModelCode, version: &str) {
     if let Some(v) = FirmwareVersion::parse(version) {
+        super::index::remove(layout, code, &v);
         store::remove_quietly(&layout.bundle_path(code, &v));
         store::remove_quietly(&layout.firmware_bin_path(code, &v));
     }

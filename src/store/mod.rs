@@ -28,7 +28,7 @@ pub enum FirmwareFile {
 ///
 /// ```text
 /// COREDUMPS_DIR/<device_key>/coredump_<YYYYMMDD>T<HHMMSS>_<micro6>Z.dmp
-/// ASSETS_DIR/<model_code>/firmware-<version>.zip | .bin
+/// ASSETS_DIR/<model_code>/firmware-<version>.zip | .bin | .idx   (.idx: symbolization index)
 /// ASSETS_DIR/firmware-<model_code>.bin        (legacy flat file of the current version)
 /// ```
 ///
@@ -79,6 +79,19 @@ impl Layout {
             .join(Layout::firmware_file_name(version, FirmwareFile::Image))
     }
 
+    /// `ASSETS_DIR/<model_code>/firmware-<version>.idx`: the symbolization index of a version's
+    /// bundle (see `firmware::index`).
+    pub fn index_path(&self, code: &ModelCode, version: &FirmwareVersion) -> PathBuf {
+        self.model_dir(code).join(format!("firmware-{version}.idx"))
+    }
+
+    /// `ASSETS_DIR/<model_code>/firmware-<version>.elf`: the bundle's ELF, unpacked beside its
+    /// index so the parse workers map its DWARF (frame arguments and locals) instead of
+    /// unzipping it (see `firmware::index`).
+    pub fn index_elf_path(&self, code: &ModelCode, version: &FirmwareVersion) -> PathBuf {
+        self.model_dir(code).join(format!("firmware-{version}.elf"))
+    }
+
     /// `coredump_<YYYYMMDD>T<HHMMSS>_<micro6>Z.dmp` for the instant a dump was stored.
     pub fn coredump_file_name(t: chrono::DateTime<chrono::Utc>) -> String {
         format!("coredump_{}Z.dmp", t.format("%Y%m%dT%H%M%S_%6f"))
@@ -105,6 +118,12 @@ impl Layout {
             None => (rest.strip_suffix(".bin")?, FirmwareFile::Image),
         };
         Some((FirmwareVersion::parse(v)?, file))
+    }
+
+    /// Whether `name` is a file derived from a bundle that start-up rebuilds when missing (the
+    /// symbolization index and the unpacked ELF beside it): backups leave them out.
+    pub fn is_derived_firmware_file_name(name: &str) -> bool {
+        name.starts_with("firmware-") && (name.ends_with(".idx") || name.ends_with(".elf"))
     }
 
     /// Whether `name` is the temp file of an atomic write.

@@ -1,5 +1,6 @@
-//! The app ELFs the workers took out of firmware bundles recently, so the dumps of one firmware
-//! version do not unzip the same multi-megabyte ELF again for every job (about 10 ms for a 3.7 MB
+//! The app ELFs the workers took out of firmware bundles recently for the sidecar (the built-in
+//! decoder reads the version's symbolization index instead, see `firmware::index`), so the dumps
+//! of one firmware version do not unzip the same multi-megabyte ELF again for every job (about 10 ms for a 3.7 MB
 //! ELF on the development VM, far more on a Raspberry Pi).
 //!
 //! An entry is keyed by model and version and is valid only while the bundle file is the same

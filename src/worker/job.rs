@@ -5,7 +5,8 @@
 //!    is skipped.
 //! 2. Read the dump. Its row gone meanwhile → a quiet no-op; only the file gone → `ERROR`
 //!    `Unable to parse coredump: .dmp file not found at <path>`.
-//! 3. Find the app ELF of the dump's model and firmware version. None → `ERROR` of kind
+//! 3. Find the symbolization index of the dump's model and firmware version (`firmware::index`;
+//!    rebuilt from the bundle's app ELF when missing or unusable). No ELF → `ERROR` of kind
 //!    `firmware_missing`, text `Unable to parse coredump: firmware ZIP not found for <model>
 //!    version <version>` (the sidecar is not called; the bundle upload re-queues such dumps by
 //!    their kind).
@@ -30,11 +31,12 @@ use std::time::{Duration, Instant};
 use rand::RngExt;
 
 use super::Jobs;
-use super::elf_cache::{Elf, ElfCache};
+use super::elf_cache::ElfCache;
 use super::pool::Stop;
 use crate::db::coredumps::{ParseErrorKind, Verdict};
 use crate::db::{self, Db, parse_jobs};
 use crate::decode::{self, Analysis, Engine};
+use crate::firmware::index::{self as firmware_index, Symbols};
 use crate::groups::service::group_dump;
 use crate::ids::CoredumpId;
 use crate::metrics::Metrics;
@@ -63,7 +65,7 @@ pub struct Ctx {
     pub sidecar: Option<Sidecar>,
     /// The built-in decoder, shared by every worker.
     pub engine: Engine,
-    /// Recently used app ELFs.
+    /// Recently used app ELFs, for the sidecar (the built-in decoder reads the version's index).
     pub elves: ElfCache,
     /// Where parse outcomes are counted.
     pub metrics: Arc<Metrics>,
@@ -288,38 +290,56 @@ fn execute(ctx: &Ctx, id: CoredumpId, token: &str) -> Result<Outcome, db::DbErro
         }
     };
 
-    // 3. The app ELF of that version.
-    let elf = match ctx.elves.get(
+    // 3. The firmware of that version: its symbolization index (rebuilt from the bundle's ELF
+    //    when missing or unusable).
+    let symbols = match firmware_index::symbols_for(
         &ctx.db,
         &ctx.layout,
         job.model_code.as_str(),
         &job.firmware_version,
     ) {
-        Ok(elf) => elf,
-        Err(e) => {
-            return Ok(Outcome::error(
-                ParseErrorKind::FirmwareMissing,
-                format!("cannot read firmware bundle: {e}"),
-                None,
-            ));
-        }
+        Ok(s) => s,
+        Err(e) => return Ok(firmware_unreadable(e)),
     };
 
     // 4. The built-in decoder: its analysis is stored in both modes.
-    let (analysis, report) = built_in(&ctx.engine, &job, &dump, elf.as_ref());
+    let (analysis, report) = built_in(&ctx.engine, &job, &dump, &symbols);
 
-    let Some(elf) = elf else {
+    if matches!(symbols, Symbols::Missing) {
         tracing::warn!(id = %id, model = %job.model_code, version = %job.firmware_version, "no firmware ELF for coredump");
         return Ok(Outcome::Done {
             verdict: Verdict::Failed(ParseErrorKind::FirmwareMissing),
             output: firmware_missing_message(job.model_code.as_str(), &job.firmware_version),
             analysis,
         });
-    };
+    }
+    drop(symbols);
 
     // 5. The sidecar's text when one is configured, else the built-in report.
     match (&ctx.sidecar, report) {
-        (Some(sidecar), _) => with_sidecar(ctx, sidecar, &job, token, &dump, &elf.bytes, analysis),
+        (Some(sidecar), _) => {
+            // The sidecar reads the ELF itself.
+            let elf = match ctx.elves.get(
+                &ctx.db,
+                &ctx.layout,
+                job.model_code.as_str(),
+                &job.firmware_version,
+            ) {
+                Ok(Some(elf)) => elf,
+                Ok(None) => {
+                    return Ok(Outcome::Done {
+                        verdict: Verdict::Failed(ParseErrorKind::FirmwareMissing),
+                        output: firmware_missing_message(
+                            job.model_code.as_str(),
+                            &job.firmware_version,
+                        ),
+                        analysis,
+                    });
+                }
+                Err(e) => return Ok(firmware_unreadable(e)),
+            };
+            with_sidecar(ctx, sidecar, &job, token, &dump, &elf.bytes, analysis)
+        }
         (None, Ok(text)) => Ok(Outcome::Done {
             verdict: Verdict::Parsed,
             output: text,
@@ -333,25 +353,34 @@ fn execute(ctx: &Ctx, id: CoredumpId, token: &str) -> Result<Outcome, db::DbErro
     }
 }
 
+/// The `ERROR` of a dump whose firmware bundle cannot be read.
+fn firmware_unreadable(e: impl std::fmt::Display) -> Outcome {
+    Outcome::error(
+        ParseErrorKind::FirmwareMissing,
+        format!("cannot read firmware bundle: {e}"),
+        None,
+    )
+}
+
 /// The built-in decoder's view of a dump: the analysis (stored in both modes) and the text
 /// report, or why there is none.
 fn built_in(
     engine: &Engine,
     job: &parse_jobs::Job,
     dump: &[u8],
-    elf: Option<&Elf>,
+    symbols: &Symbols,
 ) -> (Option<Box<Analysis>>, Result<String, String>) {
     // A device's `chip` is free text: an unknown one is no reason to fail the decode.
     let chip = decode::parse_chip(&job.chip).unwrap_or_else(|e| {
         tracing::debug!(id = %job.id, "ignoring the device's chip: {e}");
         None
     });
-    let symbolizer = match elf.map(|e| engine.symbolizer(&e.bytes, Some(&e.sha256))) {
-        None => None,
-        Some(Ok(s)) => Some(s),
-        Some(Err(e)) => return (None, Err(e.to_string())),
+    let symbolizer = match symbols {
+        Symbols::Missing => None,
+        Symbols::Ready(s) => Some(s.as_ref()),
+        Symbols::Invalid(e) => return (None, Err(e.to_string())),
     };
-    match engine.decode(dump, symbolizer.as_deref(), chip) {
+    match engine.decode(dump, symbolizer, chip) {
         Ok(a) => {
             let report = a.report_text();
             (Some(Box::new(a)), Ok(report))

@@ -3,10 +3,11 @@
 //!
 //! - [`pool`]: the `std::thread` workers, the start-up and periodic sweeps of `PENDING` rows, and
 //!   the graceful stop. Never on the async runtime.
-//! - [`job`]: one parse, one outcome: load the row, read the dump, find the ELF, decode with
-//!   the pool's [`crate::decode::Engine`], call the sidecar ([`crate::sidecar::client`]), record
+//! - [`job`]: one parse, one outcome: load the row, read the dump, open the version's
+//!   symbolization index ([`crate::firmware::index`]), decode with the pool's
+//!   [`crate::decode::Engine`], call the sidecar ([`crate::sidecar::client`]), record
 //!   the result under the job's claim.
-//! - [`elf_cache`]: app ELFs recently taken out of firmware bundles.
+//! - [`elf_cache`]: app ELFs recently taken out of firmware bundles (for the sidecar).
 //! - [`reparse`]: putting dumps back in the queue (API and CLI).
 //!
 //! Data flow: handler → `Jobs::enqueue` → channel → worker → `db::parse_jobs`. Jobs are durable

@@ -1,0 +1,316 @@
+//! The symbolization index of each stored firmware bundle (`firmware-<version>.idx` next to
+//! `firmware-<version>.zip`; format in `decode/index/`).
+//!
+//! - Written when a bundle is uploaded (after the upload's commit; a failure is logged and
+//!   the upload stands) and, for stored bundles without a usable one, by a background thread
+//!   at start-up ([`spawn_builder`]).
+//! - Opened by the parse workers ([`symbols_for`]) instead of unzipping the ELF: the first
+//!   dump of a version decodes as fast as the hundredth, and no per-version DWARF state stays
+//!   in memory between jobs.
+//! - Never trusted blindly: the image carries a CRC-32 and format version, and a stamp of the
+//!   bundle it was built from (length and modification time). A missing, stale, corrupt or
+//!   old-format index is rebuilt from the bundle's ELF and replaced atomically.
+//! - Removed with its bundle (deletion, retention, a raw `.bin` re-upload), and before a
+//!   re-uploaded bundle replaces the old one.
+
+use std::io;
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::time::{Instant, UNIX_EPOCH};
+
+use super::bundle;
+use crate::db::{Db, firmware, models};
+use crate::decode::index::{IndexError, STAMP_LEN};
+use crate::decode::{DecodeError, ElfData, Symbolizer};
+use crate::error::Result;
+use crate::ids::{FirmwareVersion, ModelCode};
+use crate::store::{self, Layout, atomic};
+
+/// Largest index file read.
+const MAX_INDEX_BYTES: u64 = 512 << 20;
+
+type Task = Box<dyn FnOnce() + Send>;
+
+/// Every index is built on one long-lived thread (uploads, start-up, rebuilds): building one
+/// takes tens of MB for a few milliseconds, and on one thread that memory is reused instead of
+/// being kept by the allocator of every request and worker thread that once built an index.
+fn on_builder(task: Task) {
+    static QUEUE: OnceLock<Option<Mutex<mpsc::Sender<Task>>>> = OnceLock::new();
+    let queue = QUEUE.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Task>();
+        std::thread::Builder::new()
+            .name("firmware-index".into())
+            .spawn(move || {
+                for task in rx {
+                    task();
+                }
+            })
+            .map_err(|e| tracing::warn!(error = %e, "cannot start the firmware index builder"))
+            .ok()
+            .map(|_| Mutex::new(tx))
+    });
+    let rejected = match queue {
+        Some(tx) => tx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(task)
+            .err()
+            .map(|e| e.0),
+        None => Some(task),
+    };
+    // No builder thread: build here.
+    if let Some(task) = rejected {
+        task();
+    }
+}
+
+/// Runs `f` on the builder thread and waits for its result.
+fn on_builder_wait<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    on_builder(Box::new(move || {
+        let _ = tx.send(f());
+    }));
+    rx.recv().ok()
+}
+
+/// What the decoder gets for one firmware version.
+pub enum Symbols {
+    /// No bundle with an ELF for this version.
+    Missing,
+    /// A symbolizer (from the index, or from the ELF when the index had to be rebuilt).
+    Ready(Arc<Symbolizer>),
+    /// The bundle's ELF cannot be read as a firmware ELF.
+    Invalid(DecodeError),
+}
+
+/// The stamp of a bundle file: its length and modification time (ns since the epoch). An
+/// atomic rewrite of the bundle changes it.
+pub fn stamp(meta: &std::fs::Metadata) -> [u8; STAMP_LEN] {
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut s = [0u8; STAMP_LEN];
+    s[..8].copy_from_slice(&meta.len().to_le_bytes());
+    s[8..].copy_from_slice(&mtime.to_le_bytes());
+    s
+}
+
+fn bundle_stamp(layout: &Layout, code: &ModelCode, v: &FirmwareVersion) -> io::Result<[u8; 16]> {
+    std::fs::metadata(layout.bundle_path(code, v)).map(|m| stamp(&m))
+}
+
+/// Reads and verifies the index of a version against its bundle's current stamp.
+pub fn open(
+    layout: &Layout,
+    code: &ModelCode,
+    v: &FirmwareVersion,
+    bundle_stamp: &[u8; STAMP_LEN],
+) -> std::result::Result<Symbolizer, OpenError> {
+    let path = layout.index_path(code, v);
+    let file = std::fs::File::open(&path).map_err(OpenError::Io)?;
+    let len = file.metadata().map_err(OpenError::Io)?.len();
+    if len > MAX_INDEX_BYTES {
+        return Err(OpenError::Index(IndexError::TooLarge));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    io::Read::read_to_end(&mut io::Read::take(file, MAX_INDEX_BYTES), &mut bytes)
+        .map_err(OpenError::Io)?;
+    let indexed = Symbolizer::from_index(bytes, Some(bundle_stamp)).map_err(OpenError::Index)?;
+    let elf = std::fs::File::open(layout.index_elf_path(code, v))
+        .and_then(|f| ElfData::map(&f))
+        .map_err(OpenError::Io)?;
+    indexed.with_elf_dwarf(elf).map_err(OpenError::Index)
+}
+
+/// Why an index could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Missing or unreadable.
+    #[error("{0}")]
+    Io(io::Error),
+    /// Present but not usable (corrupt, truncated, old format, stale).
+    #[error("{0}")]
+    Index(IndexError),
+}
+
+/// Builds the index of `elf` for the bundle now at `bundle_stamp` and stores it atomically.
+fn build_and_store(
+    layout: &Layout,
+    code: &ModelCode,
+    v: &FirmwareVersion,
+    symbolizer: &Symbolizer,
+    bundle_stamp: [u8; STAMP_LEN],
+) -> std::result::Result<usize, String> {
+    let image = symbolizer
+        .to_index(bundle_stamp)
+        .map_err(|e| e.to_string())?;
+    // The ELF first: an index is only written once the ELF it names is in place.
+    atomic::write(&layout.index_elf_path(code, v), symbolizer.elf_bytes())
+        .map_err(|e| e.to_string())?;
+    atomic::write(&layout.index_path(code, v), &image).map_err(|e| e.to_string())?;
+    Ok(image.len())
+}
+
+/// Indexes a just-stored bundle (`body` is its ZIP). Failures are logged: the upload stands
+/// and the first dump of the version builds the index instead.
+pub fn index_uploaded(layout: &Layout, code: &ModelCode, v: &FirmwareVersion, body: &[u8]) {
+    let started = Instant::now();
+    let task = {
+        let (layout, code, v, body) = (layout.clone(), code.clone(), v.clone(), body.to_vec());
+        move || -> std::result::Result<usize, String> {
+            let mut archive =
+                zip::ZipArchive::new(io::Cursor::new(&body)).map_err(|e| e.to_string())?;
+            let elf = bundle::read_member(
+                &mut archive,
+                &format!("{code}.elf"),
+                crate::decode::MAX_ELF_BYTES,
+            )
+            .map_err(|e| e.to_string())?
+            .ok_or("the bundle has no ELF")?;
+            let symbolizer = Symbolizer::new(elf).map_err(|e| e.to_string())?;
+            let stamp = bundle_stamp(&layout, &code, &v).map_err(|e| e.to_string())?;
+            build_and_store(&layout, &code, &v, &symbolizer, stamp)
+        }
+    };
+    let result = on_builder_wait(task).unwrap_or_else(|| Err("the index builder stopped".into()));
+    match result {
+        Ok(bytes) => {
+            tracing::info!(model = %code, version = %v, bytes, ms = started.elapsed().as_secs_f64() * 1e3, "indexed firmware ELF")
+        }
+        Err(e) => {
+            tracing::warn!(model = %code, version = %v, error = %e, "cannot index firmware ELF; its dumps decode from the ELF")
+        }
+    }
+}
+
+/// The symbolizer for dumps of `model_code` at `version`: from the version's index, or, when
+/// that is missing or unusable, from the bundle's ELF (and the index is rebuilt from it).
+/// `Missing` when there is no such bundle, it is unreadable as a ZIP, it has no ELF, or the
+/// version was a raw `.bin` upload. An ELF over [`crate::decode::MAX_ELF_BYTES`] is an error.
+pub fn symbols_for(db: &Db, layout: &Layout, model_code: &str, version: &str) -> Result<Symbols> {
+    let (Some(code), Some(v)) = (
+        ModelCode::parse(model_code),
+        FirmwareVersion::parse(version),
+    ) else {
+        return Ok(Symbols::Missing);
+    };
+    let before = match bundle_stamp(layout, &code, &v) {
+        Ok(s) => s,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Symbols::Missing),
+        Err(e) => return Err(e.into()),
+    };
+    {
+        let conn = db.conn()?;
+        if let Some(model) = models::find_by_code(&conn, code.as_str())?
+            && firmware::find(&conn, model.id, v.as_str())?.is_some_and(|r| !r.has_elf)
+        {
+            return Ok(Symbols::Missing);
+        }
+    }
+    match open(layout, &code, &v, &before) {
+        Ok(s) => return Ok(Symbols::Ready(Arc::new(s))),
+        Err(OpenError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
+            tracing::info!(model = %code, version = %v, "firmware has no index yet; building it from the ELF")
+        }
+        Err(e) => {
+            tracing::warn!(model = %code, version = %v, error = %e, "firmware index unusable; rebuilding it from the ELF")
+        }
+    }
+    let Some(elf) = super::elf_for(db, layout, model_code, version)? else {
+        return Ok(Symbols::Missing);
+    };
+    let symbolizer = match Symbolizer::new(elf) {
+        Ok(s) => Arc::new(s),
+        Err(e) => return Ok(Symbols::Invalid(e)),
+    };
+    // The index is rebuilt beside this decode, not before it. Only an index of the bundle that
+    // was read is written (a re-upload may have replaced it meanwhile).
+    let rebuild = {
+        let (layout, symbolizer) = (layout.clone(), symbolizer.clone());
+        move || {
+            if bundle_stamp(&layout, &code, &v).is_ok_and(|after| after == before)
+                && let Err(e) = build_and_store(&layout, &code, &v, &symbolizer, before)
+            {
+                tracing::warn!(model = %code, version = %v, error = %e, "cannot store firmware index");
+            }
+        }
+    };
+    on_builder(Box::new(rebuild));
+    Ok(Symbols::Ready(symbolizer))
+}
+
+/// The stored versions whose bundle has an ELF.
+fn versions_with_elf(db: &Db) -> Result<Vec<(ModelCode, FirmwareVersion)>> {
+    let conn = db.conn()?;
+    let mut versions = Vec::new();
+    for model in models::list(&conn)? {
+        for row in firmware::list_for_model(&conn, model.id)? {
+            if row.has_elf {
+                versions.push((model.code.clone(), row.version));
+            }
+        }
+    }
+    Ok(versions)
+}
+
+/// Builds the index of one stored version unless a usable one is there; whether it built one.
+fn ensure(db: &Db, layout: &Layout, code: &ModelCode, v: &FirmwareVersion) -> bool {
+    let Ok(stamp) = bundle_stamp(layout, code, v) else {
+        return false;
+    };
+    if open(layout, code, v, &stamp).is_ok() {
+        return false;
+    }
+    let Ok(Some(elf)) = super::elf_for(db, layout, code.as_str(), v.as_str()) else {
+        return false;
+    };
+    let result = Symbolizer::new(elf)
+        .map_err(|e| e.to_string())
+        .and_then(|s| build_and_store(layout, code, v, &s, stamp));
+    match result {
+        Ok(_) => {
+            tracing::info!(model = %code, version = %v, "built missing firmware index");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(model = %code, version = %v, error = %e, "cannot index stored firmware ELF");
+            false
+        }
+    }
+}
+
+/// Builds the missing or unusable indexes of every stored bundle, one at a time, here.
+/// Returns the number written.
+pub fn build_missing(db: &Db, layout: &Layout) -> Result<usize> {
+    Ok(versions_with_elf(db)?
+        .iter()
+        .filter(|(code, v)| ensure(db, layout, code, v))
+        .count())
+}
+
+/// Queues the check (and, where needed, the build) of every stored bundle's index on the
+/// index builder thread, one task per version (start-up); returns at once. An upload in the
+/// first moments waits for the tasks queued before it (a few ms per stored version, more for
+/// those whose index is built).
+pub fn spawn_builder(db: Db, layout: Layout) {
+    let versions = match versions_with_elf(&db) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list firmware versions to index");
+            return;
+        }
+    };
+    for (code, v) in versions {
+        let (db, layout) = (db.clone(), layout.clone());
+        on_builder(Box::new(move || {
+            ensure(&db, &layout, &code, &v);
+        }));
+    }
+}
+
+/// Removes a version's index and its unpacked ELF (quietly).
+pub fn remove(layout: &Layout, code: &ModelCode, v: &FirmwareVersion) {
+    store::remove_quietly(&layout.index_path(code, v));
+    store::remove_quietly(&layout.index_elf_path(code, v));
+}
