@@ -61,10 +61,23 @@ fn main() -> anyhow::Result<()> {
     let (admin, pipeline, device) = {
         let app = App::open(config.clone())?;
         let db = &app.state.db;
-        crashbox::fleet::models::create(db, "bench", None)?;
-        let dev = crashbox::fleet::devices::create(db, "bench", None)?;
-        let admin = crashbox::fleet::tokens::create(db, "bench-admin", Role::Admin)?.token;
-        let ci = crashbox::fleet::tokens::create(db, "bench-ci", Role::Pipeline)?.token;
+        crashbox::fleet::models::create(db, "bench", None, &crashbox::audit::Actor::Cli)?;
+        let dev =
+            crashbox::fleet::devices::create(db, "bench", None, &crashbox::audit::Actor::Cli)?;
+        let admin = crashbox::fleet::tokens::create(
+            db,
+            "bench-admin",
+            Role::Admin,
+            &crashbox::audit::Actor::Cli,
+        )?
+        .token;
+        let ci = crashbox::fleet::tokens::create(
+            db,
+            "bench-ci",
+            Role::Pipeline,
+            &crashbox::audit::Actor::Cli,
+        )?
+        .token;
         app.shutdown();
         (admin, ci, dev)
     };

@@ -600,7 +600,7 @@ fn layout(
     ),
     DecodeError,
 > {
-    let file = object::read::elf::ElfFile32::<object::Endianness>::parse(&*elf)
+    let file = object::read::elf::ElfFile32::<object::Endianness>::parse(elf)
         .map_err(|e| DecodeError::InvalidElf(format!("not a 32-bit ELF: {e}")))?;
     if !file.is_little_endian() {
         return Err(DecodeError::InvalidElf("big-endian ELF".into()));
