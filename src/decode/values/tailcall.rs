@@ -1,0 +1,418 @@
+//! gdb's tail-call frames (`gdb/dwarf2/frame-tailcall.c`, `call_site_find_chain` in
+//! `gdb/dwarf2/loc.c`): a function that ends in a jump (`j`/`jr`, a sibling call) leaves no
+//! return address of its own, so the unwound caller skips it. gdb rebuilds such functions from
+//! the DWARF call sites when the chain is unambiguous, and shows them as ordinary frames whose
+//! PC is the tail-call site's return address; [`with_tail_calls`] does the same.
+//!
+//! For each pair of physical frames where the caller was unwound with CFI (gdb's DWARF
+//! unwinder is the only one that looks for tail calls: none on Xtensa's windowed walk, none
+//! past a scanned frame):
+//! 1. the caller's call site whose return address (`DW_AT_call_return_pc`, or `DW_AT_low_pc`
+//!    of a `DW_TAG_GNU_call_site`) is the caller frame's PC gives the function T it called
+//!    (`DW_AT_call_origin` / `DW_AT_abstract_origin`: its low PC, or by symbol name for a
+//!    declaration). T being the callee frame's function means a plain call: nothing to add;
+//! 2. otherwise every chain of tail-call sites (`DW_AT_call_tail_call` / `DW_AT_GNU_tail_call`)
+//!    from T that ends by tail-calling the callee is enumerated, as gdb does (depth first, a
+//!    site at most once per chain), and only the part common to all of them is kept: their
+//!    common prefix from the caller's side and common suffix from the callee's side. Nothing
+//!    in common (two different paths), a target that cannot be computed without registers (a
+//!    `DW_AT_call_target` expression, as gdb's `call_site_to_target_addr` without a frame) or
+//!    an address that is no function's entry gives no frame at all.
+//!
+//! A tail-call frame has the registers the callee's CFI unwinds for the caller (gdb's
+//! `dwarf2_tailcall_prev_register_first` changes only the PC and SP) and the callee's CFA (a
+//! sibling call leaves the stack as the tail-calling function found it), so its arguments are
+//! evaluated like any frame's; its callee's entry values go through its tail-call site.
+//!
+//! Bounds (the DWARF comes from uploaded files): chains of at most [`MAX_CHAIN_DEPTH`] sites,
+//! [`MAX_VISITS`] sites entered per frame pair, [`MAX_SITES_PER_FUNCTION`] tail-call sites read
+//! per function, [`MAX_ADDED_PER_WALK`] frames added per walk, and the decode's [`Budget`]
+//! for every DIE read. Hitting a bound adds no frame for that pair: unambiguity is not proven.
+
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+use gimli::{AttributeValue, UnitOffset, constants as dw};
+
+use super::budget::Budget;
+use super::scope::{call_site, covers};
+use super::types::{Die, Unit, die, string, unit_ref};
+use crate::decode::symbols::{Reader, Symbolizer};
+use crate::decode::unwind::{FrameTrust, RawFrame};
+
+/// Tail-call sites in one chain (gdb has no bound; its search is exponential on hostile DWARF).
+pub(crate) const MAX_CHAIN_DEPTH: usize = 32;
+/// Tail-call sites entered while searching the chains between one pair of frames.
+pub(crate) const MAX_VISITS: usize = 4096;
+/// Tail-call sites read from one function.
+pub(crate) const MAX_SITES_PER_FUNCTION: usize = 1024;
+/// Tail-call frames added to one walk.
+pub(crate) const MAX_ADDED_PER_WALK: usize = 64;
+/// DWARF register number of the RISC-V stack pointer (x2).
+const SP_REG: usize = 2;
+
+/// The physical frames of a walk with gdb's tail-call frames inserted where the DWARF call
+/// sites determine them unambiguously (trust [`FrameTrust::TailCall`]).
+pub(crate) fn with_tail_calls(
+    app: &Symbolizer,
+    budget: &Budget,
+    raw: Vec<RawFrame>,
+) -> Vec<RawFrame> {
+    if raw.len() < 2 {
+        return raw;
+    }
+    let inserts = app
+        .with_dwarf(|dwarf| {
+            let mut search = Search {
+                dwarf,
+                app,
+                budget,
+                tails: HashMap::new(),
+            };
+            let mut out: Vec<(usize, Vec<u64>)> = Vec::new();
+            let mut added = 0usize;
+            for (i, pair) in raw.windows(2).enumerate() {
+                if added >= MAX_ADDED_PER_WALK || !budget.in_time() {
+                    break;
+                }
+                let [callee, caller] = pair else { continue };
+                if !matches!(callee.trust, FrameTrust::Context | FrameTrust::Cfi)
+                    || caller.trust != FrameTrust::Cfi
+                {
+                    continue;
+                }
+                // gdb's `get_frame_address_in_block` for the callee.
+                let probe = if i == 0 {
+                    callee.pc
+                } else {
+                    callee.pc.wrapping_sub(1)
+                };
+                if let Some(mut pcs) = search.chain(caller.pc, probe) {
+                    pcs.truncate(MAX_ADDED_PER_WALK - added);
+                    added += pcs.len();
+                    out.push((i, pcs));
+                }
+            }
+            out
+        })
+        .unwrap_or_default();
+    if inserts.is_empty() {
+        return raw;
+    }
+    let mut out = Vec::with_capacity(raw.len() + MAX_ADDED_PER_WALK);
+    let mut pending = inserts.into_iter().peekable();
+    for (i, f) in raw.iter().enumerate() {
+        out.push(*f);
+        let Some((_, pcs)) = pending.next_if(|(at, _)| *at == i) else {
+            continue;
+        };
+        let Some(caller) = raw.get(i + 1) else {
+            continue;
+        };
+        for pc in pcs {
+            let Ok(pc) = u32::try_from(pc) else { break };
+            out.push(tail_frame(f, caller, pc));
+        }
+    }
+    out
+}
+
+/// A tail-call frame between `callee` and `caller`: the caller's unwound registers, the
+/// callee's CFA as its CFA and stack pointer.
+fn tail_frame(callee: &RawFrame, caller: &RawFrame, pc: u32) -> RawFrame {
+    let mut regs = caller.regs;
+    regs.cfa = callee.regs.cfa;
+    if let (Some(cfa), Some(slot)) = (callee.regs.cfa, regs.regs.get_mut(SP_REG)) {
+        *slot = Some(cfa);
+    }
+    RawFrame {
+        pc,
+        sp: callee.regs.cfa.or(caller.sp),
+        trust: FrameTrust::TailCall,
+        regs,
+    }
+}
+
+/// A tail-call site: its return address and its target, when computable without registers.
+#[derive(Clone, Copy)]
+struct Site {
+    pc: u64,
+    target: Option<u64>,
+}
+
+/// The DWARF lookups of one walk, with each function's tail-call sites read once.
+struct Search<'a> {
+    dwarf: &'a addr2line::Context<Reader>,
+    app: &'a Symbolizer,
+    budget: &'a Budget,
+    /// Function entry → its tail-call sites (gdb's `TYPE_TAIL_CALL_LIST` order), or `None`
+    /// when the address is no function's entry.
+    tails: HashMap<u64, Option<Rc<Vec<Site>>>>,
+}
+
+/// The chains found so far, reduced to what they share (gdb's `call_site_chain`).
+struct Chain {
+    /// Return addresses of the first chain's sites, caller side first.
+    sites: Vec<u64>,
+    /// Length of the prefix all chains share.
+    callers: usize,
+    /// Length of the suffix all chains share.
+    callees: usize,
+}
+
+/// Why the search gives up: ambiguity, an unresolvable target, or a bound.
+struct GiveUp;
+
+impl<'a> Search<'a> {
+    /// gdb's `call_site_find_chain` between the caller frame (PC `caller_pc`, a return
+    /// address) and the callee frame (`callee_probe` inside its function): the tail-call
+    /// frames' PCs, innermost (next to the callee) first; `None` when there are none or they
+    /// are ambiguous.
+    fn chain(&mut self, caller_pc: u32, callee_probe: u32) -> Option<Vec<u64>> {
+        let callee = self.function_start(callee_probe)?;
+        let ret = u64::from(caller_pc);
+        let in_caller = ret.checked_sub(1)?;
+        let unit = self.dwarf.find_dwarf_and_unit(in_caller).skip_all_loads()?;
+        let (func, _) = function_at(&unit, in_caller, self.budget)?;
+        let site = call_site(&unit, func, ret, self.budget)?;
+        let target = self.target(&unit, &site)?;
+        if target == callee {
+            return None;
+        }
+        let mut dfs = Dfs {
+            callee,
+            path: Vec::new(),
+            on_path: HashSet::new(),
+            visits: 0,
+            result: None,
+        };
+        dfs.visit(self, target).ok()?;
+        let r = dfs.result?;
+        let len = r.sites.len();
+        let levels = if r.callers == len && r.callees == len {
+            len
+        } else {
+            (r.callers + r.callees).min(len)
+        };
+        let pcs = (0..levels)
+            .filter_map(|k| {
+                if k < r.callees {
+                    r.sites.iter().rev().nth(k).copied()
+                } else if r.callees != len {
+                    let k = k - r.callees;
+                    r.callers
+                        .checked_sub(k + 1)
+                        .and_then(|j| r.sites.get(j).copied())
+                } else {
+                    None
+                }
+            })
+            .collect::<Vec<_>>();
+        (!pcs.is_empty()).then_some(pcs)
+    }
+
+    /// gdb's `get_pc_function_start`: the entry of the DWARF subprogram containing `pc`, else
+    /// of its function symbol.
+    fn function_start(&self, pc: u32) -> Option<u64> {
+        let dwarf = self
+            .dwarf
+            .find_dwarf_and_unit(u64::from(pc))
+            .skip_all_loads()
+            .and_then(|unit| function_at(&unit, u64::from(pc), self.budget))
+            .and_then(|(_, entry)| entry);
+        dwarf.or_else(|| {
+            self.app
+                .function_symbol(pc)
+                .map(|(_, off)| u64::from(pc.wrapping_sub(off)))
+        })
+    }
+
+    /// gdb's `call_site_to_target_addr` without a caller frame: the origin's entry (by
+    /// symbol name for a declaration); a `DW_AT_call_target` expression needs registers.
+    fn target(&self, unit: &Unit<'_>, site: &Die) -> Option<u64> {
+        let off = site
+            .attr_value(dw::DW_AT_call_origin)
+            .or_else(|| site.attr_value(dw::DW_AT_abstract_origin))
+            .and_then(|v| unit_ref(unit, v))?;
+        let d = die(unit, off, self.budget)?;
+        if d.attr_value(dw::DW_AT_declaration).is_some() {
+            let name = d
+                .attr_value(dw::DW_AT_linkage_name)
+                .or_else(|| d.attr_value(dw::DW_AT_name))
+                .and_then(|n| string(unit, n))?;
+            return self.app.function_address(&name).map(u64::from);
+        }
+        address(unit, d.attr_value(dw::DW_AT_low_pc)?)
+    }
+
+    /// gdb's `func_addr_to_tail_call_list`: the tail-call sites of the function whose entry is
+    /// `entry`; `None` when no function starts there.
+    fn tail_sites(&mut self, entry: u64) -> Option<Rc<Vec<Site>>> {
+        if let Some(known) = self.tails.get(&entry) {
+            return known.clone();
+        }
+        let sites = self.read_tail_sites(entry).map(Rc::new);
+        self.tails.insert(entry, sites.clone());
+        sites
+    }
+
+    fn read_tail_sites(&self, entry: u64) -> Option<Vec<Site>> {
+        let unit = self.dwarf.find_dwarf_and_unit(entry).skip_all_loads()?;
+        let (func, start) = function_at(&unit, entry, self.budget)?;
+        if start != Some(entry) {
+            return None;
+        }
+        let mut cursor = unit.entries_at_offset(func).ok()?;
+        let base = cursor.next_dfs().ok()??.depth();
+        let mut out = Vec::new();
+        // Call sites belong to the nearest enclosing subprogram: skip nested ones.
+        let mut nested: Option<isize> = None;
+        while out.len() < MAX_SITES_PER_FUNCTION {
+            if !self.budget.die() {
+                return None;
+            }
+            let Ok(Some(e)) = cursor.next_dfs() else {
+                break;
+            };
+            let depth = e.depth();
+            if depth <= base {
+                break;
+            }
+            if let Some(n) = nested {
+                if depth > n {
+                    continue;
+                }
+                nested = None;
+            }
+            match e.tag() {
+                dw::DW_TAG_subprogram => nested = Some(depth),
+                dw::DW_TAG_call_site | dw::DW_TAG_GNU_call_site if is_tail_call(e) => {
+                    let pc = e
+                        .attr_value(dw::DW_AT_call_return_pc)
+                        .or_else(|| e.attr_value(dw::DW_AT_low_pc))
+                        .and_then(|v| address(&unit, v));
+                    if let Some(pc) = pc {
+                        let target = self.target(&unit, e);
+                        out.push(Site { pc, target });
+                    }
+                }
+                _ => {}
+            }
+        }
+        // gdb prepends each site to the function's list while reading the DIEs.
+        out.reverse();
+        Some(out)
+    }
+}
+
+/// The depth-first enumeration of `call_site_find_chain_1`.
+struct Dfs {
+    /// The callee frame's function entry.
+    callee: u64,
+    /// The current chain's sites (return addresses), caller side first.
+    path: Vec<u64>,
+    on_path: HashSet<u64>,
+    visits: usize,
+    result: Option<Chain>,
+}
+
+impl Dfs {
+    /// Follows the tail calls of the function at `func`; a chain ends when it reaches the
+    /// callee (which is not searched further, as in gdb).
+    fn visit(&mut self, search: &mut Search<'_>, func: u64) -> Result<(), GiveUp> {
+        if func == self.callee {
+            return self.candidate();
+        }
+        let sites = search.tail_sites(func).ok_or(GiveUp)?;
+        for site in sites.iter() {
+            if !search.budget.in_time() {
+                return Err(GiveUp);
+            }
+            if self.on_path.contains(&site.pc) {
+                continue;
+            }
+            self.visits += 1;
+            if self.visits > MAX_VISITS || self.path.len() >= MAX_CHAIN_DEPTH {
+                return Err(GiveUp);
+            }
+            let target = site.target.ok_or(GiveUp)?;
+            self.on_path.insert(site.pc);
+            self.path.push(site.pc);
+            let r = self.visit(search, target);
+            self.path.pop();
+            self.on_path.remove(&site.pc);
+            r?;
+        }
+        Ok(())
+    }
+
+    /// gdb's `chain_candidate`: the first chain is kept whole, each further one reduces it to
+    /// the common prefix and suffix; nothing in common is ambiguous.
+    fn candidate(&mut self) -> Result<(), GiveUp> {
+        let chain = &self.path;
+        let Some(r) = &mut self.result else {
+            self.result = Some(Chain {
+                sites: chain.clone(),
+                callers: chain.len(),
+                callees: chain.len(),
+            });
+            return Ok(());
+        };
+        let n = r.callers.min(chain.len());
+        if let Some(k) = (0..n).find(|&k| r.sites.get(k) != chain.get(k)) {
+            r.callers = k;
+        }
+        let n = r.callees.min(chain.len());
+        if let Some(k) = (0..n).find(|&k| r.sites.iter().rev().nth(k) != chain.iter().rev().nth(k))
+        {
+            r.callees = k;
+        }
+        if r.callers == 0 && r.callees == 0 {
+            return Err(GiveUp);
+        }
+        Ok(())
+    }
+}
+
+/// Whether a call site DIE is a tail call.
+fn is_tail_call(e: &Die) -> bool {
+    [dw::DW_AT_call_tail_call, dw::DW_AT_GNU_tail_call]
+        .into_iter()
+        .any(|at| matches!(e.attr_value(at), Some(AttributeValue::Flag(true))))
+}
+
+/// An address attribute's value.
+fn address(unit: &Unit<'_>, v: AttributeValue<Reader>) -> Option<u64> {
+    match v {
+        AttributeValue::Addr(a) => Some(a),
+        AttributeValue::DebugAddrIndex(i) => unit.address(i).ok(),
+        _ => None,
+    }
+}
+
+/// The top-level subprogram of `unit` containing `pc`, with its entry (`DW_AT_entry_pc`, else
+/// its lowest address, as `scope::scopes_at` takes it).
+fn function_at(unit: &Unit<'_>, pc: u64, budget: &Budget) -> Option<(UnitOffset, Option<u64>)> {
+    let mut tree = unit.entries_tree(None).ok()?;
+    let root = tree.root().ok()?;
+    let mut children = root.children();
+    while let Ok(Some(node)) = children.next() {
+        if !budget.die() {
+            return None;
+        }
+        let e = node.entry();
+        if e.tag() != dw::DW_TAG_subprogram {
+            continue;
+        }
+        let (hit, low) = covers(unit, e, pc);
+        if !hit {
+            continue;
+        }
+        let entry = match e.attr_value(dw::DW_AT_entry_pc) {
+            Some(AttributeValue::Addr(a)) => Some(a),
+            _ => low,
+        };
+        return Some((e.offset(), entry));
+    }
+    None
+}
