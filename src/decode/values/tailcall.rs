@@ -26,8 +26,8 @@
 //!
 //! Bounds (the DWARF comes from uploaded files): chains of at most [`MAX_CHAIN_DEPTH`] sites,
 //! [`MAX_VISITS`] sites entered per frame pair, [`MAX_SITES_PER_FUNCTION`] tail-call sites read
-//! per function, [`MAX_ADDED_PER_WALK`] frames added per walk, and the decode's [`Budget`]
-//! for every DIE read. Hitting a bound adds no frame for that pair: unambiguity is not proven.
+//! per function, [`MAX_CACHED_SITES`] kept per walk, [`MAX_ADDED_PER_WALK`] frames added per
+//! walk, and the decode's [`Budget`] for every DIE read. Hitting a bound adds no frame for that pair: unambiguity is not proven.
 
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
@@ -48,6 +48,8 @@ pub(crate) const MAX_VISITS: usize = 4096;
 pub(crate) const MAX_SITES_PER_FUNCTION: usize = 1024;
 /// Tail-call frames added to one walk.
 pub(crate) const MAX_ADDED_PER_WALK: usize = 64;
+/// Tail-call sites kept in memory for one walk.
+const MAX_CACHED_SITES: usize = 1 << 16;
 /// DWARF register number of the RISC-V stack pointer (x2).
 const SP_REG: usize = 2;
 
@@ -68,6 +70,7 @@ pub(crate) fn with_tail_calls(
                 app,
                 budget,
                 tails: HashMap::new(),
+                cached: 0,
             };
             let mut out: Vec<(usize, Vec<u64>)> = Vec::new();
             let mut added = 0usize;
@@ -148,6 +151,8 @@ struct Search<'a> {
     /// Function entry → its tail-call sites (gdb's `TYPE_TAIL_CALL_LIST` order), or `None`
     /// when the address is no function's entry.
     tails: HashMap<u64, Option<Rc<Vec<Site>>>>,
+    /// Sites held by `tails`.
+    cached: usize,
 }
 
 /// The chains found so far, reduced to what they share (gdb's `call_site_chain`).
@@ -158,6 +163,34 @@ struct Chain {
     callers: usize,
     /// Length of the suffix all chains share.
     callees: usize,
+}
+
+impl Chain {
+    /// The tail-call frames' PCs, innermost first (gdb's `pretended_chain_levels` and
+    /// `pretend_pc`): the shared suffix from the callee's side, then the shared prefix, or the
+    /// whole chain when there was only one.
+    fn frames(&self) -> Vec<u64> {
+        let len = self.sites.len();
+        let levels = if self.callers == len && self.callees == len {
+            len
+        } else {
+            (self.callers + self.callees).min(len)
+        };
+        (0..levels)
+            .filter_map(|k| {
+                if k < self.callees {
+                    self.sites.iter().rev().nth(k).copied()
+                } else if self.callees != len {
+                    let k = k - self.callees;
+                    self.callers
+                        .checked_sub(k + 1)
+                        .and_then(|j| self.sites.get(j).copied())
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
 }
 
 /// Why the search gives up: ambiguity, an unresolvable target, or a bound.
@@ -187,27 +220,7 @@ impl<'a> Search<'a> {
             result: None,
         };
         dfs.visit(self, target).ok()?;
-        let r = dfs.result?;
-        let len = r.sites.len();
-        let levels = if r.callers == len && r.callees == len {
-            len
-        } else {
-            (r.callers + r.callees).min(len)
-        };
-        let pcs = (0..levels)
-            .filter_map(|k| {
-                if k < r.callees {
-                    r.sites.iter().rev().nth(k).copied()
-                } else if r.callees != len {
-                    let k = k - r.callees;
-                    r.callers
-                        .checked_sub(k + 1)
-                        .and_then(|j| r.sites.get(j).copied())
-                } else {
-                    None
-                }
-            })
-            .collect::<Vec<_>>();
+        let pcs = dfs.result?.frames();
         (!pcs.is_empty()).then_some(pcs)
     }
 
@@ -246,12 +259,16 @@ impl<'a> Search<'a> {
     }
 
     /// gdb's `func_addr_to_tail_call_list`: the tail-call sites of the function whose entry is
-    /// `entry`; `None` when no function starts there.
+    /// `entry`; `None` when no function starts there (or the cache is full: give up).
     fn tail_sites(&mut self, entry: u64) -> Option<Rc<Vec<Site>>> {
         if let Some(known) = self.tails.get(&entry) {
             return known.clone();
         }
+        if self.cached >= MAX_CACHED_SITES {
+            return None;
+        }
         let sites = self.read_tail_sites(entry).map(Rc::new);
+        self.cached += sites.as_ref().map_or(1, |s| s.len().max(1));
         self.tails.insert(entry, sites.clone());
         sites
     }
@@ -415,4 +432,47 @@ fn function_at(unit: &Unit<'_>, pc: u64, budget: &Budget) -> Option<(UnitOffset,
         return Some((e.offset(), entry));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The chain gdb keeps after `chains` (site return addresses, caller side first).
+    fn reduce(chains: &[&[u64]]) -> Option<Vec<u64>> {
+        let mut dfs = Dfs {
+            callee: 0,
+            path: Vec::new(),
+            on_path: HashSet::new(),
+            visits: 0,
+            result: None,
+        };
+        for c in chains {
+            dfs.path = c.to_vec();
+            dfs.candidate().ok()?;
+        }
+        dfs.result.map(|r| r.frames())
+    }
+
+    #[test]
+    fn one_chain_is_kept_whole_innermost_first() {
+        assert_eq!(reduce(&[&[1, 2, 3]]), Some(vec![3, 2, 1]));
+    }
+
+    #[test]
+    fn several_chains_keep_their_common_prefix_and_suffix() {
+        // gdb's frames: the shared suffix from the callee's side, then the shared prefix.
+        assert_eq!(reduce(&[&[1, 2, 3], &[1, 4, 3]]), Some(vec![3, 1]));
+        assert_eq!(reduce(&[&[1, 2, 3], &[5, 4, 3]]), Some(vec![3]));
+        assert_eq!(reduce(&[&[1, 2, 3], &[1, 2, 4]]), Some(vec![2, 1]));
+        assert_eq!(reduce(&[&[1, 2, 3], &[1, 4, 5, 3]]), Some(vec![3, 1]));
+        // A chain met twice changes nothing.
+        assert_eq!(reduce(&[&[1, 2], &[1, 2]]), Some(vec![2, 1]));
+    }
+
+    #[test]
+    fn chains_with_nothing_in_common_are_ambiguous() {
+        assert_eq!(reduce(&[&[1, 2], &[3, 4]]), None);
+        assert_eq!(reduce(&[&[1, 2, 3], &[1, 4, 3], &[5, 6, 7]]), None);
+    }
 }
