@@ -40,7 +40,10 @@ pub fn run(config: &Config, args: DecodeArgs) -> anyhow::Result<()> {
     let symbolizer = match &args.elf {
         Some(path) => {
             let elf = decode::map_elf(path)?;
-            Some(Symbolizer::new_lazy(elf).with_context(|| format!("cannot use {}", path.display()))?)
+            Some(
+                Symbolizer::new_lazy(elf)
+                    .with_context(|| format!("cannot use {}", path.display()))?,
+            )
         }
         None => None,
     };

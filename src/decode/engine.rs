@@ -6,11 +6,11 @@
 //! This file also reads dump and ELF files with those limits (the decoder itself never touches
 //! the file system).
 
+use super::symbols::ElfData;
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use super::symbols::ElfData;
 
 use super::{
     Analysis, Chip, DecodeError, Options, RomElfProvider, Symbolizer, SymbolizerCache,

@@ -88,8 +88,8 @@ pub use cache::SymbolizerCache;
 pub use chip::{ALL_CHIPS, Arch, Chip, riscv_cause_name, xtensa_cause_name};
 pub use container::{BodyFormat, ChecksumKind, ChecksumStatus, Encoding, HeaderInfo};
 pub use engine::{
-    CACHE_BYTES, DECODE_BUDGET, Engine, MAX_DUMP_BYTES, MAX_ELF_BYTES, ReadError, parse_chip,
-    map_elf, read_dump, read_elf,
+    CACHE_BYTES, DECODE_BUDGET, Engine, MAX_DUMP_BYTES, MAX_ELF_BYTES, ReadError, map_elf,
+    parse_chip, read_dump, read_elf,
 };
 pub use error::DecodeError;
 pub use rom::{RomElfProvider, RomElfSet, parse_rom_elf_name};

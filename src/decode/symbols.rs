@@ -569,7 +569,11 @@ impl Symbolizer {
     /// Runs `f` with the DWARF contexts covering `probes` (loaded first when units are loaded
     /// lazily, and locked for the call); `None` without DWARF. For the evaluation of frame
     /// variables (`values/`).
-    pub(crate) fn with_dwarf<T>(&self, probes: &[u64], f: impl FnOnce(&Lookup<'_>) -> T) -> Option<T> {
+    pub(crate) fn with_dwarf<T>(
+        &self,
+        probes: &[u64],
+        f: impl FnOnce(&Lookup<'_>) -> T,
+    ) -> Option<T> {
         Some(self.dwarf.as_ref()?.with(probes, f))
     }
 
@@ -656,7 +660,10 @@ const TASKS_C_FUNCTIONS: &[&str] = &[
 /// The TCB layout from the unit of a `tasks.c` function, else by the search of every unit.
 fn lazy_tcb_layout(units: &Units, symbols: &[Sym]) -> Option<TcbLayout> {
     let from_tasks_c = TASKS_C_FUNCTIONS.iter().find_map(|name| {
-        let addr = symbols.iter().find(|s| s.is_func && &*s.name == *name)?.addr;
+        let addr = symbols
+            .iter()
+            .find(|s| s.is_func && &*s.name == *name)?
+            .addr;
         let unit = units.unit(units.unit_offset(u64::from(addr))?)?;
         super::tcb::layout_in_unit(units.dwarf(), &unit)
     });

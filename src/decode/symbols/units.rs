@@ -139,7 +139,11 @@ impl Units {
 
     fn whole_context(&self) -> Option<&Mutex<Context>> {
         self.whole
-            .get_or_init(|| Context::from_arc_dwarf(self.dwarf.clone()).ok().map(Mutex::new))
+            .get_or_init(|| {
+                Context::from_arc_dwarf(self.dwarf.clone())
+                    .ok()
+                    .map(Mutex::new)
+            })
             .as_ref()
     }
 
@@ -225,7 +229,10 @@ fn empty(r: &Reader) -> Reader {
 }
 
 fn section(sections: &[(SectionId, Reader)], id: SectionId) -> Option<Reader> {
-    sections.iter().find(|(s, _)| *s == id).map(|(_, r)| r.clone())
+    sections
+        .iter()
+        .find(|(s, _)| *s == id)
+        .map(|(_, r)| r.clone())
 }
 
 /// The whole file's DWARF from its section readers (missing sections are empty).

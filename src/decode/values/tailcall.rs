@@ -29,6 +29,7 @@
 //! per function, [`MAX_CACHED_SITES`] kept per walk, [`MAX_ADDED_PER_WALK`] frames added per
 //! walk, and the decode's [`Budget`] for every DIE read. Hitting a bound adds no frame for that pair: unambiguity is not proven.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
@@ -37,7 +38,7 @@ use gimli::{AttributeValue, UnitOffset, constants as dw};
 use super::budget::Budget;
 use super::scope::{call_site, covers};
 use super::types::{Die, Unit, die, string, unit_ref};
-use crate::decode::symbols::{Reader, Symbolizer};
+use crate::decode::symbols::{Lookup, Reader, Symbolizer};
 use crate::decode::unwind::{FrameTrust, RawFrame};
 
 /// Tail-call sites in one chain (gdb has no bound; its search is exponential on hostile DWARF).
@@ -50,6 +51,10 @@ pub(crate) const MAX_SITES_PER_FUNCTION: usize = 1024;
 pub(crate) const MAX_ADDED_PER_WALK: usize = 64;
 /// Tail-call sites kept in memory for one walk.
 const MAX_CACHED_SITES: usize = 1 << 16;
+/// Rounds of the search: each loads the units the previous one met and lacked.
+const MAX_ROUNDS: usize = 8;
+/// Addresses whose units one walk loads.
+const MAX_PROBES: usize = 1024;
 /// DWARF register number of the RISC-V stack pointer (x2).
 const SP_REG: usize = 2;
 
@@ -63,42 +68,34 @@ pub(crate) fn with_tail_calls(
     if raw.len() < 2 {
         return raw;
     }
-    let inserts = app
-        .with_dwarf(|dwarf| {
-            let mut search = Search {
-                dwarf,
-                app,
-                budget,
-                tails: HashMap::new(),
-                cached: 0,
-            };
-            let mut out: Vec<(usize, Vec<u64>)> = Vec::new();
-            let mut added = 0usize;
-            for (i, pair) in raw.windows(2).enumerate() {
-                if added >= MAX_ADDED_PER_WALK || !budget.in_time() {
-                    break;
-                }
-                let [callee, caller] = pair else { continue };
-                if !matches!(callee.trust, FrameTrust::Context | FrameTrust::Cfi)
-                    || caller.trust != FrameTrust::Cfi
-                {
-                    continue;
-                }
-                // gdb's `get_frame_address_in_block` for the callee.
-                let probe = if i == 0 {
-                    callee.pc
-                } else {
-                    callee.pc.wrapping_sub(1)
-                };
-                if let Some(mut pcs) = search.chain(caller.pc, probe) {
-                    pcs.truncate(MAX_ADDED_PER_WALK - added);
-                    added += pcs.len();
-                    out.push((i, pcs));
-                }
+    // The units of the frames' functions first; those of the functions the search meets in
+    // other units are loaded for the next round (units are loaded lazily, see `symbols`).
+    let mut probes: Vec<u64> = raw
+        .iter()
+        .enumerate()
+        .map(|(i, r)| u64::from(if i == 0 { r.pc } else { r.pc.wrapping_sub(1) }))
+        .collect();
+    let mut inserts = Vec::new();
+    for _ in 0..MAX_ROUNDS {
+        let Some((found, missing)) =
+            app.with_dwarf(&probes, |lookup| search_walk(lookup, app, budget, &raw))
+        else {
+            return raw;
+        };
+        inserts = found;
+        let before = probes.len();
+        for a in missing {
+            if probes.len() >= MAX_PROBES {
+                break;
             }
-            out
-        })
-        .unwrap_or_default();
+            if !probes.contains(&a) {
+                probes.push(a);
+            }
+        }
+        if probes.len() == before {
+            break;
+        }
+    }
     if inserts.is_empty() {
         return raw;
     }
@@ -118,6 +115,49 @@ pub(crate) fn with_tail_calls(
         }
     }
     out
+}
+
+/// One round of the search over every pair of frames: the tail-call frames' PCs to insert
+/// after each callee index, and the addresses whose DWARF was not loaded.
+fn search_walk(
+    lookup: &Lookup<'_>,
+    app: &Symbolizer,
+    budget: &Budget,
+    raw: &[RawFrame],
+) -> (Vec<(usize, Vec<u64>)>, Vec<u64>) {
+    let mut search = Search {
+        dwarf: lookup,
+        app,
+        budget,
+        tails: HashMap::new(),
+        cached: 0,
+        missing: RefCell::new(Vec::new()),
+    };
+    let mut out: Vec<(usize, Vec<u64>)> = Vec::new();
+    let mut added = 0usize;
+    for (i, pair) in raw.windows(2).enumerate() {
+        if added >= MAX_ADDED_PER_WALK || !budget.in_time() {
+            break;
+        }
+        let [callee, caller] = pair else { continue };
+        if !matches!(callee.trust, FrameTrust::Context | FrameTrust::Cfi)
+            || caller.trust != FrameTrust::Cfi
+        {
+            continue;
+        }
+        // gdb's `get_frame_address_in_block` for the callee.
+        let probe = if i == 0 {
+            callee.pc
+        } else {
+            callee.pc.wrapping_sub(1)
+        };
+        if let Some(mut pcs) = search.chain(caller.pc, probe) {
+            pcs.truncate(MAX_ADDED_PER_WALK - added);
+            added += pcs.len();
+            out.push((i, pcs));
+        }
+    }
+    (out, search.missing.into_inner())
 }
 
 /// A tail-call frame between `callee` and `caller`: the caller's unwound registers, the
@@ -145,7 +185,7 @@ struct Site {
 
 /// The DWARF lookups of one walk, with each function's tail-call sites read once.
 struct Search<'a> {
-    dwarf: &'a addr2line::Context<Reader>,
+    dwarf: &'a Lookup<'a>,
     app: &'a Symbolizer,
     budget: &'a Budget,
     /// Function entry → its tail-call sites (gdb's `TYPE_TAIL_CALL_LIST` order), or `None`
@@ -153,6 +193,8 @@ struct Search<'a> {
     tails: HashMap<u64, Option<Rc<Vec<Site>>>>,
     /// Sites held by `tails`.
     cached: usize,
+    /// Addresses looked up whose unit is not loaded (at most [`MAX_PROBES`]).
+    missing: RefCell<Vec<u64>>,
 }
 
 /// The chains found so far, reduced to what they share (gdb's `call_site_chain`).
@@ -205,7 +247,7 @@ impl<'a> Search<'a> {
         let callee = self.function_start(callee_probe)?;
         let ret = u64::from(caller_pc);
         let in_caller = ret.checked_sub(1)?;
-        let unit = self.dwarf.find_dwarf_and_unit(in_caller).skip_all_loads()?;
+        let unit = self.unit(in_caller)?;
         let (func, _) = function_at(&unit, in_caller, self.budget)?;
         let site = call_site(&unit, func, ret, self.budget)?;
         let target = self.target(&unit, &site)?;
@@ -224,13 +266,24 @@ impl<'a> Search<'a> {
         (!pcs.is_empty()).then_some(pcs)
     }
 
+    /// The compile unit covering `addr`; `None` without DWARF there, or when its unit is not
+    /// loaded yet (then noted for the next round).
+    fn unit(&self, addr: u64) -> Option<Unit<'a>> {
+        let Some(ctx) = self.dwarf.context(addr) else {
+            let mut missing = self.missing.borrow_mut();
+            if missing.len() < MAX_PROBES && !missing.contains(&addr) {
+                missing.push(addr);
+            }
+            return None;
+        };
+        ctx.find_dwarf_and_unit(addr).skip_all_loads()
+    }
+
     /// gdb's `get_pc_function_start`: the entry of the DWARF subprogram containing `pc`, else
     /// of its function symbol.
     fn function_start(&self, pc: u32) -> Option<u64> {
         let dwarf = self
-            .dwarf
-            .find_dwarf_and_unit(u64::from(pc))
-            .skip_all_loads()
+            .unit(u64::from(pc))
             .and_then(|unit| function_at(&unit, u64::from(pc), self.budget))
             .and_then(|(_, entry)| entry);
         dwarf.or_else(|| {
@@ -274,7 +327,7 @@ impl<'a> Search<'a> {
     }
 
     fn read_tail_sites(&self, entry: u64) -> Option<Vec<Site>> {
-        let unit = self.dwarf.find_dwarf_and_unit(entry).skip_all_loads()?;
+        let unit = self.unit(entry)?;
         let (func, start) = function_at(&unit, entry, self.budget)?;
         if start != Some(entry) {
             return None;
