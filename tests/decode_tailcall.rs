@@ -5,7 +5,9 @@
 //! callee's entry values through the tail-call site; two different tail-call paths add no
 //! frame; paths that share their last tail call add only that one (gdb's common suffix); a
 //! hostile web of self tail calls and cycles ends within the search bounds; inlined frames
-//! print as gdb prints them (no `0x… in` on the outer frames of an inline chain).
+//! print as gdb prints them (no `0x… in` on the outer frames of an inline chain); and a chain
+//! through a compile unit no frame is in (DWARF 4 GNU call sites, targets named by
+//! declarations) is found both with every unit indexed and with units loaded lazily.
 
 mod decode_support;
 
@@ -543,4 +545,155 @@ fn inlined_frames_print_as_gdb_prints_them() {
         "{}",
         a.report_text()
     );
+}
+
+/// Three compile units with `.debug_aranges`, so that `Symbolizer::new_lazy` parses each unit
+/// on first use: A and B in the first (B tail-calls X, declared there), C in the second, X in
+/// the third (X tail-calls C, declared there); DWARF 4 with GNU call sites. No frame is in
+/// X's unit: the search meets it only through B's tail-call site.
+fn three_units() -> Vec<(String, Vec<u8>)> {
+    use gimli::write::{Dwarf, LineProgram, Unit};
+    let encoding = gimli::Encoding {
+        address_size: 4,
+        format: gimli::Format::Dwarf32,
+        version: 4,
+    };
+    let x_at = at("D");
+    let mut d = Dwarf::new();
+    let mut ranges: Vec<Vec<(u32, u32)>> = Vec::new();
+    let mut unit = |d: &mut Dwarf, file: &str, lo: u32, len: u32| {
+        let id = d.units.add(Unit::new(encoding, LineProgram::none()));
+        let u = d.units.get_mut(id);
+        let root = u.root();
+        let r = u.get_mut(root);
+        r.set(dw::DW_AT_name, A::String(file.as_bytes().to_vec()));
+        r.set(dw::DW_AT_low_pc, addr(lo));
+        r.set(dw::DW_AT_high_pc, A::Udata(u64::from(len)));
+        ranges.push(vec![(lo, len)]);
+        id
+    };
+    let sub = |u: &mut gimli::write::Unit, n: &str, lo: u32| {
+        let root = u.root();
+        let id = u.add(root, dw::DW_TAG_subprogram);
+        let e = u.get_mut(id);
+        e.set(dw::DW_AT_name, A::String(n.as_bytes().to_vec()));
+        e.set(dw::DW_AT_low_pc, addr(lo));
+        e.set(dw::DW_AT_high_pc, A::Udata(u64::from(FN)));
+        id
+    };
+    let decl = |u: &mut gimli::write::Unit, n: &str| {
+        let root = u.root();
+        let id = u.add(root, dw::DW_TAG_subprogram);
+        let e = u.get_mut(id);
+        e.set(dw::DW_AT_name, A::String(n.as_bytes().to_vec()));
+        e.set(dw::DW_AT_external, A::Flag(true));
+        e.set(dw::DW_AT_declaration, A::Flag(true));
+        id
+    };
+    let gnu_site = |u: &mut gimli::write::Unit, parent, ret: u32, target, tail: bool| {
+        let id = u.add(parent, dw::DW_TAG_GNU_call_site);
+        let e = u.get_mut(id);
+        e.set(dw::DW_AT_low_pc, addr(ret));
+        e.set(dw::DW_AT_abstract_origin, A::UnitRef(target));
+        if tail {
+            e.set(dw::DW_AT_GNU_tail_call, A::Flag(true));
+        }
+    };
+    let one = unit(&mut d, "one.c", at("A"), 2 * FN);
+    {
+        let u = d.units.get_mut(one);
+        let a = sub(u, "A", at("A"));
+        let b = sub(u, "B", at("B"));
+        let x = decl(u, "X");
+        gnu_site(u, a, at("A") + 0x10, b, false);
+        gnu_site(u, b, at("B") + 0x20, x, true);
+    }
+    let two = unit(&mut d, "two.c", at("C"), FN);
+    sub(d.units.get_mut(two), "C", at("C"));
+    let three = unit(&mut d, "three.c", x_at, FN);
+    {
+        let u = d.units.get_mut(three);
+        let x = sub(u, "X", x_at);
+        let c = decl(u, "C");
+        gnu_site(u, x, x_at + 0x10, c, true);
+    }
+    let mut sections = Sections::new(EndianVec::new(gimli::LittleEndian));
+    d.write(&mut sections).unwrap();
+    let mut out = Vec::new();
+    sections
+        .for_each(|id, data| -> Result<(), gimli::write::Error> {
+            if !data.slice().is_empty() {
+                out.push((id.name().to_string(), data.slice().to_vec()));
+            }
+            Ok(())
+        })
+        .unwrap();
+    // `.debug_aranges`: one set per unit, at the unit's offset in `.debug_info`.
+    let info = out
+        .iter()
+        .find(|(n, _)| n == ".debug_info")
+        .map(|(_, b)| b.clone())
+        .unwrap();
+    let mut offsets = Vec::new();
+    let mut headers = gimli::DebugInfo::new(&info, gimli::LittleEndian).units();
+    while let Some(h) = headers.next().unwrap() {
+        offsets.push(h.offset().0 as u32);
+    }
+    assert_eq!(offsets.len(), 3);
+    let mut aranges = Vec::new();
+    for (off, set) in offsets.iter().zip(&ranges) {
+        let len: u32 = 12 + 8 * (set.len() as u32 + 1);
+        aranges.extend(len.to_le_bytes());
+        aranges.extend(2u16.to_le_bytes());
+        aranges.extend(off.to_le_bytes());
+        aranges.extend([4u8, 0, 0, 0, 0, 0]);
+        for (lo, n) in set {
+            aranges.extend(le(&[*lo, *n]));
+        }
+        aranges.extend(le(&[0, 0]));
+    }
+    out.push((".debug_aranges".into(), aranges));
+    out
+}
+
+#[test]
+fn a_tail_call_through_a_unit_not_loaded_yet_is_found_when_units_load_lazily() {
+    let x_at = at("D");
+    let elf = AppElf {
+        text: vec![0x13; TEXT_LEN as usize],
+        debug_frame: riscv_debug_frame(&[
+            (at("A"), FN, true),
+            (at("B"), FN, false),
+            (at("C"), FN, false),
+            (x_at, FN, false),
+        ]),
+        symbols: vec![
+            ("A".into(), at("A"), FN, true),
+            ("B".into(), at("B"), FN, true),
+            ("C".into(), at("C"), FN, true),
+            ("X".into(), x_at, FN, true),
+        ],
+        extra: three_units(),
+        ..riscv_app_elf()
+    }
+    .build();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &elf).unwrap();
+    let lazy = Symbolizer::new_lazy(decode::map_elf(file.path()).unwrap()).unwrap();
+    let whole = Symbolizer::new(elf).unwrap();
+    let want = [
+        format!("#0  0x{:08x} in C ()", in_c()),
+        format!("#1  0x{:08x} in X ()", x_at + 0x10),
+        format!("#2  0x{:08x} in B ()", at("B") + 0x20),
+        format!("#3  0x{:08x} in A ()", at("A") + 0x10),
+    ];
+    for sym in [&lazy, &whole] {
+        let a = decode::decode(
+            &core(in_c(), at("A") + 0x10),
+            Some(sym),
+            &Options::default(),
+        )
+        .unwrap();
+        assert_eq!(frame_lines(&a), want, "{}", a.report_text());
+    }
 }

@@ -24,6 +24,10 @@
 //! sibling call leaves the stack as the tail-calling function found it), so its arguments are
 //! evaluated like any frame's; its callee's entry values go through its tail-call site.
 //!
+//! With compile units loaded lazily (`Symbolizer::new_lazy`), a function met in a unit that is
+//! not loaded yet is noted and the search runs again with that unit loaded, at most
+//! [`MAX_ROUNDS`] times.
+//!
 //! Bounds (the DWARF comes from uploaded files): chains of at most [`MAX_CHAIN_DEPTH`] sites,
 //! [`MAX_VISITS`] sites entered per frame pair, [`MAX_SITES_PER_FUNCTION`] tail-call sites read
 //! per function, [`MAX_CACHED_SITES`] kept per walk, [`MAX_ADDED_PER_WALK`] frames added per
