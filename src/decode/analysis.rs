@@ -213,8 +213,8 @@ pub struct Frame {
     pub rom_symbol_hint: Option<String>,
     /// gdb prints `0x... in` for this frame (false for frame 0 on an `is_stmt` row).
     pub show_address: bool,
-    /// How the frame was found: `context`, `cfi`, `windowed` or `scan` (absent in analyses
-    /// stored before crashbox recorded it).
+    /// How the frame was found: `context`, `cfi`, `windowed`, `scan` or `tailcall` (absent in
+    /// analyses stored before crashbox recorded it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub found_by: Option<FrameTrust>,
     /// The innermost function's arguments, in declaration order (absent without DWARF for

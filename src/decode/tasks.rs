@@ -38,7 +38,8 @@ pub(crate) struct Walker<'a> {
 }
 
 impl Walker<'_> {
-    /// Unwinds one register set with the dump's architecture and names the frames.
+    /// Unwinds one register set with the dump's architecture, adds gdb's tail-call frames
+    /// (`values::with_tail_calls`) and names the frames.
     pub fn walk(&self, regs: &Regs) -> (Vec<Frame>, StopReason) {
         let input = UnwindInput {
             regs,
@@ -49,7 +50,10 @@ impl Walker<'_> {
             deadline: self.deadline,
             stack_scan: self.stack_scan,
         };
-        let (raw, stop) = unwind::unwind(self.arch, &input);
+        let (mut raw, stop) = unwind::unwind(self.arch, &input);
+        if let Some(app) = self.symbols.app {
+            raw = super::values::with_tail_calls(app, self.values, raw);
+        }
         let mut frames = self.symbols.symbolize_all(&raw);
         if let Some(app) = self.symbols.app {
             super::values::describe(app, self.memory, self.values, &raw, &mut frames);

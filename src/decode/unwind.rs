@@ -26,6 +26,11 @@ pub enum FrameTrust {
     /// Recovered by scanning the stack for a return address, where CFI ran out (RISC-V ROM
     /// code without a ROM ELF); see `riscv::scan_for_caller`.
     Scan,
+    /// Not unwound: a function that tail-called its callee (and so left no return address),
+    /// rebuilt from the DWARF call sites as gdb does when the chain is unambiguous; its PC is
+    /// the tail-call site's return address. See `values::tailcall`.
+    #[serde(rename = "tailcall")]
+    TailCall,
 }
 
 /// A physical frame found by an unwinder.

@@ -235,6 +235,9 @@ fn crashed_task(a: &Analysis) -> Option<&Task> {
 /// The walk ends at the first frame found by stack scanning: a scanned frame is a good guess,
 /// not a fact, and a signature built from it would change with the decoder's heuristics (a
 /// v1 signature hashes what the CFI and window walks found, as before scanning existed).
+/// Tail-call frames (`FrameTrust::TailCall`) are kept, like inlined ones: gdb prints them as
+/// ordinary frames, so [`from_report_text`] sees them too, and they come from the DWARF
+/// call sites, not from a guess.
 fn expand(task: &Task) -> Vec<StackFrame<'_>> {
     let mut out = Vec::new();
     let walked = task
@@ -1148,6 +1151,32 @@ mod tests {
     }
 
     /// The built-in decoder's own text report gives the same signature as its analysis.
+    #[test]
+    fn tail_call_frames_are_hashed_as_gdb_prints_them() {
+        // `dispatch` tail-called `handle`, which crashed: gdb shows `dispatch` between
+        // `handle` and `rx`, and so does the analysis (found by the DWARF call sites).
+        let mut tail = app("dispatch", "proto.c", 70);
+        tail.found_by = Some(FrameTrust::TailCall);
+        let mut rx = app("rx", "proto.c", 90);
+        rx.found_by = Some(FrameTrust::Cfi);
+        let handle = app("handle", "proto.c", 20);
+        let a = analysis(
+            Some("abort() was called at PC 0x42000051 on core 0"),
+            None,
+            aborted(vec![handle, tail, rx]),
+        );
+        let s = sig(&a);
+        assert_eq!(s.frames, ["handle", "dispatch", "rx"]);
+        let text = from_report_text("sensor-v2", &a.report_text()).expect("a text signature");
+        assert_eq!(text.hash, s.hash, "the text of gdb's bt agrees");
+        // A scanned frame still ends the walk, tail-call frames or not.
+        let mut b = a.clone();
+        if let Some(f) = b.tasks[0].frames.get_mut(4) {
+            f.found_by = Some(FrameTrust::Scan);
+        }
+        assert_eq!(sig(&b).frames, ["handle"]);
+    }
+
     #[test]
     fn report_text_matches_analysis() {
         let mut inlined = app("checksum", "proto.c", 10);

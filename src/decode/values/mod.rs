@@ -20,9 +20,11 @@ mod budget;
 mod eval;
 mod format;
 mod scope;
+mod tailcall;
 mod types;
 
 pub(crate) use budget::Budget;
+pub(crate) use tailcall::with_tail_calls;
 
 use super::analysis::{Frame, Member, Variable};
 use super::memory::Memory;

@@ -52,7 +52,7 @@ pub(crate) struct Scopes {
 }
 
 /// Whether `d` covers `pc`, and its lowest address.
-fn covers(unit: &Unit<'_>, d: &Die, pc: u64) -> (bool, Option<u64>) {
+pub(crate) fn covers(unit: &Unit<'_>, d: &Die, pc: u64) -> (bool, Option<u64>) {
     let Ok(mut ranges) = unit.die_ranges(d) else {
         return (false, None);
     };

@@ -50,7 +50,7 @@ pub struct FrameView {
     pub app: bool,
     /// A frame above that one: the panic handler and library code it went through.
     pub plumbing: bool,
-    /// How the decoder found the frame (`context`, `cfi`, `windowed`, `scan`); empty for
+    /// How the decoder found the frame (`context`, `cfi`, `windowed`, `scan`, `tailcall`); empty for
     /// analyses stored before it was recorded.
     pub found_by: String,
     /// The function's arguments, then its locals (empty for analyses stored before the
@@ -104,6 +104,11 @@ impl FrameView {
     /// Found by scanning the stack (a good guess, not a fact).
     pub fn scanned(&self) -> bool {
         self.found_by == "scan"
+    }
+
+    /// A function that tail-called the frame below it, rebuilt from the DWARF call sites.
+    pub fn tail_call(&self) -> bool {
+        self.found_by == "tailcall"
     }
 
     /// "2 arguments, 3 locals" for the `<details>` summary.
@@ -480,6 +485,23 @@ pub async fn delete(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scanned_and_tail_call_frames_are_told_apart() {
+        let a = serde_json::json!({
+            "tasks": [{"status": "crashed", "frames": [
+                {"pc": 0x42000090u32, "function": "c", "found_by": "context"},
+                {"pc": 0x42000060u32, "function": "b", "found_by": "tailcall"},
+                {"pc": 0x42000010u32, "function": "a", "found_by": "scan"}]}]
+        });
+        let s = summarize(&a, None);
+        let kinds: Vec<(bool, bool)> = s
+            .frames
+            .iter()
+            .map(|f| (f.tail_call(), f.scanned()))
+            .collect();
+        assert_eq!(kinds, [(false, false), (true, false), (false, true)]);
+    }
 
     #[test]
     fn summary_from_analysis() {
