@@ -304,34 +304,36 @@ impl Symbolizer {
             debug_frame,
             eh_frame,
         } = layout;
-        // addr2line's unit index is the longest step (~4.5 ms for a 3.7 MB ELF): build it on a
-        // second thread while this one reads the symbol table, the TCB layout and the FDEs.
-        // Lazily, only `.debug_aranges` is read up front, and the TCB layout is looked up in
-        // the unit of a FreeRTOS `tasks.c` function first.
-        let (units, symbols, abs_symbols, tcb, fdes) = std::thread::scope(|scope| {
-            let units_job = dwarf.clone().map(|d| {
-                scope.spawn(move || match mode {
-                    Dwarf::Whole => Units::whole(d, dwarf_sections),
-                    Dwarf::Lazy => Units::lazy(d, dwarf_sections),
-                })
-            });
-            let (symbols, abs_symbols) = collect_symbols(&file);
-            let tcb = match mode {
-                Dwarf::Whole => dwarf.as_deref().and_then(super::tcb::layout_from_dwarf),
-                Dwarf::Lazy => None,
-            };
-            let fdes = if arch != Some(Arch::Xtensa) {
+        let fdes_of = || {
+            if arch != Some(Arch::Xtensa) {
                 index_fdes(debug_frame.as_ref(), eh_frame.as_ref())
             } else {
                 Vec::new()
-            };
-            let units = units_job.and_then(|j| j.join().ok());
-            let tcb = match (mode, &units) {
-                (Dwarf::Lazy, Some(u)) => lazy_tcb_layout(u, &symbols),
-                _ => tcb,
-            };
-            (units, symbols, abs_symbols, tcb, fdes)
-        });
+            }
+        };
+        let (units, symbols, abs_symbols, tcb, fdes) = match mode {
+            // addr2line's unit index is the longest step (~4.5 ms for a 3.7 MB ELF): build it
+            // on a second thread while this one reads the symbol table, the TCB layout and the
+            // FDEs.
+            Dwarf::Whole => std::thread::scope(|scope| {
+                let units_job = dwarf
+                    .clone()
+                    .map(|d| scope.spawn(move || Units::whole(d, dwarf_sections)));
+                let (symbols, abs_symbols) = collect_symbols(&file);
+                let tcb = dwarf.as_deref().and_then(super::tcb::layout_from_dwarf);
+                let fdes = fdes_of();
+                let units = units_job.and_then(|j| j.join().ok());
+                (units, symbols, abs_symbols, tcb, fdes)
+            }),
+            // Lazily only `.debug_aranges` is read up front (no thread is worth its start-up),
+            // and the TCB layout is looked up in the unit of a FreeRTOS `tasks.c` function.
+            Dwarf::Lazy => {
+                let units = dwarf.map(|d| Units::lazy(d, dwarf_sections));
+                let (symbols, abs_symbols) = collect_symbols(&file);
+                let tcb = units.as_ref().and_then(|u| lazy_tcb_layout(u, &symbols));
+                (units, symbols, abs_symbols, tcb, fdes_of())
+            }
+        };
         let mut sym = Symbolizer {
             approx_bytes: 0,
             elf,
