@@ -8,14 +8,16 @@
 //! Per corpus case, p50 over `ROUNDS` (default 30) of: unzipping the ELF out of a bundle,
 //! SHA-256 of the ELF, `object` parse of the ELF, addr2line's unit index
 //! (`Context::from_dwarf`), `Symbolizer::new` as a whole (these phases overlap on two threads),
-//! a decode with it (first and repeated), building the index image, and the index path:
-//! read the `.idx` file, verify it (`Symbolizer::from_index`) and decode.
+//! a decode with it (first and repeated), building the index image, the index path as the
+//! parse workers take it (read the `.idx` file, verify it with `Symbolizer::from_index`, map
+//! the unpacked ELF beside it for its DWARF, decode), and `crashbox decode`'s in-process work
+//! (map the ELF, `Symbolizer::new_lazy`, decode).
 
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use crashbox::decode::{self, Options, Symbolizer};
+use crashbox::decode::{self, ElfData, Options, Symbolizer};
 use object::{Object, ObjectSection};
 use sha2::Digest;
 
@@ -61,7 +63,7 @@ fn main() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     println!("p50 of {rounds} rounds, ms");
     println!(
-        "{:<12} {:>6} {:>6} {:>6} {:>9} {:>10} {:>7} {:>7} {:>8} {:>7} {:>9} {:>9}",
+        "{:<12} {:>6} {:>6} {:>6} {:>9} {:>10} {:>7} {:>7} {:>8} {:>7} {:>9} {:>9} {:>9}",
         "case",
         "unzip",
         "sha256",
@@ -72,8 +74,9 @@ fn main() -> anyhow::Result<()> {
         "decodeN",
         "idx build",
         "idx KiB",
-        "idx read",
-        "idx total"
+        "idx open",
+        "idx total",
+        "lazy one"
     );
     for case in ["esp32", "esp32c3", "esp32c3_bin"] {
         let dir = corpus.join(case);
@@ -83,7 +86,7 @@ fn main() -> anyhow::Result<()> {
         let dump = std::fs::read(dir.join("coredump.b64"))?;
         let zipped = zip_of(&elf);
         let opts = Options::default();
-        let mut t: Vec<Vec<f64>> = vec![Vec::new(); 10];
+        let mut t: Vec<Vec<f64>> = vec![Vec::new(); 11];
         let mut idx_len = 0;
         for _ in 0..rounds {
             let s = Instant::now();
@@ -118,16 +121,26 @@ fn main() -> anyhow::Result<()> {
             t[7].push(ms(s));
             idx_len = image.len();
             let path = tmp.path().join(format!("{case}.idx"));
+            let elf_path = tmp.path().join(format!("{case}.elf"));
             std::fs::write(&path, &image)?;
+            std::fs::write(&elf_path, &elf)?;
+            // As the parse workers do: read and verify the index, map the unpacked ELF beside
+            // it (its DWARF, one compile unit at a time, for arguments and locals), decode.
             let s = Instant::now();
-            let ix = Symbolizer::from_index(std::fs::read(&path)?, Some(&[0; 16]))?;
+            let ix = Symbolizer::from_index(std::fs::read(&path)?, Some(&[0; 16]))?
+                .with_elf_dwarf(ElfData::map(&std::fs::File::open(&elf_path)?)?)?;
             t[8].push(ms(s));
             std::hint::black_box(decode::decode(&dump, Some(&ix), &opts)?);
             t[9].push(ms(s));
+            // As `crashbox decode` does: map the ELF, lazy DWARF units, hash beside.
+            let s = Instant::now();
+            let lazy = Symbolizer::new_lazy(ElfData::map(&std::fs::File::open(&elf_path)?)?)?;
+            std::hint::black_box(decode::decode(&dump, Some(&lazy), &opts)?);
+            t[10].push(ms(s));
         }
         let v: Vec<f64> = t.into_iter().map(p50).collect();
         println!(
-            "{case:<12} {:>6.2} {:>6.2} {:>6.2} {:>9.2} {:>10.2} {:>7.3} {:>7.3} {:>8.1} {:>7} {:>9.3} {:>9.3}",
+            "{case:<12} {:>6.2} {:>6.2} {:>6.2} {:>9.2} {:>10.2} {:>7.3} {:>7.3} {:>8.1} {:>7} {:>9.3} {:>9.3} {:>9.3}",
             v[0],
             v[1],
             v[2],
@@ -138,9 +151,13 @@ fn main() -> anyhow::Result<()> {
             v[7],
             idx_len / 1024,
             v[8],
-            v[9]
+            v[9],
+            v[10]
         );
     }
-    println!("(idx read = read the file + verify CRC and tables; idx total = that + a decode)");
+    println!(
+        "(idx open = read the index + verify CRC and tables + map the ELF beside it; idx total = \
+         that + a decode; lazy one = crashbox decode's in-process work: map, new_lazy, decode)"
+    );
     Ok(())
 }
