@@ -342,6 +342,11 @@ fn backup_copies_database_and_blobs() {
     ));
     std::fs::create_dir_all(data.join("coredumps/x")).unwrap();
     std::fs::write(data.join("coredumps/x/coredump_1.dmp"), b"dump").unwrap();
+    // A bundle and the decoder's files derived from it (rebuilt at start-up, not backed up).
+    std::fs::create_dir_all(data.join("assets/m")).unwrap();
+    for name in ["firmware-1.0.zip", "firmware-1.0.idx", "firmware-1.0.elf"] {
+        std::fs::write(data.join("assets/m").join(name), b"x").unwrap();
+    }
     let dest = dir.path().join("backup");
     let out = cli(&data, &["backup", dest.to_str().unwrap()], None);
     assert!(
@@ -359,7 +364,11 @@ fn backup_copies_database_and_blobs() {
         .arg(dest.join("blobs.tar"))
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&tar.stdout).contains("coredumps/x/coredump_1.dmp"));
+    let listed = String::from_utf8_lossy(&tar.stdout);
+    assert!(listed.contains("coredumps/x/coredump_1.dmp"), "{listed}");
+    assert!(listed.contains("assets/m/firmware-1.0.zip"), "{listed}");
+    assert!(!listed.contains("firmware-1.0.idx"), "{listed}");
+    assert!(!listed.contains("firmware-1.0.elf"), "{listed}");
 }
 
 /// Issue 14: the data folder is 0700 and the database (with its -wal and -shm) 0600, also

@@ -14,7 +14,9 @@ mod support;
 
 use std::path::Path;
 
-use crashbox::decode::{self, Analysis, DecodeError, Options, StopReason, Symbolizer, Warning};
+use crashbox::decode::{
+    self, Analysis, DecodeError, ElfData, Options, StopReason, Symbolizer, Warning,
+};
 use decode_support::*;
 
 /// xorshift64*: deterministic, no dependency.
@@ -372,6 +374,12 @@ fn mutated_dwarf_of_corpus_elf(case: &str) {
                 1 => m[at] ^ (1 << rng.below(8)),
                 _ => INTERESTING[rng.below(INTERESTING.len())] as u8,
             };
+        }
+        // The lazy one-shot path (`crashbox decode`, the index's DWARF) on the same damage:
+        // it loads single units, and must hold up as the whole-file index does.
+        if let Ok(lazy) = Symbolizer::new_lazy(ElfData::Heap(m.clone())) {
+            decode::decode(&dump, Some(&lazy), &opts)
+                .unwrap_or_else(|e| panic!("{case}: damaged DWARF failed the lazy decode: {e}"));
         }
         let Ok(sym) = Symbolizer::new(m) else {
             refused += 1;

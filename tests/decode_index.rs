@@ -1,7 +1,7 @@
-//! The symbolization index against the ELF path: identical `Analysis` JSON and reports on
-//! the corpus and on synthetic dumps, and a damaged, truncated, old-format or stale index is
-//! refused (never trusted, never a panic), while a hostile index with a valid checksum still
-//! decodes without panicking.
+//! The symbolization index (and the lazy one-shot path of `crashbox decode`) against the ELF
+//! path: identical `Analysis` JSON and reports on the corpus and on synthetic dumps, and a
+//! damaged, truncated, old-format or stale index is refused (never trusted, never a panic),
+//! while a hostile index with a valid checksum still decodes without panicking.
 
 mod decode_support;
 mod support;
@@ -54,6 +54,8 @@ fn corpus_decodes_identically_from_the_index_and_the_elf() {
     for case in support::corpus_case_names() {
         let elf = std::fs::read(dir.join(&case).join("app.elf")).unwrap();
         let dump = std::fs::read(dir.join(&case).join("coredump.b64")).unwrap();
+        // `crashbox decode`'s one-shot path: DWARF units loaded on first use.
+        let lazy = Symbolizer::new_lazy(ElfData::Heap(elf.clone())).expect("ELF");
         let (e, i) = both(elf);
         for stack_scan in [true, false] {
             let opts = Options {
@@ -61,6 +63,13 @@ fn corpus_decodes_identically_from_the_index_and_the_elf() {
                 ..Options::default()
             };
             same_analysis(&dump, &e, &i, &opts, &format!("{case} scan={stack_scan}"));
+            same_analysis(
+                &dump,
+                &e,
+                &lazy,
+                &opts,
+                &format!("{case} lazy scan={stack_scan}"),
+            );
         }
         cases += 1;
     }
