@@ -14,6 +14,7 @@ mod decode_support;
 use std::time::{Duration, Instant};
 
 use crashbox::decode::{self, FrameTrust, Options, Symbolizer};
+use decode_support::dwarf::{die, expr, name};
 use decode_support::*;
 use gimli::write::{
     Address, AttributeValue as A, DwarfUnit, EndianVec, Expression, LineProgram, LineString,
@@ -34,29 +35,6 @@ fn at(name: &str) -> u32 {
 /// The line of an address: one row every 4 bytes.
 fn line(addr: u32) -> u32 {
     (addr - RV_TEXT) / 4 + 1
-}
-
-fn die(
-    u: &mut DwarfUnit,
-    parent: UnitEntryId,
-    tag: gimli::DwTag,
-    attrs: Vec<(gimli::DwAt, A)>,
-) -> UnitEntryId {
-    let id = u.unit.add(parent, tag);
-    for (at, v) in attrs {
-        u.unit.get_mut(id).set(at, v);
-    }
-    id
-}
-
-fn expr(f: impl FnOnce(&mut Expression)) -> A {
-    let mut e = Expression::new();
-    f(&mut e);
-    A::Exprloc(e)
-}
-
-fn name(s: &str) -> (gimli::DwAt, A) {
-    (dw::DW_AT_name, A::String(s.as_bytes().to_vec()))
 }
 
 fn addr(a: u32) -> A {

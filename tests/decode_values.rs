@@ -9,38 +9,15 @@
 mod decode_support;
 
 use crashbox::decode::{self, Options, Symbolizer};
+use decode_support::dwarf::{die, expr, name};
 use decode_support::*;
 use gimli::write::{
     Address, AttributeValue as A, DwarfUnit, EndianVec, Expression, Location, LocationList,
-    Sections, UnitEntryId,
+    Sections,
 };
 use gimli::{Register, constants as dw};
 
 const TAG_ADDR: u32 = 0x3fc8_a5fc;
-
-/// A DIE under `parent` with attributes.
-fn die(
-    u: &mut DwarfUnit,
-    parent: UnitEntryId,
-    tag: gimli::DwTag,
-    attrs: Vec<(gimli::DwAt, A)>,
-) -> UnitEntryId {
-    let id = u.unit.add(parent, tag);
-    for (at, v) in attrs {
-        u.unit.get_mut(id).set(at, v);
-    }
-    id
-}
-
-fn expr(f: impl FnOnce(&mut Expression)) -> A {
-    let mut e = Expression::new();
-    f(&mut e);
-    A::Exprloc(e)
-}
-
-fn name(s: &str) -> (gimli::DwAt, A) {
-    (dw::DW_AT_name, A::String(s.as_bytes().to_vec()))
-}
 
 /// The DWARF sections of the firmware: f0 (0x42000000), f1 (+0x40), f2 (+0x80).
 fn dwarf() -> Vec<(String, Vec<u8>)> {

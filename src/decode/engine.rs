@@ -80,21 +80,19 @@ fn read_limited(
     Ok(buf)
 }
 
+/// An I/O error on `path`, "not found" told apart.
+fn io_error(path: &str, source: std::io::Error) -> ReadError {
+    let path = path.to_string();
+    if source.kind() == std::io::ErrorKind::NotFound {
+        ReadError::NotFound { path, source }
+    } else {
+        ReadError::Io { path, source }
+    }
+}
+
 fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     let shown = path.display().to_string();
-    let f = std::fs::File::open(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            ReadError::NotFound {
-                path: shown.clone(),
-                source,
-            }
-        } else {
-            ReadError::Io {
-                path: shown.clone(),
-                source,
-            }
-        }
-    })?;
+    let f = std::fs::File::open(path).map_err(|e| io_error(&shown, e))?;
     let size_hint = f.metadata().map(|m| m.len()).unwrap_or(0);
     read_limited(f, limit, &shown, size_hint)
 }
@@ -116,19 +114,7 @@ pub fn read_elf(path: &Path) -> Result<Vec<u8>, ReadError> {
 /// (see [`ElfData::map`]).
 pub fn map_elf(path: &Path) -> Result<ElfData, ReadError> {
     let shown = path.display().to_string();
-    let io = |source: std::io::Error| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            ReadError::NotFound {
-                path: shown.clone(),
-                source,
-            }
-        } else {
-            ReadError::Io {
-                path: shown.clone(),
-                source,
-            }
-        }
-    };
+    let io = |e| io_error(&shown, e);
     let f = std::fs::File::open(path).map_err(io)?;
     if f.metadata().map_err(io)?.len() > MAX_ELF_BYTES {
         return Err(ReadError::TooLarge {

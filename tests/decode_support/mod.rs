@@ -2,6 +2,8 @@
 //! tests. Everything is built from scratch here: no corpus needed.
 #![allow(dead_code)]
 
+pub mod dwarf;
+
 use base64::Engine;
 use sha2::{Digest, Sha256};
 

@@ -52,7 +52,7 @@ pub(crate) struct Scopes {
 }
 
 /// Whether `d` covers `pc`, and its lowest address.
-pub(crate) fn covers(unit: &Unit<'_>, d: &Die, pc: u64) -> (bool, Option<u64>) {
+fn covers(unit: &Unit<'_>, d: &Die, pc: u64) -> (bool, Option<u64>) {
     let Ok(mut ranges) = unit.die_ranges(d) else {
         return (false, None);
     };
@@ -81,8 +81,13 @@ fn var_die(unit: &Unit<'_>, d: &Die, budget: &Budget) -> Option<VarDie> {
     })
 }
 
-/// The scopes at `pc` in `unit`.
-pub(crate) fn scopes_at(unit: &Unit<'_>, pc: u64, budget: &Budget) -> Option<Scopes> {
+/// The top-level subprogram of `unit` containing `pc`, with its entry (`DW_AT_entry_pc`, else
+/// its lowest address).
+pub(crate) fn subprogram_at(
+    unit: &Unit<'_>,
+    pc: u64,
+    budget: &Budget,
+) -> Option<(UnitOffset, Option<u64>)> {
     let mut tree = unit.entries_tree(None).ok()?;
     let root = tree.root().ok()?;
     let mut children = root.children();
@@ -102,19 +107,26 @@ pub(crate) fn scopes_at(unit: &Unit<'_>, pc: u64, budget: &Budget) -> Option<Sco
             Some(AttributeValue::Addr(a)) => Some(a),
             _ => low,
         };
-        let subprogram = e.offset();
-        let mut scopes = Vec::new();
-        let mut first = new_scope(unit, e, budget);
-        first.entry_pc = entry_pc;
-        scopes.push(first);
-        walk(unit, node, pc, &mut scopes, 0, budget, true);
-        return Some(Scopes {
-            scopes,
-            subprogram,
-            entry_pc,
-        });
+        return Some((e.offset(), entry_pc));
     }
     None
+}
+
+/// The scopes at `pc` in `unit`.
+pub(crate) fn scopes_at(unit: &Unit<'_>, pc: u64, budget: &Budget) -> Option<Scopes> {
+    let (subprogram, entry_pc) = subprogram_at(unit, pc, budget)?;
+    let mut tree = unit.entries_tree(Some(subprogram)).ok()?;
+    let node = tree.root().ok()?;
+    let mut scopes = Vec::new();
+    let mut first = new_scope(unit, node.entry(), budget);
+    first.entry_pc = entry_pc;
+    scopes.push(first);
+    walk(unit, node, pc, &mut scopes, 0, budget, true);
+    Some(Scopes {
+        scopes,
+        subprogram,
+        entry_pc,
+    })
 }
 
 fn new_scope(unit: &Unit<'_>, d: &Die, budget: &Budget) -> Scope {

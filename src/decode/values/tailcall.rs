@@ -37,10 +37,10 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-use gimli::{AttributeValue, UnitOffset, constants as dw};
+use gimli::{AttributeValue, constants as dw};
 
 use super::budget::Budget;
-use super::scope::{call_site, covers};
+use super::scope::{call_site, subprogram_at};
 use super::types::{Die, Unit, die, string, unit_ref};
 use crate::decode::symbols::{Lookup, Reader, Symbolizer};
 use crate::decode::unwind::{FrameTrust, RawFrame};
@@ -252,7 +252,7 @@ impl<'a> Search<'a> {
         let ret = u64::from(caller_pc);
         let in_caller = ret.checked_sub(1)?;
         let unit = self.unit(in_caller)?;
-        let (func, _) = function_at(&unit, in_caller, self.budget)?;
+        let (func, _) = subprogram_at(&unit, in_caller, self.budget)?;
         let site = call_site(&unit, func, ret, self.budget)?;
         let target = self.target(&unit, &site)?;
         if target == callee {
@@ -288,7 +288,7 @@ impl<'a> Search<'a> {
     fn function_start(&self, pc: u32) -> Option<u64> {
         let dwarf = self
             .unit(u64::from(pc))
-            .and_then(|unit| function_at(&unit, u64::from(pc), self.budget))
+            .and_then(|unit| subprogram_at(&unit, u64::from(pc), self.budget))
             .and_then(|(_, entry)| entry);
         dwarf.or_else(|| {
             self.app
@@ -332,7 +332,7 @@ impl<'a> Search<'a> {
 
     fn read_tail_sites(&self, entry: u64) -> Option<Vec<Site>> {
         let unit = self.unit(entry)?;
-        let (func, start) = function_at(&unit, entry, self.budget)?;
+        let (func, start) = subprogram_at(&unit, entry, self.budget)?;
         if start != Some(entry) {
             return None;
         }
@@ -462,33 +462,6 @@ fn address(unit: &Unit<'_>, v: AttributeValue<Reader>) -> Option<u64> {
         AttributeValue::DebugAddrIndex(i) => unit.address(i).ok(),
         _ => None,
     }
-}
-
-/// The top-level subprogram of `unit` containing `pc`, with its entry (`DW_AT_entry_pc`, else
-/// its lowest address, as `scope::scopes_at` takes it).
-fn function_at(unit: &Unit<'_>, pc: u64, budget: &Budget) -> Option<(UnitOffset, Option<u64>)> {
-    let mut tree = unit.entries_tree(None).ok()?;
-    let root = tree.root().ok()?;
-    let mut children = root.children();
-    while let Ok(Some(node)) = children.next() {
-        if !budget.die() {
-            return None;
-        }
-        let e = node.entry();
-        if e.tag() != dw::DW_TAG_subprogram {
-            continue;
-        }
-        let (hit, low) = covers(unit, e, pc);
-        if !hit {
-            continue;
-        }
-        let entry = match e.attr_value(dw::DW_AT_entry_pc) {
-            Some(AttributeValue::Addr(a)) => Some(a),
-            _ => low,
-        };
-        return Some((e.offset(), entry));
-    }
-    None
 }
 
 #[cfg(test)]

@@ -1,0 +1,30 @@
+//! Small helpers over `gimli::write` for the tests that build DWARF by hand.
+
+use gimli::constants as dw;
+use gimli::write::{AttributeValue as A, DwarfUnit, Expression, UnitEntryId};
+
+/// A DIE under `parent` with attributes.
+pub fn die(
+    u: &mut DwarfUnit,
+    parent: UnitEntryId,
+    tag: gimli::DwTag,
+    attrs: Vec<(gimli::DwAt, A)>,
+) -> UnitEntryId {
+    let id = u.unit.add(parent, tag);
+    for (at, v) in attrs {
+        u.unit.get_mut(id).set(at, v);
+    }
+    id
+}
+
+/// A location expression built by `f`.
+pub fn expr(f: impl FnOnce(&mut Expression)) -> A {
+    let mut e = Expression::new();
+    f(&mut e);
+    A::Exprloc(e)
+}
+
+/// `DW_AT_name` as an inline string.
+pub fn name(s: &str) -> (gimli::DwAt, A) {
+    (dw::DW_AT_name, A::String(s.as_bytes().to_vec()))
+}
