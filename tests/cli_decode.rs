@@ -69,6 +69,19 @@ fn decode_prints_the_report_and_json() {
     let out = crashbox(&["decode", "--elf", &elf, "-"], Some(&bytes));
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("func_a"));
+
+    // The ELF from a pipe (`--elf <(unzip -p fw.zip app.elf)`), which cannot be mapped: read.
+    #[cfg(unix)]
+    {
+        let app = std::fs::read(&elf).unwrap();
+        let out = crashbox(&["decode", "--elf", "/dev/stdin", &core], Some(&app));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("in func_a ()"));
+    }
 }
 
 #[test]

@@ -13,7 +13,7 @@ mod decode_support;
 
 use std::time::{Duration, Instant};
 
-use crashbox::decode::{self, FrameTrust, Options, Symbolizer};
+use crashbox::decode::{self, ElfData, FrameTrust, Options, Symbolizer};
 use decode_support::dwarf::{die, expr, name};
 use decode_support::*;
 use gimli::write::{
@@ -389,6 +389,15 @@ fn an_unambiguous_tail_call_is_shown_as_gdb_shows_it() {
     // The report marks nothing: gdb prints tail-call frames as ordinary frames.
     assert!(!a.report_text().contains("crashbox: frame"));
     assert_eq!(a.tasks[0].stop_reason, decode::StopReason::Outermost);
+    // The parse workers' path, the index with the unpacked ELF's DWARF beside it, finds the
+    // same frames with the same values.
+    let from_elf = Symbolizer::new(app()).unwrap();
+    let indexed = Symbolizer::from_index(from_elf.to_index([0; 16]).unwrap(), None)
+        .unwrap()
+        .with_elf_dwarf(ElfData::Heap(app()))
+        .unwrap();
+    let i = decode::decode(&core(in_c(), a_ret), Some(&indexed), &Options::default()).unwrap();
+    assert_eq!(i, a);
 }
 
 #[test]

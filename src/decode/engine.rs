@@ -116,13 +116,22 @@ pub fn map_elf(path: &Path) -> Result<ElfData, ReadError> {
     let shown = path.display().to_string();
     let io = |e| io_error(&shown, e);
     let f = std::fs::File::open(path).map_err(io)?;
-    if f.metadata().map_err(io)?.len() > MAX_ELF_BYTES {
+    let meta = f.metadata().map_err(io)?;
+    // A pipe (`--elf <(unzip -p fw.zip app.elf)`) or a device cannot be mapped: read it.
+    if !meta.is_file() {
+        return read_limited(f, MAX_ELF_BYTES, &shown, 0).map(ElfData::Heap);
+    }
+    if meta.len() > MAX_ELF_BYTES {
         return Err(ReadError::TooLarge {
             path: shown.clone(),
             limit: MAX_ELF_BYTES,
         });
     }
-    ElfData::map(&f).map_err(io)
+    match ElfData::map(&f) {
+        Ok(elf) => Ok(elf),
+        // A file system that does not map files: read it.
+        Err(_) => read_limited(f, MAX_ELF_BYTES, &shown, meta.len()).map(ElfData::Heap),
+    }
 }
 
 /// Reads a chip name given by a person or a device (`esp32c3`, `ESP32-C3`): empty means "not

@@ -43,15 +43,18 @@ pub enum ElfData {
 
 impl ElfData {
     /// Maps `file` read-only: the pages the decoder touches are read from the page cache
-    /// on demand, with no copy and no heap (for one decode of a large ELF, `crashbox
-    /// decode`). The file must not change while mapped; its length must be at most `limit`.
+    /// on demand, with no copy and no heap (`crashbox decode`; the parse workers' unpacked
+    /// ELF beside a version's index). The file must not be truncated or rewritten in place
+    /// while mapped.
     pub fn map(file: &std::fs::File) -> std::io::Result<ElfData> {
         if file.metadata()?.len() == 0 {
             return Ok(ElfData::Heap(Vec::new()));
         }
-        // SAFETY: the mapping is read-only and private to this process; like gdb, objdump
-        // and every tool that maps the files it reads, crashbox asks that the file is not
-        // truncated or rewritten while it runs (a truncation would raise SIGBUS).
+        // SAFETY: the mapping is read-only (shared with the page cache), and nothing in
+        // crashbox writes to a mapped file: the unpacked ELFs are replaced by rename, never
+        // rewritten. Like gdb, objdump and every tool that maps the files it reads, crashbox
+        // asks that nobody else truncates or rewrites them in place while it runs (a
+        // truncation, or a read error of the disk, raises SIGBUS).
         let map = unsafe { memmap2::Mmap::map(file)? };
         Ok(ElfData::Mapped(map))
     }

@@ -1,5 +1,7 @@
 //! The symbolization index of each stored firmware bundle (`firmware-<version>.idx` next to
-//! `firmware-<version>.zip`; format in `decode/index/`).
+//! `firmware-<version>.zip`; format in `decode/index/`), and the bundle's ELF unpacked beside
+//! it (`firmware-<version>.elf`, written first), whose DWARF the workers map for the frames'
+//! arguments and locals.
 //!
 //! - Written when a bundle is uploaded (after the upload's commit; a failure is logged and
 //!   the upload stands) and, for stored bundles without a usable one, by a background thread
@@ -8,11 +10,14 @@
 //!   dump of a version decodes as fast as the hundredth, and no per-version DWARF state stays
 //!   in memory between jobs.
 //! - Never trusted blindly: the image carries a CRC-32 and format version, and a stamp of the
-//!   bundle it was built from (length and modification time). A missing, stale, corrupt or
-//!   old-format index is rebuilt from the bundle's ELF and replaced atomically.
+//!   bundle it was built from (length and modification time), and the length of its ELF. A
+//!   missing, stale, corrupt or old-format index, or a missing or other-length unpacked ELF,
+//!   is rebuilt from the bundle's ELF and replaced atomically (once per version, however many
+//!   dumps meet it; not retried for a bundle that could not be indexed until it changes).
 //! - Removed with its bundle (deletion, retention, a raw `.bin` re-upload), and before a
 //!   re-uploaded bundle replaces the old one.
 
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Instant, UNIX_EPOCH};
@@ -119,7 +124,7 @@ pub fn open(
     let indexed = Symbolizer::from_index(bytes, Some(bundle_stamp)).map_err(OpenError::Index)?;
     let elf = std::fs::File::open(layout.index_elf_path(code, v))
         .and_then(|f| ElfData::map(&f))
-        .map_err(OpenError::Io)?;
+        .map_err(OpenError::Elf)?;
     indexed.with_elf_dwarf(elf).map_err(OpenError::Index)
 }
 
@@ -129,9 +134,13 @@ pub enum OpenError {
     /// Missing or unreadable.
     #[error("{0}")]
     Io(io::Error),
-    /// Present but not usable (corrupt, truncated, old format, stale).
+    /// Present but not usable (corrupt, truncated, old format, stale, or the ELF beside it
+    /// is not the one it was built from).
     #[error("{0}")]
     Index(IndexError),
+    /// The unpacked ELF beside the index is missing or unreadable.
+    #[error("the unpacked ELF beside the index: {0}")]
+    Elf(io::Error),
 }
 
 /// Builds the index of `elf` for the bundle now at `bundle_stamp` and stores it atomically.
@@ -213,6 +222,9 @@ pub fn symbols_for(db: &Db, layout: &Layout, model_code: &str, version: &str) ->
         Err(OpenError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
             tracing::info!(model = %code, version = %v, "firmware has no index yet; building it from the ELF")
         }
+        Err(OpenError::Elf(e)) => {
+            tracing::warn!(model = %code, version = %v, error = %e, "the unpacked firmware ELF beside the index is unusable; rebuilding both from the bundle")
+        }
         Err(e) => {
             tracing::warn!(model = %code, version = %v, error = %e, "firmware index unusable; rebuilding it from the ELF")
         }
@@ -224,20 +236,49 @@ pub fn symbols_for(db: &Db, layout: &Layout, model_code: &str, version: &str) ->
         Ok(s) => Arc::new(s),
         Err(e) => return Ok(Symbols::Invalid(e)),
     };
-    // The index is rebuilt beside this decode, not before it. Only an index of the bundle that
-    // was read is written (a re-upload may have replaced it meanwhile).
-    let rebuild = {
-        let (layout, symbolizer) = (layout.clone(), symbolizer.clone());
-        move || {
-            if bundle_stamp(&layout, &code, &v).is_ok_and(|after| after == before)
-                && let Err(e) = build_and_store(&layout, &code, &v, &symbolizer, before)
-            {
-                tracing::warn!(model = %code, version = %v, error = %e, "cannot store firmware index");
-            }
-        }
-    };
-    on_builder(Box::new(rebuild));
+    // The index is rebuilt beside this decode, not before it, on the builder thread from the
+    // bundle (holding nothing of this decode), once per version however many dumps meet the
+    // missing index, and not again for a bundle that could not be indexed.
+    queue_rebuild(db, layout, &code, &v, before);
     Ok(Symbols::Ready(symbolizer))
+}
+
+/// Versions whose rebuild is queued, and versions whose bundle (at that stamp) could not be
+/// indexed: a dump of them decodes from the ELF without queueing another attempt.
+#[derive(Default)]
+struct Rebuilds {
+    queued: HashSet<(ModelCode, FirmwareVersion)>,
+    failed: HashMap<(ModelCode, FirmwareVersion), [u8; STAMP_LEN]>,
+}
+
+fn rebuilds() -> std::sync::MutexGuard<'static, Rebuilds> {
+    static R: OnceLock<Mutex<Rebuilds>> = OnceLock::new();
+    R.get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// Queues the rebuild of a version's index (and unpacked ELF) unless one is queued or the
+/// bundle at `stamp` already failed to index.
+fn queue_rebuild(
+    db: &Db,
+    layout: &Layout,
+    code: &ModelCode,
+    v: &FirmwareVersion,
+    stamp: [u8; STAMP_LEN],
+) {
+    let key = (code.clone(), v.clone());
+    {
+        let mut r = rebuilds();
+        if r.failed.get(&key) == Some(&stamp) || !r.queued.insert(key.clone()) {
+            return;
+        }
+    }
+    let (db, layout) = (db.clone(), layout.clone());
+    on_builder(Box::new(move || {
+        ensure(&db, &layout, &key.0, &key.1);
+        rebuilds().queued.remove(&key);
+    }));
 }
 
 /// The stored versions whose bundle has an ELF.
@@ -271,10 +312,12 @@ fn ensure(db: &Db, layout: &Layout, code: &ModelCode, v: &FirmwareVersion) -> bo
     match result {
         Ok(_) => {
             tracing::info!(model = %code, version = %v, "built missing firmware index");
+            rebuilds().failed.remove(&(code.clone(), v.clone()));
             true
         }
         Err(e) => {
-            tracing::warn!(model = %code, version = %v, error = %e, "cannot index stored firmware ELF");
+            tracing::warn!(model = %code, version = %v, error = %e, "cannot index stored firmware ELF; its dumps decode from the ELF");
+            rebuilds().failed.insert((code.clone(), v.clone()), stamp);
             false
         }
     }

@@ -14,8 +14,9 @@
 //! - [`reconcile`]: startup check of files against rows (adopts stored versions without a row).
 //!
 //! On disk (see `store::Layout`): `ASSETS_DIR/<code>/firmware-<version>.zip` (the bundle as
-//! uploaded), `ASSETS_DIR/<code>/firmware-<version>.idx` (its symbolization index),
-//! `ASSETS_DIR/<code>/firmware-<version>.bin` (its app image, streamed to devices) and
+//! uploaded), `ASSETS_DIR/<code>/firmware-<version>.idx` (its symbolization index) and
+//! `.elf` (its ELF, unpacked beside the index), `ASSETS_DIR/<code>/firmware-<version>.bin`
+//! (its app image, streamed to devices) and
 //! the legacy `ASSETS_DIR/firmware-<code>.bin` (always the current version's image).
 
 pub mod app_image;

@@ -28,7 +28,8 @@ pub enum FirmwareFile {
 ///
 /// ```text
 /// COREDUMPS_DIR/<device_key>/coredump_<YYYYMMDD>T<HHMMSS>_<micro6>Z.dmp
-/// ASSETS_DIR/<model_code>/firmware-<version>.zip | .bin | .idx   (.idx: symbolization index)
+/// ASSETS_DIR/<model_code>/firmware-<version>.zip | .bin | .idx | .elf
+///     (.idx: symbolization index; .elf: the bundle's ELF unpacked beside it)
 /// ASSETS_DIR/firmware-<model_code>.bin        (legacy flat file of the current version)
 /// ```
 ///

@@ -20,10 +20,14 @@ type Context = addr2line::Context<Reader>;
 /// Address ranges listed in `.debug_aranges` before the lazy mode gives up (and indexes the
 /// whole file instead).
 const MAX_ARANGES: usize = 1_000_000;
+/// Ranges starting below an address that are checked for covering it (they may overlap).
+const ARANGE_LOOKBACK: usize = 16;
 /// Units of `.debug_info` counted when checking that `.debug_aranges` lists them all.
 const MAX_UNITS: usize = 1_000_000;
-/// Abbreviation codes checked for forms that point into other units.
-const MAX_ABBREV_CODES: u64 = 100_000;
+/// Abbreviation declarations checked for forms that point into other units.
+const MAX_ABBREV_CODES: usize = 100_000;
+/// Attributes of one abbreviation declaration read for that check.
+const MAX_ABBREV_ATTRS: usize = 1_000;
 
 /// How the DWARF of one ELF is reached.
 pub(crate) struct Units {
@@ -75,12 +79,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The unit whose `.debug_aranges` set covers `probe` (the first listed, as addr2line).
+/// The unit whose `.debug_aranges` set covers `probe`: among the [`ARANGE_LOOKBACK`] ranges
+/// starting last at or below it (GCC's do not overlap), the one of the lowest unit offset.
 fn unit_at(ranges: &[(u64, u64, usize)], probe: u64) -> Option<usize> {
     let end = ranges.partition_point(|r| r.0 <= probe);
     ranges
         .get(..end)?
         .iter()
+        .rev()
+        .take(ARANGE_LOOKBACK)
         .filter(|r| probe < r.1)
         .map(|r| r.2)
         .min()
@@ -202,8 +209,8 @@ impl Units {
             .debug_info
             .header_from_offset(DebugInfoOffset(off))
             .ok()?;
-        let unit = self.dwarf.unit(header.clone()).ok()?;
-        if refers_to_other_units(&unit) {
+        let abbrev = section(&self.sections, SectionId::DebugAbbrev)?;
+        if refers_to_other_units(&abbrev, header.debug_abbrev_offset().0) {
             return None;
         }
         let len = header.length_including_self();
@@ -253,26 +260,50 @@ pub(crate) fn load(
     Ok(std::sync::Arc::new(d))
 }
 
-/// Whether the unit's abbreviations use a form that points into another unit by section
-/// offset (`DW_FORM_ref_addr`, the GNU alternate-file forms), which a unit loaded alone
-/// could not resolve.
-fn refers_to_other_units(unit: &gimli::Unit<Reader>) -> bool {
-    let mut code = 1u64;
-    while let Some(a) = unit.abbreviations.get(code) {
-        if a.attributes().iter().any(|s| {
-            matches!(
-                s.form(),
-                gimli::DW_FORM_ref_addr | gimli::DW_FORM_GNU_ref_alt | gimli::DW_FORM_GNU_strp_alt
-            )
-        }) {
+/// Whether the abbreviation table at `offset` of `.debug_abbrev` uses a form that points into
+/// another unit by section offset (`DW_FORM_ref_addr`, the GNU alternate-file forms) or may
+/// (`DW_FORM_indirect`), which a unit loaded alone could not resolve. Read raw, so that codes
+/// after a gap are seen too; an unreadable table counts as referring.
+fn refers_to_other_units(debug_abbrev: &Reader, offset: usize) -> bool {
+    use gimli::Reader as _;
+    let mut r = debug_abbrev.clone();
+    if r.skip(offset).is_err() {
+        return true;
+    }
+    for _ in 0..MAX_ABBREV_CODES {
+        let Ok(code) = r.read_uleb128() else {
+            return true;
+        };
+        if code == 0 {
+            return false;
+        }
+        // The tag and the children flag.
+        if r.read_uleb128().is_err() || r.read_u8().is_err() {
             return true;
         }
-        code += 1;
-        if code > MAX_ABBREV_CODES {
-            return true;
+        for _ in 0..MAX_ABBREV_ATTRS {
+            let (Ok(name), Ok(form)) = (r.read_uleb128(), r.read_uleb128()) else {
+                return true;
+            };
+            if name == 0 && form == 0 {
+                break;
+            }
+            let form = gimli::DwForm(u16::try_from(form).unwrap_or(u16::MAX));
+            if form == gimli::DW_FORM_implicit_const && r.read_sleb128().is_err() {
+                return true;
+            }
+            if matches!(
+                form,
+                gimli::DW_FORM_ref_addr
+                    | gimli::DW_FORM_indirect
+                    | gimli::DW_FORM_GNU_ref_alt
+                    | gimli::DW_FORM_GNU_strp_alt
+            ) {
+                return true;
+            }
         }
     }
-    false
+    true
 }
 
 /// Every `.debug_aranges` range with its unit, sorted; `None` when some unit of
@@ -283,6 +314,9 @@ fn aranges(dwarf: &gimli::Dwarf<Reader>) -> Option<Vec<(u64, u64, usize)>> {
     let mut listed = Vec::new();
     let mut headers = dwarf.debug_aranges.headers();
     while let Some(h) = headers.next().ok()? {
+        if listed.len() >= MAX_UNITS {
+            return None;
+        }
         listed.push(h.debug_info_offset().0);
         let mut entries = h.entries();
         while let Some(e) = entries.next().ok()? {
@@ -315,7 +349,37 @@ fn aranges(dwarf: &gimli::Dwarf<Reader>) -> Option<Vec<(u64, u64, usize)>> {
 
 #[cfg(test)]
 mod tests {
-    use super::unit_at;
+    use super::{refers_to_other_units, unit_at};
+    use crate::decode::symbols::{ElfBytes, Reader};
+
+    fn reader(bytes: &[u8]) -> Reader {
+        gimli::EndianReader::new(ElfBytes::from_vec(bytes.to_vec()), gimli::LittleEndian)
+    }
+
+    #[test]
+    fn forms_pointing_into_other_units_are_found_after_a_gap_in_the_codes() {
+        // code 1: compile_unit, children, name/strp; code 7 (after a gap): variable, no
+        // children, an implicit_const, then type with `form`; end of table.
+        let table = |form: u8| -> Vec<u8> {
+            vec![
+                1, 0x11, 1, 0x03, 0x0e, 0, 0, //
+                7, 0x34, 0, 0x0b, 0x21, 0x7f, 0x49, form, 0, 0, //
+                0,
+            ]
+        };
+        assert!(
+            !refers_to_other_units(&reader(&table(0x13)), 0),
+            "ref4 is unit-local"
+        );
+        assert!(refers_to_other_units(&reader(&table(0x10)), 0), "ref_addr");
+        assert!(refers_to_other_units(&reader(&table(0x16)), 0), "indirect");
+        // Offsets point at the unit's own table; a truncated table counts as referring.
+        let mut two = vec![0u8];
+        two.extend(table(0x13));
+        assert!(!refers_to_other_units(&reader(&two), 1));
+        assert!(refers_to_other_units(&reader(&table(0x13)[..9]), 0));
+        assert!(refers_to_other_units(&reader(&[]), 5));
+    }
 
     #[test]
     fn the_unit_covering_an_address_is_found_among_overlapping_ranges() {
