@@ -111,13 +111,21 @@ fn a_corrupt_or_old_index_is_rebuilt_from_the_elf() {
         reports.push(d["parsed_output"].as_str().unwrap().to_string());
         // Rebuilt beside the decode, by the worker that met it.
         wait_for(&format!("{what}: index rebuilt"), WAIT, || {
-            std::fs::read(&idx).is_ok_and(|b| b == good)
+            std::fs::read(&idx).is_ok_and(|b| b != bytes && b.len() == good.len() && usable(&idx))
         });
     }
-    // The unpacked ELF beside the index missing, or of another length: the index is not used
-    // without it (no arguments), both are rebuilt.
+    // The unpacked ELF beside the index missing, of another length, or replaced: the index is
+    // not used without the ELF it was built with (no arguments, or another build's), both are
+    // rebuilt.
     let unpacked = idx.with_extension("elf");
-    for (what, elf_now) in [("no ELF", None), ("short ELF", Some(&elf[..elf.len() / 2]))] {
+    let mut other = elf.clone();
+    let last = other.len() - 1;
+    other[last] ^= 0xff;
+    for (what, elf_now) in [
+        ("no ELF", None),
+        ("short ELF", Some(&elf[..elf.len() / 2])),
+        ("another ELF of the same length", Some(&other[..])),
+    ] {
         match elf_now {
             None => std::fs::remove_file(&unpacked).unwrap(),
             Some(b) => std::fs::write(&unpacked, b).unwrap(),
@@ -127,7 +135,7 @@ fn a_corrupt_or_old_index_is_rebuilt_from_the_elf() {
         assert_eq!(d["parse_status"], "PARSED", "{what}: {d}");
         reports.push(d["parsed_output"].as_str().unwrap().to_string());
         wait_for(&format!("{what}: ELF unpacked again"), WAIT, || {
-            std::fs::read(&unpacked).is_ok_and(|b| b == elf)
+            std::fs::read(&unpacked).is_ok_and(|b| b == elf) && usable(&idx)
         });
     }
     reports.dedup();
@@ -140,7 +148,7 @@ fn a_corrupt_or_old_index_is_rebuilt_from_the_elf() {
     let id = upload(&app, &dev, "3.0.0", &dump);
     assert_eq!(app.wait_parsed(dev.id, id, WAIT)["parse_status"], "PARSED");
     wait_for("the stale index to be rebuilt", WAIT, || {
-        std::fs::read(&idx).is_ok_and(|b| b == fresh)
+        std::fs::read(&idx).is_ok_and(|b| b != good && usable(&idx))
     });
 }
 

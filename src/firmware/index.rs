@@ -9,18 +9,21 @@
 //! - Opened by the parse workers ([`symbols_for`]) instead of unzipping the ELF: the first
 //!   dump of a version decodes as fast as the hundredth, and no per-version DWARF state stays
 //!   in memory between jobs.
-//! - Never trusted blindly: the image carries a CRC-32 and format version, and a stamp of the
-//!   bundle it was built from (length and modification time), and the length of its ELF. A
-//!   missing, stale, corrupt or old-format index, or a missing or other-length unpacked ELF,
-//!   is rebuilt from the bundle's ELF and replaced atomically (once per version, however many
-//!   dumps meet it; not retried for a bundle that could not be indexed until it changes).
+//! - Never trusted blindly: the image carries a CRC-32 and format version, a stamp of the
+//!   bundle it was built from and of the unpacked ELF (lengths and modification times), and
+//!   the ELF's length. A missing, stale, corrupt or old-format index, or a missing or replaced
+//!   unpacked ELF, is rebuilt from the bundle's ELF and replaced atomically (one rebuild per
+//!   version however many dumps meet it; not retried for a bundle that could not be indexed
+//!   until the bundle changes).
 //! - Removed with its bundle (deletion, retention, a raw `.bin` re-upload), and before a
 //!   re-uploaded bundle replaces the old one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io;
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Instant, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
 
 use super::bundle;
 use crate::db::{Db, firmware, models};
@@ -30,6 +33,8 @@ use crate::error::Result;
 use crate::ids::{FirmwareVersion, ModelCode};
 use crate::store::{self, Layout, atomic};
 
+/// Checks of one version's index by one queued rebuild (dumps meeting it meanwhile ask again).
+const MAX_REBUILD_ROUNDS: usize = 4;
 /// Largest index file read.
 const MAX_INDEX_BYTES: u64 = 512 << 20;
 
@@ -121,11 +126,24 @@ pub fn open(
     let mut bytes = Vec::with_capacity(len as usize);
     io::Read::read_to_end(&mut io::Read::take(file, MAX_INDEX_BYTES), &mut bytes)
         .map_err(OpenError::Io)?;
-    let indexed = Symbolizer::from_index(bytes, Some(bundle_stamp)).map_err(OpenError::Index)?;
-    let elf = std::fs::File::open(layout.index_elf_path(code, v))
-        .and_then(|f| ElfData::map(&f))
-        .map_err(OpenError::Elf)?;
+    let elf_file = std::fs::File::open(layout.index_elf_path(code, v)).map_err(OpenError::Elf)?;
+    let elf_meta = elf_file.metadata().map_err(OpenError::Elf)?;
+    let indexed = Symbolizer::from_index(bytes, Some(&index_stamp(bundle_stamp, &elf_meta)))
+        .map_err(OpenError::Index)?;
+    let elf = ElfData::map(&elf_file).map_err(OpenError::Elf)?;
     indexed.with_elf_dwarf(elf).map_err(OpenError::Index)
+}
+
+/// The stamp an index carries: of its bundle and of the unpacked ELF beside it (length and
+/// modification time of each, hashed into the 16 bytes). Replacing either file, even by one
+/// of the same length, makes the index stale.
+fn index_stamp(bundle_stamp: &[u8; STAMP_LEN], elf: &std::fs::Metadata) -> [u8; STAMP_LEN] {
+    let mut h = Sha256::new();
+    h.update(bundle_stamp);
+    h.update(stamp(elf));
+    let mut out = [0u8; STAMP_LEN];
+    out.copy_from_slice(&h.finalize()[..STAMP_LEN]);
+    out
 }
 
 /// Why an index could not be used.
@@ -151,11 +169,13 @@ fn build_and_store(
     symbolizer: &Symbolizer,
     bundle_stamp: [u8; STAMP_LEN],
 ) -> std::result::Result<usize, String> {
+    // The ELF first: an index is only written once the ELF it names is in place, and it
+    // carries that file's stamp.
+    let elf_path = layout.index_elf_path(code, v);
+    atomic::write(&elf_path, symbolizer.elf_bytes()).map_err(|e| e.to_string())?;
+    let elf_meta = std::fs::metadata(&elf_path).map_err(|e| e.to_string())?;
     let image = symbolizer
-        .to_index(bundle_stamp)
-        .map_err(|e| e.to_string())?;
-    // The ELF first: an index is only written once the ELF it names is in place.
-    atomic::write(&layout.index_elf_path(code, v), symbolizer.elf_bytes())
+        .to_index(index_stamp(&bundle_stamp, &elf_meta))
         .map_err(|e| e.to_string())?;
     atomic::write(&layout.index_path(code, v), &image).map_err(|e| e.to_string())?;
     Ok(image.len())
@@ -247,7 +267,8 @@ pub fn symbols_for(db: &Db, layout: &Layout, model_code: &str, version: &str) ->
 /// indexed: a dump of them decodes from the ELF without queueing another attempt.
 #[derive(Default)]
 struct Rebuilds {
-    queued: HashSet<(ModelCode, FirmwareVersion)>,
+    /// Queued or running; `true`: asked again meanwhile (checked again when it ends).
+    queued: HashMap<(ModelCode, FirmwareVersion), bool>,
     failed: HashMap<(ModelCode, FirmwareVersion), [u8; STAMP_LEN]>,
 }
 
@@ -270,13 +291,28 @@ fn queue_rebuild(
     let key = (code.clone(), v.clone());
     {
         let mut r = rebuilds();
-        if r.failed.get(&key) == Some(&stamp) || !r.queued.insert(key.clone()) {
+        if r.failed.get(&key) == Some(&stamp) {
             return;
         }
+        if let Some(again) = r.queued.get_mut(&key) {
+            // A rebuild is queued or running: it checks once more when it ends (this dump
+            // may have met what it is replacing).
+            *again = true;
+            return;
+        }
+        r.queued.insert(key.clone(), false);
     }
     let (db, layout) = (db.clone(), layout.clone());
     on_builder(Box::new(move || {
-        ensure(&db, &layout, &key.0, &key.1);
+        // `ensure` is a cheap check when the index is usable.
+        for _ in 0..MAX_REBUILD_ROUNDS {
+            ensure(&db, &layout, &key.0, &key.1);
+            let mut r = rebuilds();
+            match r.queued.get_mut(&key) {
+                Some(again) if *again => *again = false,
+                _ => break,
+            }
+        }
         rebuilds().queued.remove(&key);
     }));
 }
