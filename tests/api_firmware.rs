@@ -664,6 +664,9 @@ fn startup_adopts_stored_versions_and_drops_rows_without_files() {
     // 2.0 lost its files; 0.5 (bundle) and 0.7 (raw image) have files but no row; junk stays.
     std::fs::remove_file(app.asset("ts/firmware-2.0.zip")).unwrap();
     std::fs::remove_file(app.asset("ts/firmware-2.0.bin")).unwrap();
+    // ...but kept derived files (an index and an unpacked ELF), which go with its row.
+    std::fs::write(app.asset("ts/firmware-2.0.idx"), b"index").unwrap();
+    std::fs::write(app.asset("ts/firmware-2.0.elf"), b"elf").unwrap();
     std::fs::write(
         app.asset("ts/firmware-0.5.zip"),
         Bundle::new("ts", "0.5").zip(),
@@ -710,6 +713,8 @@ fn startup_adopts_stored_versions_and_drops_rows_without_files() {
     let mut versions: Vec<&str> = got.iter().map(|(v, _)| v.as_str()).collect();
     versions.sort();
     assert_eq!(versions, ["0.5", "0.7", "1.0", "3.0"], "{got:?}");
+    assert!(!app.asset("ts/firmware-2.0.idx").exists());
+    assert!(!app.asset("ts/firmware-2.0.elf").exists());
     assert!(got.contains(&("0.5".into(), true)) && got.contains(&("0.7".into(), false)));
     assert_eq!(
         app.get("/api/models/ts", Some(&app.admin)).json()["firmware_version"],

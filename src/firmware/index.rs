@@ -161,21 +161,26 @@ pub enum OpenError {
     Elf(io::Error),
 }
 
-/// Builds the index of `elf` for the bundle now at `bundle_stamp` and stores it atomically.
+/// Builds the index of `elf` for the bundle at `bundle_stamp_now` and stores it (and the
+/// unpacked ELF) atomically, unless the bundle changed meanwhile.
 fn build_and_store(
     layout: &Layout,
     code: &ModelCode,
     v: &FirmwareVersion,
     symbolizer: &Symbolizer,
-    bundle_stamp: [u8; STAMP_LEN],
+    bundle_stamp_now: [u8; STAMP_LEN],
 ) -> std::result::Result<usize, String> {
+    // A version deleted or replaced while it was being indexed gets no files.
+    if bundle_stamp(layout, code, v).ok() != Some(bundle_stamp_now) {
+        return Err("the bundle was deleted or replaced while it was indexed".into());
+    }
     // The ELF first: an index is only written once the ELF it names is in place, and it
     // carries that file's stamp.
     let elf_path = layout.index_elf_path(code, v);
     atomic::write(&elf_path, symbolizer.elf_bytes()).map_err(|e| e.to_string())?;
     let elf_meta = std::fs::metadata(&elf_path).map_err(|e| e.to_string())?;
     let image = symbolizer
-        .to_index(index_stamp(&bundle_stamp, &elf_meta))
+        .to_index(index_stamp(&bundle_stamp_now, &elf_meta))
         .map_err(|e| e.to_string())?;
     atomic::write(&layout.index_path(code, v), &image).map_err(|e| e.to_string())?;
     Ok(image.len())

@@ -53,6 +53,8 @@ pub fn run(db: &Db, layout: &Layout) -> Result<Report> {
             } else {
                 tracing::warn!(model = %code, version = %row.version, "removing firmware row whose files are missing");
                 firmware::delete(&conn, model.id, row.version.as_str())?;
+                // With its derived files (index, unpacked ELF), if any were left.
+                super::index::remove(layout, &code, v);
                 report.rows_without_files_removed += 1;
             }
         }

@@ -393,10 +393,10 @@ impl<'a> Frames<'a> {
                     .map(u64::from)
                     .ok_or(Fail::NoEntry);
             }
-            return match d.attr_value(dw::DW_AT_low_pc) {
-                Some(AttributeValue::Addr(a)) => Ok(a),
-                _ => Err(Fail::NoEntry),
-            };
+            return d
+                .attr_value(dw::DW_AT_low_pc)
+                .and_then(|v| super::types::address(&caller.unit, v))
+                .ok_or(Fail::NoEntry);
         }
         let expr = exprloc(
             site.attr_value(dw::DW_AT_call_target)

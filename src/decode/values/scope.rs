@@ -273,12 +273,8 @@ pub(crate) fn call_site(
         }
         let pc = e
             .attr_value(dw::DW_AT_call_return_pc)
-            .or_else(|| e.attr_value(dw::DW_AT_low_pc));
-        let pc = match pc {
-            Some(AttributeValue::Addr(a)) => Some(a),
-            Some(AttributeValue::DebugAddrIndex(i)) => unit.address(i).ok(),
-            _ => None,
-        };
+            .or_else(|| e.attr_value(dw::DW_AT_low_pc))
+            .and_then(|v| super::types::address(unit, v));
         if pc == Some(ret) {
             return Some(e.clone());
         }

@@ -41,8 +41,8 @@ use gimli::{AttributeValue, constants as dw};
 
 use super::budget::Budget;
 use super::scope::{call_site, subprogram_at};
-use super::types::{Die, Unit, die, string, unit_ref};
-use crate::decode::symbols::{Lookup, Reader, Symbolizer};
+use super::types::{Die, Unit, address, die, string, unit_ref};
+use crate::decode::symbols::{Lookup, Symbolizer};
 use crate::decode::unwind::{FrameTrust, RawFrame};
 
 /// Tail-call sites in one chain (gdb has no bound; its search is exponential on hostile DWARF).
@@ -453,15 +453,6 @@ fn is_tail_call(e: &Die) -> bool {
     [dw::DW_AT_call_tail_call, dw::DW_AT_GNU_tail_call]
         .into_iter()
         .any(|at| matches!(e.attr_value(at), Some(AttributeValue::Flag(true))))
-}
-
-/// An address attribute's value.
-fn address(unit: &Unit<'_>, v: AttributeValue<Reader>) -> Option<u64> {
-    match v {
-        AttributeValue::Addr(a) => Some(a),
-        AttributeValue::DebugAddrIndex(i) => unit.address(i).ok(),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

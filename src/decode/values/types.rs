@@ -111,6 +111,15 @@ pub(crate) fn die(unit: &Unit<'_>, off: UnitOffset, budget: &Budget) -> Option<D
     unit.entry(off).ok()
 }
 
+/// An address attribute's value (`DW_FORM_addr`, or an index into `.debug_addr`).
+pub(crate) fn address(unit: &Unit<'_>, v: AttributeValue<Reader>) -> Option<u64> {
+    match v {
+        AttributeValue::Addr(a) => Some(a),
+        AttributeValue::DebugAddrIndex(i) => unit.address(i).ok(),
+        _ => None,
+    }
+}
+
 /// The unit offset an attribute refers to (`DW_FORM_ref*`, or a `.debug_info` reference
 /// inside this unit).
 pub(crate) fn unit_ref(unit: &Unit<'_>, v: AttributeValue<Reader>) -> Option<UnitOffset> {
