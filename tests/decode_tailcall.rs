@@ -14,7 +14,7 @@ mod decode_support;
 use std::time::{Duration, Instant};
 
 use crashbox::decode::{self, ElfData, FrameTrust, Options, Symbolizer};
-use decode_support::dwarf::{die, expr, name};
+use decode_support::dwarf::{die, expr, name, sections_of};
 use decode_support::*;
 use gimli::write::{
     Address, AttributeValue as A, DwarfUnit, EndianVec, Expression, LineProgram, LineString,
@@ -255,18 +255,7 @@ fn dwarf() -> Vec<(String, Vec<u8>)> {
     );
     site(&mut u, inl, at("P") + 0x10, s("C"), false);
 
-    let mut sections = Sections::new(EndianVec::new(gimli::LittleEndian));
-    u.write(&mut sections).unwrap();
-    let mut out = Vec::new();
-    sections
-        .for_each(|id, data| -> Result<(), gimli::write::Error> {
-            if !data.slice().is_empty() {
-                out.push((id.name().to_string(), data.slice().to_vec()));
-            }
-            Ok(())
-        })
-        .unwrap();
-    out
+    sections_of(&mut u)
 }
 
 /// The firmware: every function has CFI (`ra` at CFA - 4), A and P are outermost (`ra`

@@ -9,12 +9,9 @@
 mod decode_support;
 
 use crashbox::decode::{self, Options, Symbolizer};
-use decode_support::dwarf::{die, expr, name};
+use decode_support::dwarf::{die, expr, name, sections_of};
 use decode_support::*;
-use gimli::write::{
-    Address, AttributeValue as A, DwarfUnit, EndianVec, Expression, Location, LocationList,
-    Sections,
-};
+use gimli::write::{Address, AttributeValue as A, DwarfUnit, Expression, Location, LocationList};
 use gimli::{Register, constants as dw};
 
 const TAG_ADDR: u32 = 0x3fc8_a5fc;
@@ -332,18 +329,7 @@ fn dwarf() -> Vec<(String, Vec<u8>)> {
         ],
     );
 
-    let mut sections = Sections::new(EndianVec::new(gimli::LittleEndian));
-    u.write(&mut sections).unwrap();
-    let mut out = Vec::new();
-    sections
-        .for_each(|id, data| -> Result<(), gimli::write::Error> {
-            if !data.slice().is_empty() {
-                out.push((id.name().to_string(), data.slice().to_vec()));
-            }
-            Ok(())
-        })
-        .unwrap();
-    out
+    sections_of(&mut u)
 }
 
 fn app() -> Vec<u8> {

@@ -1,7 +1,7 @@
 //! Small helpers over `gimli::write` for the tests that build DWARF by hand.
 
 use gimli::constants as dw;
-use gimli::write::{AttributeValue as A, DwarfUnit, Expression, UnitEntryId};
+use gimli::write::{AttributeValue as A, DwarfUnit, EndianVec, Expression, Sections, UnitEntryId};
 
 /// A DIE under `parent` with attributes.
 pub fn die(
@@ -27,4 +27,20 @@ pub fn expr(f: impl FnOnce(&mut Expression)) -> A {
 /// `DW_AT_name` as an inline string.
 pub fn name(s: &str) -> (gimli::DwAt, A) {
     (dw::DW_AT_name, A::String(s.as_bytes().to_vec()))
+}
+
+/// The non-empty sections of `u`, by name, for `AppElf::extra`.
+pub fn sections_of(u: &mut DwarfUnit) -> Vec<(String, Vec<u8>)> {
+    let mut sections = Sections::new(EndianVec::new(gimli::LittleEndian));
+    u.write(&mut sections).unwrap();
+    let mut out = Vec::new();
+    sections
+        .for_each(|id, data| -> Result<(), gimli::write::Error> {
+            if !data.slice().is_empty() {
+                out.push((id.name().to_string(), data.slice().to_vec()));
+            }
+            Ok(())
+        })
+        .unwrap();
+    out
 }
