@@ -261,10 +261,10 @@ pub fn symbols_for(db: &Db, layout: &Layout, model_code: &str, version: &str) ->
         Ok(s) => Arc::new(s),
         Err(e) => return Ok(Symbols::Invalid(e)),
     };
-    // The index is rebuilt beside this decode, not before it, on the builder thread from the
-    // bundle (holding nothing of this decode), once per version however many dumps meet the
-    // missing index, and not again for a bundle that could not be indexed.
-    queue_rebuild(db, layout, &code, &v, before);
+    // The index is rebuilt beside this decode, not before it, on the builder thread, once per
+    // version however many dumps meet the missing index (only the first one's symbolizer is
+    // kept for it), and not again for a bundle that could not be indexed.
+    queue_rebuild(db, layout, &code, &v, before, &symbolizer);
     Ok(Symbols::Ready(symbolizer))
 }
 
@@ -284,14 +284,15 @@ fn rebuilds() -> std::sync::MutexGuard<'static, Rebuilds> {
         .unwrap_or_else(|e| e.into_inner())
 }
 
-/// Queues the rebuild of a version's index (and unpacked ELF) unless one is queued or the
-/// bundle at `stamp` already failed to index.
+/// Queues the rebuild of a version's index (and unpacked ELF) from `symbolizer` (of the bundle
+/// at `stamp`), unless one is queued or the bundle at `stamp` already failed to index.
 fn queue_rebuild(
     db: &Db,
     layout: &Layout,
     code: &ModelCode,
     v: &FirmwareVersion,
     stamp: [u8; STAMP_LEN],
+    symbolizer: &Arc<Symbolizer>,
 ) {
     let key = (code.clone(), v.clone());
     {
@@ -308,10 +309,11 @@ fn queue_rebuild(
         r.queued.insert(key.clone(), false);
     }
     let (db, layout) = (db.clone(), layout.clone());
+    let mut have = Some((symbolizer.clone(), stamp));
     on_builder(Box::new(move || {
         // `ensure` is a cheap check when the index is usable.
         for _ in 0..MAX_REBUILD_ROUNDS {
-            ensure(&db, &layout, &key.0, &key.1);
+            ensure_with(&db, &layout, &key.0, &key.1, have.take());
             let mut r = rebuilds();
             match r.queued.get_mut(&key) {
                 Some(again) if *again => *again = false,
@@ -338,18 +340,36 @@ fn versions_with_elf(db: &Db) -> Result<Vec<(ModelCode, FirmwareVersion)>> {
 
 /// Builds the index of one stored version unless a usable one is there; whether it built one.
 fn ensure(db: &Db, layout: &Layout, code: &ModelCode, v: &FirmwareVersion) -> bool {
+    ensure_with(db, layout, code, v, None)
+}
+
+/// [`ensure`], with a symbolizer of the bundle at a known stamp already at hand (a worker's,
+/// from the dump that found the index unusable): used if the bundle has not changed since.
+fn ensure_with(
+    db: &Db,
+    layout: &Layout,
+    code: &ModelCode,
+    v: &FirmwareVersion,
+    have: Option<(Arc<Symbolizer>, [u8; STAMP_LEN])>,
+) -> bool {
     let Ok(stamp) = bundle_stamp(layout, code, v) else {
         return false;
     };
     if open(layout, code, v, &stamp).is_ok() {
         return false;
     }
-    let Ok(Some(elf)) = super::elf_for(db, layout, code.as_str(), v.as_str()) else {
-        return false;
+    let symbolizer = match have {
+        Some((s, at)) if at == stamp => Ok(s),
+        _ => {
+            let Ok(Some(elf)) = super::elf_for(db, layout, code.as_str(), v.as_str()) else {
+                return false;
+            };
+            Symbolizer::new(elf)
+                .map(Arc::new)
+                .map_err(|e| e.to_string())
+        }
     };
-    let result = Symbolizer::new(elf)
-        .map_err(|e| e.to_string())
-        .and_then(|s| build_and_store(layout, code, v, &s, stamp));
+    let result = symbolizer.and_then(|s| build_and_store(layout, code, v, &s, stamp));
     match result {
         Ok(_) => {
             tracing::info!(model = %code, version = %v, "built missing firmware index");
