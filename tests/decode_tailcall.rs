@@ -14,7 +14,7 @@ mod decode_support;
 use std::time::{Duration, Instant};
 
 use crashbox::decode::{self, ElfData, FrameTrust, Options, Symbolizer};
-use decode_support::dwarf::{die, expr, name, sections_of};
+use decode_support::dwarf::{die, expr, name, named, sections_of};
 use decode_support::*;
 use gimli::write::{
     Address, AttributeValue as A, DwarfUnit, EndianVec, Expression, LineProgram, LineString,
@@ -595,15 +595,7 @@ fn three_units() -> Vec<(String, Vec<u8>)> {
     }
     let mut sections = Sections::new(EndianVec::new(gimli::LittleEndian));
     d.write(&mut sections).unwrap();
-    let mut out = Vec::new();
-    sections
-        .for_each(|id, data| -> Result<(), gimli::write::Error> {
-            if !data.slice().is_empty() {
-                out.push((id.name().to_string(), data.slice().to_vec()));
-            }
-            Ok(())
-        })
-        .unwrap();
+    let mut out = named(&sections);
     // `.debug_aranges`: one set per unit, at the unit's offset in `.debug_info`.
     let info = out
         .iter()

@@ -33,6 +33,11 @@ pub fn name(s: &str) -> (gimli::DwAt, A) {
 pub fn sections_of(u: &mut DwarfUnit) -> Vec<(String, Vec<u8>)> {
     let mut sections = Sections::new(EndianVec::new(gimli::LittleEndian));
     u.write(&mut sections).unwrap();
+    named(&sections)
+}
+
+/// The non-empty sections written into `sections`, by name.
+pub fn named(sections: &Sections<EndianVec<gimli::LittleEndian>>) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     sections
         .for_each(|id, data| -> Result<(), gimli::write::Error> {
