@@ -164,13 +164,18 @@ impl Units {
         unit_at(&self.lazy.as_ref()?.ranges, probe)
     }
 
+    /// Runs `f` with the whole-file context (locked for the call).
+    fn with_whole<T>(&self, f: impl FnOnce(&Lookup<'_>) -> T) -> T {
+        match self.whole_context() {
+            Some(m) => f(&Lookup::Whole(&lock(m))),
+            None => f(&Lookup::None),
+        }
+    }
+
     /// Runs `f` with the contexts covering `probes` loaded (and locked for the call).
     pub fn with<T>(&self, probes: &[u64], f: impl FnOnce(&Lookup<'_>) -> T) -> T {
         let Some(lazy) = &self.lazy else {
-            return match self.whole_context() {
-                Some(m) => f(&Lookup::Whole(&lock(m))),
-                None => f(&Lookup::None),
-            };
+            return self.with_whole(f);
         };
         let mut loaded = lock(&lazy.loaded);
         let mut needs_whole = false;
@@ -191,10 +196,7 @@ impl Units {
         }
         if needs_whole {
             drop(loaded);
-            return match self.whole_context() {
-                Some(m) => f(&Lookup::Whole(&lock(m))),
-                None => f(&Lookup::None),
-            };
+            return self.with_whole(f);
         }
         f(&Lookup::Lazy {
             ranges: &lazy.ranges,
