@@ -116,18 +116,17 @@ fn throughput(
     write_bundle(&config.assets_dir, "bench", "1.0.0", elf)?;
     let dev = crashbox::fleet::devices::create(&db, "bench", None, &crashbox::audit::Actor::Cli)?;
     let device = crashbox::fleet::devices::find_by_key(&db, dev.key.as_str())?;
+    let spares = crashbox::store::spares::Spares::new();
     let t = Instant::now();
     let mut ids = Vec::with_capacity(jobs);
     for _ in 0..jobs {
-        let stored = ingest::ingest(
-            &db,
-            &layout,
-            config.max_coredumps,
-            &device,
-            "esp32c3",
-            "1.0.0",
-            dump,
-        )?;
+        let upload = ingest::Upload {
+            device: &device,
+            chip: "esp32c3",
+            firmware_version: "1.0.0",
+            body: dump,
+        };
+        let stored = ingest::ingest(&db, &layout, &spares, config.max_coredumps, upload)?;
         ids.push(stored.id);
     }
     let stores = jobs as f64 / t.elapsed().as_secs_f64();

@@ -76,6 +76,7 @@ impl App {
             db,
             config: Arc::new(config),
             layout: Arc::new(layout),
+            spares: Default::default(),
             jobs,
             metrics,
             notify,

@@ -20,6 +20,23 @@ fn ids(app: &TestApp, dev: &common::TestDevice) -> Vec<i64> {
         .collect()
 }
 
+/// The device's dump files, without the spares retention keeps for later uploads.
+fn dumps_on_disk(app: &TestApp, dev: &common::TestDevice) -> Vec<std::path::PathBuf> {
+    let mut files = app.dump_files(&dev.key);
+    files.retain(|f| {
+        !f.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with(".tmp-")
+    });
+    files
+}
+
+fn inode(path: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).unwrap().ino()
+}
+
 #[test]
 fn keeps_the_newest_n_rows_and_files() {
     let app = TestApp::start_with(|c| c.max_coredumps = 3);
@@ -33,7 +50,7 @@ fn keeps_the_newest_n_rows_and_files() {
         })
         .collect();
     assert_eq!(ids(&app, &dev), vec![uploaded[3], uploaded[2], uploaded[1]]);
-    let files = app.dump_files(&dev.key);
+    let files = dumps_on_disk(&app, &dev);
     assert_eq!(files.len(), 3);
     let contents: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
     assert!(!contents.contains(&vec![0u8; 8]), "the oldest file is gone");
@@ -71,7 +88,54 @@ fn concurrent_uploads_never_exceed_the_limit() {
         t.join().unwrap();
     }
     assert_eq!(ids(&app, &dev).len(), 5);
-    assert_eq!(app.dump_files(&dev.key).len(), 5, "files follow rows");
+    assert_eq!(dumps_on_disk(&app, &dev).len(), 5, "files follow rows");
+    let spares = app.dump_files(&dev.key).len() - 5;
+    assert!(spares <= 4, "at most 4 spare files per device: {spares}");
+}
+
+#[test]
+fn evicted_files_are_written_over_by_later_uploads() {
+    let app = TestApp::start_with(|c| c.max_coredumps = 2);
+    app.create_model("m");
+    let dev = app.create_device("m");
+    let upload = |body: &[u8]| -> (i64, std::path::PathBuf) {
+        let r = app.upload(&dev, "esp32", "1", body);
+        assert_eq!(r.status, 201, "{}", r.text());
+        let name = r.json()["filename"].as_str().unwrap().to_string();
+        let id = r.json()["coredump_id"].as_i64().unwrap();
+        (id, app.config.coredumps_dir.join(&dev.key).join(name))
+    };
+    let download = |id: i64| {
+        app.get(
+            &format!("/api/devices/{}/coredumps/{id}/download", dev.id),
+            Some(&app.admin),
+        )
+    };
+    let (_, a) = upload(&[b'a'; 300]);
+    let (_, b) = upload(&[b'b'; 10]);
+    let (a_inode, b_inode) = (inode(&a), inode(&b));
+    upload(&[b'c'; 20]); // evicts a: its file becomes the folder's spare
+    assert!(!a.exists());
+    // d is written into a's old file, which was longer: cut to d's length.
+    let (d, d_path) = upload(&[b'd'; 5]);
+    assert_eq!(inode(&d_path), a_inode, "the evicted file is reused");
+    assert_eq!(download(d).body, vec![b'd'; 5]);
+    // e is written into b's old file, which was shorter.
+    let (e, e_path) = upload(&[b'e'; 400]);
+    assert_eq!(inode(&e_path), b_inode);
+    assert_eq!(download(e).body, vec![b'e'; 400]);
+    assert_eq!(ids(&app, &dev), vec![e, d]);
+    assert_eq!(dumps_on_disk(&app, &dev).len(), 2);
+    assert_eq!(
+        app.dump_files(&dev.key).len(),
+        3,
+        "two dumps and c's file as a spare"
+    );
+
+    // Spares are temp files: a restart removes them and keeps the dumps.
+    let app = app.restart();
+    assert_eq!(app.dump_files(&dev.key).len(), 2);
+    assert_eq!(ids(&app, &dev), vec![e, d]);
 }
 
 #[test]

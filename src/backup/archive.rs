@@ -1,10 +1,12 @@
 //! Walking the blob folders into the archive and reading the archive's entries back: the one
 //! place that maps between disk paths and archive paths, refusing anything but plain names.
 
+use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
 use super::{BackupError, ManifestFile, io};
-use crate::store::{TEMP_PREFIX, is_plain_name};
+use crate::coredump::MAX_COREDUMP_SIZE;
+use crate::store::{TEMP_PREFIX, is_plain_name, spares};
 
 /// Deepest nesting below a blob folder (`<device_key>/<file>`, `<model>/<file>`).
 const MAX_DEPTH: usize = 4;
@@ -60,12 +62,11 @@ fn walk(
             let Ok(mut file) = std::fs::File::open(&path) else {
                 continue;
             };
-            let size = file
-                .metadata()
-                .map_err(io(format!("cannot read {}", path.display())))?
-                .len();
-            tar.append_file(&archived, &mut file)
-                .map_err(io(format!("cannot archive {}", path.display())))?;
+            let Some(size) = append_file(tar, &archived, &path, &mut file)
+                .map_err(io(format!("cannot archive {}", path.display())))?
+            else {
+                continue;
+            };
             out.push(ManifestFile {
                 path: archived,
                 size,
@@ -73,6 +74,35 @@ fn walk(
         }
     }
     Ok(())
+}
+
+/// Appends the open `file` as `archived`; returns its size, or `None` when it was removed (by
+/// retention) while it was read. Files up to a dump's size are read whole and then checked to
+/// still be named `path`: retention recycles an evicted dump's file for a later upload
+/// ([`spares`]), so bytes read from a handle opened before the eviction could be another
+/// dump's.
+fn append_file(
+    tar: &mut tar::Builder<std::fs::File>,
+    archived: &str,
+    path: &Path,
+    file: &mut std::fs::File,
+) -> std::io::Result<Option<u64>> {
+    let meta = file.metadata()?;
+    let limit = MAX_COREDUMP_SIZE as u64;
+    if meta.len() > limit {
+        tar.append_file(archived, file)?;
+        return Ok(Some(meta.len()));
+    }
+    let mut bytes = Vec::new();
+    Read::by_ref(file).take(limit + 1).read_to_end(&mut bytes)?;
+    if !spares::still_named(file, path)? {
+        return Ok(None);
+    }
+    let mut header = tar::Header::new_gnu();
+    header.set_metadata(&meta);
+    header.set_size(bytes.len() as u64);
+    tar.append_data(&mut header, archived, bytes.as_slice())?;
+    Ok(Some(bytes.len() as u64))
 }
 
 /// The disk path an archive entry goes to: `coredumps/…` under `coredumps_dir`, `assets/…`

@@ -1,5 +1,6 @@
 //! Taking a device's upload in: validate, write the file atomically, insert the `PENDING` row and
-//! apply retention in one transaction, then remove evicted files. Blocking; run it off the async
+//! apply retention in one transaction, then retire evicted files (they become spares that later
+//! uploads are written into). Blocking; run it off the async
 //! runtime. The caller enqueues the parse job after this returns (the row is committed by then).
 
 use std::io;
@@ -10,6 +11,7 @@ use crate::db::devices::Device;
 use crate::db::{Db, coredumps};
 use crate::error::{Error, Result};
 use crate::ids::CoredumpId;
+use crate::store::spares::Spares;
 use crate::store::{self, Layout, atomic};
 
 /// A dump that is now durable on disk and in the database.
@@ -38,17 +40,19 @@ pub fn check_body_len(len: usize) -> Result<()> {
 }
 
 /// Writes the dump under a name no other dump has, stepping the timestamp by a microsecond on
-/// a clash. Returns the name and the instant it encodes.
+/// a clash; into a spare of the folder (a file retention evicted) when there is one. Returns
+/// the name, the instant it encodes, and the folder sync that makes the name durable.
 fn write_unique(
     dir: &std::path::Path,
     body: &[u8],
-) -> io::Result<(String, chrono::DateTime<chrono::Utc>)> {
+    spares: &Spares,
+) -> io::Result<(String, chrono::DateTime<chrono::Utc>, atomic::Renamed)> {
     let mut t = chrono::Utc::now();
     for _ in 0..1000 {
         let name = Layout::coredump_file_name(t);
         let target = dir.join(&name);
-        match atomic::write_new(&target, body) {
-            Ok(()) => return Ok((name, t)),
+        match atomic::write_new_into(&target, body, spares.take(dir)) {
+            Ok(renamed) => return Ok((name, t, renamed)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 t += chrono::Duration::microseconds(1)
             }
@@ -58,48 +62,83 @@ fn write_unique(
     Err(io::Error::other("no free dump file name"))
 }
 
-/// Stores an upload for `device` (whose auth and query were checked by the caller).
+/// What a device sent; its auth and query were checked by the caller.
+#[derive(Debug, Clone, Copy)]
+pub struct Upload<'a> {
+    /// The device the token belongs to.
+    pub device: &'a Device,
+    /// The `chip` query parameter.
+    pub chip: &'a str,
+    /// The `firmware_version` query parameter.
+    pub firmware_version: &'a str,
+    /// The dump as sent.
+    pub body: &'a [u8],
+}
+
+/// Stores an upload. Files that retention evicts become spares for the device's next uploads.
 pub fn ingest(
     db: &Db,
     layout: &Layout,
+    spares: &Spares,
     max_coredumps: u32,
-    device: &Device,
-    chip: &str,
-    firmware_version: &str,
-    body: &[u8],
+    upload: Upload<'_>,
 ) -> Result<Stored> {
-    check_body_len(body.len())?;
-    let dir = layout.device_dir(&device.key);
-    let (filename, t) = write_unique(&dir, body)?;
-    let path = dir.join(&filename);
-    match insert_with_retention(
-        db,
+    let Upload {
         device,
-        &filename,
         chip,
         firmware_version,
-        body.len(),
-        t,
-        max_coredumps,
-    ) {
-        Ok((id, evicted)) => {
-            remove_evicted(&dir, &evicted);
-            tracing::info!(device = %device.key, id = %id, model = %device.model, chip, firmware_version, filename, "saved coredump");
-            if !evicted.is_empty() {
-                tracing::info!(device = %device.key, "deleted {} oldest coredumps (limit={max_coredumps})", evicted.len());
-            }
-            Ok(Stored {
-                id,
-                filename,
-                evicted: evicted.len(),
-            })
-        }
+        body,
+    } = upload;
+    check_body_len(body.len())?;
+    let dir = layout.device_dir(&device.key);
+    let (filename, t, renamed) = write_unique(&dir, body, spares)?;
+    let path = dir.join(&filename);
+    // The folder's fsync, which makes the new name durable, runs beside the row's commit rather
+    // than before it: the upload is answered only when both are done, and start-up
+    // reconciliation removes whichever of the two a crash left alone (a file without a row, or
+    // a row without a file).
+    let (synced, inserted) = std::thread::scope(|s| {
+        let sync = s.spawn(|| renamed.sync());
+        let inserted = insert_with_retention(
+            db,
+            device,
+            &filename,
+            chip,
+            firmware_version,
+            body.len(),
+            t,
+            max_coredumps,
+        );
+        (sync.join(), inserted)
+    });
+    let (id, evicted) = match inserted {
+        Ok(row) => row,
         Err(e) => {
             // No row, so no file either: the device gets an error, not a half-stored dump.
             store::remove_quietly(&path);
-            Err(e)
+            return Err(e);
         }
+    };
+    retire_evicted(spares, &dir, &evicted);
+    let synced = synced.unwrap_or_else(|_| Err(io::Error::other("the folder sync panicked")));
+    if let Err(e) = synced {
+        // The row is durable but the file's name may not be: the device gets an error and
+        // sends again, so neither is kept.
+        if let Err(undo) = db.write(|tx| coredumps::delete(tx, device.id, id)) {
+            tracing::warn!(id = %id, error = %undo, "could not remove the row of an unsynced dump");
+        }
+        store::remove_quietly(&path);
+        return Err(e.into());
     }
+    tracing::info!(device = %device.key, id = %id, model = %device.model, chip, firmware_version, filename, "saved coredump");
+    if !evicted.is_empty() {
+        tracing::info!(device = %device.key, "deleted {} oldest coredumps (limit={max_coredumps})", evicted.len());
+    }
+    Ok(Stored {
+        id,
+        filename,
+        evicted: evicted.len(),
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -132,10 +171,12 @@ fn insert_with_retention(
     })
 }
 
-fn remove_evicted(dir: &std::path::Path, names: &[String]) {
+/// Files of the dumps retention deleted (their rows are gone): each becomes a spare or is
+/// removed.
+fn retire_evicted(spares: &Spares, dir: &std::path::Path, names: &[String]) {
     for name in names {
         if store::is_plain_name(name) {
-            store::remove_quietly(&PathBuf::from(dir).join(name));
+            spares.retire(&PathBuf::from(dir).join(name));
         }
     }
 }

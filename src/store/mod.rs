@@ -6,6 +6,7 @@
 
 pub mod atomic;
 pub mod private;
+pub mod spares;
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -17,6 +17,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Where dumps and firmware live on disk.
     pub layout: Arc<Layout>,
+    /// Files retention evicted, kept to write the next uploads into.
+    pub spares: Arc<crate::store::spares::Spares>,
     /// The queue of parse jobs, handed to the worker threads.
     pub jobs: Jobs,
     /// Counters and histograms served at `/metrics`.

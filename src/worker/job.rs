@@ -42,7 +42,7 @@ use crate::ids::CoredumpId;
 use crate::metrics::Metrics;
 use crate::sidecar::Sidecar;
 use crate::sidecar::client::{Gate, Parsed};
-use crate::store::Layout;
+use crate::store::{Layout, spares};
 
 /// Runs that may be interrupted (worker panicked or process killed) before a dump is given up.
 pub const MAX_RUNS: u32 = 3;
@@ -270,7 +270,7 @@ fn execute(ctx: &Ctx, id: CoredumpId, token: &str) -> Result<Outcome, db::DbErro
             None,
         ));
     };
-    let dump = match std::fs::read(&path) {
+    let dump = match spares::read_named(&path) {
         Ok(d) => d,
         Err(_) if !holds()? => return Ok(Outcome::Gone),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -106,7 +106,7 @@ pub async fn download(
                 .layout
                 .coredump_path(&device.key, &dump.filename)
                 .ok_or_else(missing)?;
-            std::fs::read(&path).map_err(|_| missing())
+            crate::store::spares::read_named(&path).map_err(|_| missing())
         })
         .await?;
     Ok((

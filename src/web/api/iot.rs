@@ -56,14 +56,18 @@ async fn upload(
         (device.id, device.model_id, firmware_version.clone());
     let stored = st
         .blocking(move |st| {
+            let upload = ingest::Upload {
+                device: &device,
+                chip: &chip,
+                firmware_version: &firmware_version,
+                body: &bytes,
+            };
             ingest::ingest(
                 &st.db,
                 &st.layout,
+                &st.spares,
                 st.config.max_coredumps,
-                &device,
-                &chip,
-                &firmware_version,
-                &bytes,
+                upload,
             )
         })
         .await?;
