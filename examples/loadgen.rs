@@ -71,6 +71,38 @@ fn status_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time (user, system) in seconds that process `pid` (or `self`) has used.
+fn cpu_seconds(pid: &str) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0.0))
+        .collect();
+    let tick = 100.0; // USER_HZ on Linux
+    (
+        f.get(11).copied().unwrap_or(0.0) / tick,
+        f.get(12).copied().unwrap_or(0.0) / tick,
+    )
+}
+
+/// The machine's (idle + iowait, steal, total) CPU ticks from `/proc/stat`.
+fn machine_ticks() -> (f64, f64, f64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let cpu: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().unwrap_or(0.0))
+        .collect();
+    let at = |i: usize| cpu.get(i).copied().unwrap_or(0.0);
+    // user nice system idle iowait irq softirq steal guest guest_nice; guests are in user.
+    (at(3) + at(4), at(7), (0..8).map(at).sum())
+}
+
 /// Durable file writes per second that `threads` threads reach in `dir`: each writes `size`
 /// bytes to a temporary file, fsyncs it, renames it into place and fsyncs the folder — the
 /// file side of an upload, without HTTP or SQLite.
@@ -187,6 +219,11 @@ fn main() {
     );
     let stop = Arc::new(AtomicBool::new(false));
     let tokens = Arc::new(tokens);
+    let (server_cpu0, own_cpu0, machine0) = (
+        cpu_seconds(&pid.to_string()),
+        cpu_seconds("self"),
+        machine_ticks(),
+    );
     let start = Instant::now();
     let workers: Vec<_> = (0..args.clients)
         .map(|c| {
@@ -206,8 +243,16 @@ fn main() {
                         .header("Content-Type", "application/octet-stream")
                         .send(&body[..]);
                     match r {
-                        Ok(resp) if resp.status().as_u16() == 201 => lat.push(t.elapsed()),
-                        _ => errors += 1,
+                        // The answer is read to its end, or the connection is not reused.
+                        Ok(mut resp) if resp.status().as_u16() == 201 => {
+                            let _ = resp.body_mut().read_to_vec();
+                            lat.push(t.elapsed());
+                        }
+                        Ok(mut resp) => {
+                            let _ = resp.body_mut().read_to_vec();
+                            errors += 1;
+                        }
+                        Err(_) => errors += 1,
                     }
                 }
                 (lat, errors)
@@ -220,6 +265,11 @@ fn main() {
         peak_rss = peak_rss.max(status_kib(pid, "VmRSS:"));
     }
     stop.store(true, Ordering::Relaxed);
+    let (server_cpu1, own_cpu1, machine1) = (
+        cpu_seconds(&pid.to_string()),
+        cpu_seconds("self"),
+        machine_ticks(),
+    );
     let stats = ureq::get(format!("http://{addr}/metrics"))
         .call()
         .ok()
@@ -240,40 +290,84 @@ fn main() {
             .copied()
             .unwrap_or_default()
     };
-    let files: usize = std::fs::read_dir(data.join("coredumps"))
-        .map(|d| {
-            d.flatten()
-                .map(|e| std::fs::read_dir(e.path()).map(|f| f.count()).unwrap_or(0))
-                .sum()
-        })
-        .unwrap_or(0);
+    let (mut files, mut spares) = (0, 0);
+    for folder in std::fs::read_dir(data.join("coredumps"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        for f in std::fs::read_dir(folder.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            match f.file_name().to_string_lossy().starts_with(".tmp-") {
+                true => spares += 1,
+                false => files += 1,
+            }
+        }
+    }
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status();
     let _ = child.wait();
+    // The ceiling again, now that the file system carries crashbox's churn too: the two
+    // bracket the run.
+    let ceiling_after = ceiling.map(|_| {
+        disk_ceiling(
+            &data.join("ceiling-after"),
+            args.ceiling_threads,
+            args.body_kib * 1024,
+            args.ceiling_seconds,
+        )
+    });
 
     println!(
         "clients={} devices={} body={} KiB max_coredumps={} duration={:.1}s",
         args.clients, args.devices, args.body_kib, args.max_coredumps, elapsed
     );
-    println!(
-        "uploads ok={} errors={} rate={:.0}/s",
-        lat.len(),
-        errors,
-        lat.len() as f64 / elapsed
-    );
-    if let Some(c) = ceiling {
+    let rate = lat.len() as f64 / elapsed;
+    println!("uploads ok={} errors={errors} rate={rate:.0}/s", lat.len());
+    if let (Some(before), Some(after)) = (ceiling, ceiling_after) {
         println!(
-            "share of the disk ceiling: {:.0} %",
-            100.0 * lat.len() as f64 / elapsed / c
+            "share of the disk ceiling: {:.0} % (ceiling {before:.0}/s before the run, {after:.0}/s \
+             after it: {:.0} % / {:.0} %)",
+            100.0 * rate / ((before + after) / 2.0),
+            100.0 * rate / before,
+            100.0 * rate / after
         );
     }
+    let ok = lat.len().max(1) as f64;
+    let (su, ss) = (server_cpu1.0 - server_cpu0.0, server_cpu1.1 - server_cpu0.1);
+    let own = (own_cpu1.0 + own_cpu1.1) - (own_cpu0.0 + own_cpu0.1);
+    let ticks = (machine1.2 - machine0.2).max(1.0);
+    let (idle, steal) = (
+        (machine1.0 - machine0.0) / ticks,
+        (machine1.1 - machine0.1) / ticks,
+    );
+    // Of the machine's CPU time: the server, the load tool, and everything else (kernel
+    // threads flushing and completing I/O, other tenants' processes).
+    let capacity = ticks / 100.0;
+    let (server_share, own_share) = ((su + ss) / capacity, own / capacity);
+    println!(
+        "CPU per upload: server {:.2} ms (user {:.2}, system {:.2}), load tool {:.2} ms; \
+         machine: server {:.0} %, load tool {:.0} %, other {:.0} %, idle {:.0} % (iowait \
+         included), steal {:.0} %",
+        1000.0 * (su + ss) / ok,
+        1000.0 * su / ok,
+        1000.0 * ss / ok,
+        1000.0 * own / ok,
+        100.0 * server_share,
+        100.0 * own_share,
+        100.0 * (1.0 - server_share - own_share - idle - steal).max(0.0),
+        100.0 * idle,
+        100.0 * steal
+    );
     if let (Some(w), Some(c)) = (
         metric(&stats, "crashbox_db_writes"),
         metric(&stats, "crashbox_db_commits"),
     ) {
         let relaxed = metric(&stats, "crashbox_db_relaxed_commits").unwrap_or(0.0);
-        let ok = lat.len().max(1) as f64;
         println!(
             "database: {w:.0} writes in {c:.0} commits ({:.1} writes per commit; {relaxed:.0} \
              commits without a WAL fsync; {:.2} fsynced commits per upload)",
@@ -295,8 +389,8 @@ fn main() {
         hwm as f64 / 1024.0
     );
     println!(
-        "dump files left={} (limit {} x {} devices)",
-        files, args.max_coredumps, args.devices
+        "dump files left={} (limit {} x {} devices), spare files={}",
+        files, args.max_coredumps, args.devices, spares
     );
 }
 
