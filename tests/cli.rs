@@ -342,6 +342,13 @@ fn backup_copies_database_and_blobs() {
     ));
     std::fs::create_dir_all(data.join("coredumps/x")).unwrap();
     std::fs::write(data.join("coredumps/x/coredump_1.dmp"), b"dump").unwrap();
+    let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(978_307_200);
+    std::fs::File::options()
+        .write(true)
+        .open(data.join("coredumps/x/coredump_1.dmp"))
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
     // A bundle and the decoder's files derived from it (rebuilt at start-up, not backed up).
     std::fs::create_dir_all(data.join("assets/m")).unwrap();
     for name in ["firmware-1.0.zip", "firmware-1.0.idx", "firmware-1.0.elf"] {
@@ -369,6 +376,31 @@ fn backup_copies_database_and_blobs() {
     assert!(listed.contains("assets/m/firmware-1.0.zip"), "{listed}");
     assert!(!listed.contains("firmware-1.0.idx"), "{listed}");
     assert!(!listed.contains("firmware-1.0.elf"), "{listed}");
+    let dump = Command::new("tar")
+        .arg("-xOf")
+        .arg(dest.join("blobs.tar"))
+        .arg("coredumps/x/coredump_1.dmp")
+        .output()
+        .unwrap();
+    assert_eq!(dump.stdout, b"dump");
+    // Dumps (read whole and checked, see store::spares) and bundles (streamed) both get
+    // deterministic headers: the same owner and time, whatever the files' own.
+    let verbose = Command::new("tar")
+        .args(["--numeric-owner", "-tvf"])
+        .arg(dest.join("blobs.tar"))
+        .output()
+        .unwrap();
+    let verbose = String::from_utf8_lossy(&verbose.stdout);
+    let header = |name: &str| -> Vec<String> {
+        let line = verbose.lines().find(|l| l.ends_with(name)).unwrap();
+        let f: Vec<&str> = line.split_whitespace().collect();
+        vec![f[1].to_string(), f[3].to_string(), f[4].to_string()]
+    };
+    assert_eq!(
+        header("coredump_1.dmp"),
+        header("firmware-1.0.zip"),
+        "{verbose}"
+    );
 }
 
 /// Issue 14: the data folder is 0700 and the database (with its -wal and -shm) 0600, also

@@ -20,8 +20,10 @@ pub fn append_tree(
     root: &Path,
 ) -> Result<Vec<ManifestFile>, BackupError> {
     let mut out = Vec::new();
+    // Only dump files are recycled (store::spares).
+    let recycled = top == super::COREDUMPS;
     if root.exists() {
-        walk(tar, root, top, 0, &mut out)?;
+        walk(tar, root, top, 0, recycled, &mut out)?;
     }
     Ok(out)
 }
@@ -31,6 +33,7 @@ fn walk(
     dir: &Path,
     prefix: &str,
     depth: usize,
+    recycled: bool,
     out: &mut Vec<ManifestFile>,
 ) -> Result<(), BackupError> {
     if depth > MAX_DEPTH {
@@ -56,13 +59,13 @@ fn walk(
             continue;
         };
         if kind.is_dir() {
-            walk(tar, &path, &archived, depth + 1, out)?;
+            walk(tar, &path, &archived, depth + 1, recycled, out)?;
         } else if kind.is_file() {
             // A file removed since the listing (retention) is simply not in the backup.
             let Ok(mut file) = std::fs::File::open(&path) else {
                 continue;
             };
-            let Some(size) = append_file(tar, &archived, &path, &mut file)
+            let Some(size) = append_file(tar, &archived, &path, &mut file, recycled)
                 .map_err(io(format!("cannot archive {}", path.display())))?
             else {
                 continue;
@@ -77,19 +80,20 @@ fn walk(
 }
 
 /// Appends the open `file` as `archived`; returns its size, or `None` when it was removed (by
-/// retention) while it was read. Files up to a dump's size are read whole and then checked to
-/// still be named `path`: retention recycles an evicted dump's file for a later upload
-/// ([`spares`]), so bytes read from a handle opened before the eviction could be another
-/// dump's.
+/// retention) while it was read. In a folder whose files retention `recycled` (the dumps'), a
+/// file is read whole and then checked to still be named `path`: an evicted dump's file is
+/// reused for a later upload ([`spares`]), so bytes read from a handle opened before the
+/// eviction could be another dump's. Headers are written in the builder's deterministic mode.
 fn append_file(
     tar: &mut tar::Builder<std::fs::File>,
     archived: &str,
     path: &Path,
     file: &mut std::fs::File,
+    recycled: bool,
 ) -> std::io::Result<Option<u64>> {
     let meta = file.metadata()?;
     let limit = MAX_COREDUMP_SIZE as u64;
-    if meta.len() > limit {
+    if !recycled || meta.len() > limit {
         tar.append_file(archived, file)?;
         return Ok(Some(meta.len()));
     }
@@ -99,7 +103,7 @@ fn append_file(
         return Ok(None);
     }
     let mut header = tar::Header::new_gnu();
-    header.set_metadata(&meta);
+    header.set_metadata_in_mode(&meta, tar::HeaderMode::Deterministic);
     header.set_size(bytes.len() as u64);
     tar.append_data(&mut header, archived, bytes.as_slice())?;
     Ok(Some(bytes.len() as u64))

@@ -41,18 +41,18 @@ pub fn check_body_len(len: usize) -> Result<()> {
 
 /// Writes the dump under a name no other dump has, stepping the timestamp by a microsecond on
 /// a clash; into a spare of the folder (a file retention evicted) when there is one. Returns
-/// the name, the instant it encodes, and the folder sync that makes the name durable.
+/// the name and the instant it encodes.
 fn write_unique(
     dir: &std::path::Path,
     body: &[u8],
     spares: &Spares,
-) -> io::Result<(String, chrono::DateTime<chrono::Utc>, atomic::Renamed)> {
+) -> io::Result<(String, chrono::DateTime<chrono::Utc>)> {
     let mut t = chrono::Utc::now();
     for _ in 0..1000 {
         let name = Layout::coredump_file_name(t);
         let target = dir.join(&name);
         match atomic::write_new_into(&target, body, spares.take(dir)) {
-            Ok(renamed) => return Ok((name, t, renamed)),
+            Ok(()) => return Ok((name, t)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 t += chrono::Duration::microseconds(1)
             }
@@ -91,26 +91,18 @@ pub fn ingest(
     } = upload;
     check_body_len(body.len())?;
     let dir = layout.device_dir(&device.key);
-    let (filename, t, renamed) = write_unique(&dir, body, spares)?;
+    let (filename, t) = write_unique(&dir, body, spares)?;
     let path = dir.join(&filename);
-    // The folder's fsync, which makes the new name durable, runs beside the row's commit rather
-    // than before it: the upload is answered only when both are done, and start-up
-    // reconciliation removes whichever of the two a crash left alone (a file without a row, or
-    // a row without a file).
-    let (synced, inserted) = std::thread::scope(|s| {
-        let sync = s.spawn(|| renamed.sync());
-        let inserted = insert_with_retention(
-            db,
-            device,
-            &filename,
-            chip,
-            firmware_version,
-            body.len(),
-            t,
-            max_coredumps,
-        );
-        (sync.join(), inserted)
-    });
+    let inserted = insert_with_retention(
+        db,
+        device,
+        &filename,
+        chip,
+        firmware_version,
+        body.len(),
+        t,
+        max_coredumps,
+    );
     let (id, evicted) = match inserted {
         Ok(row) => row,
         Err(e) => {
@@ -120,16 +112,6 @@ pub fn ingest(
         }
     };
     retire_evicted(spares, &dir, &evicted);
-    let synced = synced.unwrap_or_else(|_| Err(io::Error::other("the folder sync panicked")));
-    if let Err(e) = synced {
-        // The row is durable but the file's name may not be: the device gets an error and
-        // sends again, so neither is kept.
-        if let Err(undo) = db.write(|tx| coredumps::delete(tx, device.id, id)) {
-            tracing::warn!(id = %id, error = %undo, "could not remove the row of an unsynced dump");
-        }
-        store::remove_quietly(&path);
-        return Err(e.into());
-    }
     tracing::info!(device = %device.key, id = %id, model = %device.model, chip, firmware_version, filename, "saved coredump");
     if !evicted.is_empty() {
         tracing::info!(device = %device.key, "deleted {} oldest coredumps (limit={max_coredumps})", evicted.len());

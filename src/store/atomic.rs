@@ -1,6 +1,5 @@
 //! Atomic, durable file writes: a temp file in the target's own folder, fsync, rename, fsync
-//! of the folder. After `write` returns, the file survives a power cut; [`write_new_into`]
-//! leaves the folder's fsync to its caller ([`Renamed`]), who may overlap it with other work.
+//! of the folder. After `write` returns, the file survives a power cut.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, Write};
@@ -15,31 +14,15 @@ pub fn write(target: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// Like [`write`], with the content produced by `fill` (e.g. a streaming copy).
 pub fn write_with(target: &Path, fill: impl FnOnce(&mut File) -> io::Result<()>) -> io::Result<()> {
-    commit(target, fill, Replace::Yes, None)?.sync()
+    commit(target, fill, Replace::Yes, None)
 }
 
 /// Like [`write`], but fails with `AlreadyExists` instead of replacing an existing file; and
 /// writes into `spare` (a recycled file of the target's folder, see [`spares`](super::spares))
 /// instead of a new temp file when it is given and still there. The spare is consumed either
-/// way: renamed into place, or removed on failure. The file's bytes are durable when this
-/// returns, its name only after [`Renamed::sync`].
-pub fn write_new_into(target: &Path, bytes: &[u8], spare: Option<PathBuf>) -> io::Result<Renamed> {
+/// way: renamed into place, or removed on failure.
+pub fn write_new_into(target: &Path, bytes: &[u8], spare: Option<PathBuf>) -> io::Result<()> {
     commit(target, |f| f.write_all(bytes), Replace::No, spare)
-}
-
-/// A file renamed into place whose new name is not yet durable: a power cut before
-/// [`Renamed::sync`] returns may leave the folder without it.
-#[must_use = "the new name is not durable until the folder is synced"]
-#[derive(Debug)]
-pub struct Renamed {
-    dir: PathBuf,
-}
-
-impl Renamed {
-    /// fsyncs the folder: the new name survives a power cut.
-    pub fn sync(self) -> io::Result<()> {
-        sync_dir(&self.dir)
-    }
 }
 
 #[derive(PartialEq)]
@@ -49,14 +32,14 @@ enum Replace {
 }
 
 /// Temp file in the target's folder (a new one, or the `spare` overwritten from its start and
-/// cut to length), `fill`, fsync, rename (or link without replacing); the folder's fsync is
-/// left to the caller. The temp file is removed on every failure path (tempfile's drop).
+/// cut to length), `fill`, fsync, rename (or link without replacing), fsync of the folder. The
+/// temp file is removed on every failure path (tempfile's drop).
 fn commit(
     target: &Path,
     fill: impl FnOnce(&mut File) -> io::Result<()>,
     replace: Replace,
     spare: Option<PathBuf>,
-) -> io::Result<Renamed> {
+) -> io::Result<()> {
     let dir = target.parent().ok_or_else(|| {
         io::Error::new(io::ErrorKind::InvalidInput, "target has no parent folder")
     })?;
@@ -83,9 +66,7 @@ fn commit(
         Replace::Yes => tmp.persist(target).map_err(|e| e.error)?,
         Replace::No => tmp.persist_noclobber(target).map_err(|e| e.error)?,
     };
-    Ok(Renamed {
-        dir: dir.to_path_buf(),
-    })
+    sync_dir(dir)
 }
 
 /// Opens a spare for overwriting, as a temp file that is removed unless persisted; `None` (and
@@ -120,19 +101,13 @@ mod tests {
         let spare = dir.path().join(".tmp-spare-1.tmp");
         std::fs::write(&spare, b"a much longer old dump").unwrap();
         let target = dir.path().join("new.dmp");
-        super::write_new_into(&target, b"new", Some(spare.clone()))
-            .unwrap()
-            .sync()
-            .unwrap();
+        super::write_new_into(&target, b"new", Some(spare.clone())).unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"new");
         assert!(!spare.exists());
 
         // A spare that is gone (its folder was emptied) falls back to a new temp file.
         let other = dir.path().join("other.dmp");
-        super::write_new_into(&other, b"two", Some(spare.clone()))
-            .unwrap()
-            .sync()
-            .unwrap();
+        super::write_new_into(&other, b"two", Some(spare.clone())).unwrap();
         assert_eq!(std::fs::read(&other).unwrap(), b"two");
 
         // A clash consumes the spare and leaves the existing file alone.

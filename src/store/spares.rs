@@ -13,7 +13,7 @@
 //! treats the dump as deleted, which it is. Spares are temp files, so start-up removes any left
 //! by a crash, and the pool is memory only.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
@@ -24,26 +24,51 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Spares kept per folder: one is enough at steady state (each upload evicts one, the next takes
 /// it); a few more absorb concurrent uploads of the same device.
 const PER_FOLDER: usize = 4;
-/// Spares kept in all: bounds the memory of the pool and the disk it holds.
+/// Spares kept in all: bounds the memory of the pool and the disk it holds. When it is full, the
+/// oldest spare (of a device that has not uploaded since) is removed to make room.
 const IN_ALL: usize = 1024;
 
 /// The pool of spare files, by folder.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Spares {
     pool: Mutex<Pool>,
     /// Numbers the spares' names; never reused within a process.
     next: AtomicU64,
+    /// Part of every spare's name, so that two processes on one data folder (an overlapping
+    /// restart) never pick the same name.
+    salt: u64,
 }
 
+impl Default for Spares {
+    fn default() -> Spares {
+        Spares {
+            pool: Mutex::default(),
+            next: AtomicU64::new(0),
+            salt: rand::random(),
+        }
+    }
+}
+
+/// Spares by folder, and all of them in the order they were retired (by number).
 #[derive(Debug, Default)]
 struct Pool {
-    by_folder: HashMap<PathBuf, Vec<PathBuf>>,
-    count: usize,
+    by_folder: HashMap<PathBuf, Vec<u64>>,
+    by_age: BTreeMap<u64, PathBuf>,
 }
 
 impl Pool {
-    fn is_full(&self, dir: &Path) -> bool {
-        self.count >= IN_ALL || self.by_folder.get(dir).map_or(0, Vec::len) >= PER_FOLDER
+    fn folder_is_full(&self, dir: &Path) -> bool {
+        self.by_folder.get(dir).map_or(0, Vec::len) >= PER_FOLDER
+    }
+
+    /// Removes spare `n` from its folder's list (it is already out of `by_age`).
+    fn unlist(&mut self, dir: &Path, n: u64) {
+        if let Some(list) = self.by_folder.get_mut(dir) {
+            list.retain(|&m| m != n);
+            if list.is_empty() {
+                self.by_folder.remove(dir);
+            }
+        }
     }
 }
 
@@ -54,18 +79,22 @@ impl Spares {
     }
 
     /// Takes `path` — a dump file no row refers to any more — out of sight: it becomes a spare
-    /// of its folder under a temp name, or is removed when the folder (or the pool) has enough.
+    /// of its folder under a temp name, or is removed when the folder has enough spares.
     pub fn retire(&self, path: &Path) {
         let Some(dir) = path.parent() else {
             return super::remove_quietly(path);
         };
-        if !self.has_room(dir) {
+        if self.lock().folder_is_full(dir) {
             return super::remove_quietly(path);
         }
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let spare = dir.join(format!("{}spare-{n}.tmp", super::TEMP_PREFIX));
+        let spare = dir.join(format!(
+            "{}spare-{:016x}-{n}.tmp",
+            super::TEMP_PREFIX,
+            self.salt
+        ));
         match std::fs::rename(path, &spare) {
-            Ok(()) => self.put(dir, spare),
+            Ok(()) => self.put(dir, n, spare),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(_) => super::remove_quietly(path),
         }
@@ -75,18 +104,14 @@ impl Spares {
     /// either renames it into place or removes it.
     pub fn take(&self, dir: &Path) -> Option<PathBuf> {
         let mut pool = self.lock();
-        let spares = pool.by_folder.get_mut(dir)?;
-        let spare = spares.pop()?;
-        if spares.is_empty() {
-            pool.by_folder.remove(dir);
-        }
-        pool.count -= 1;
-        Some(spare)
+        let n = pool.by_folder.get_mut(dir)?.pop()?;
+        pool.unlist(dir, n);
+        pool.by_age.remove(&n)
     }
 
     /// How many spares the pool holds.
     pub fn len(&self) -> usize {
-        self.lock().count
+        self.lock().by_age.len()
     }
 
     /// Whether the pool is empty.
@@ -94,21 +119,26 @@ impl Spares {
         self.len() == 0
     }
 
-    fn has_room(&self, dir: &Path) -> bool {
-        !self.lock().is_full(dir)
-    }
-
-    fn put(&self, dir: &Path, spare: PathBuf) {
+    fn put(&self, dir: &Path, n: u64, spare: PathBuf) {
         let mut pool = self.lock();
-        if pool.is_full(dir) {
+        if pool.folder_is_full(dir) {
             drop(pool);
             return super::remove_quietly(&spare);
         }
-        pool.by_folder
-            .entry(dir.to_path_buf())
-            .or_default()
-            .push(spare);
-        pool.count += 1;
+        pool.by_folder.entry(dir.to_path_buf()).or_default().push(n);
+        pool.by_age.insert(n, spare);
+        let oldest = if pool.by_age.len() > IN_ALL {
+            pool.by_age.pop_first()
+        } else {
+            None
+        };
+        if let Some((m, old)) = oldest {
+            if let Some(old_dir) = old.parent() {
+                pool.unlist(old_dir, m);
+            }
+            drop(pool);
+            super::remove_quietly(&old);
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Pool> {
@@ -181,6 +211,29 @@ mod tests {
             left, PER_FOLDER,
             "files beyond the folder's spares are removed"
         );
+    }
+
+    #[test]
+    fn a_full_pool_removes_its_oldest_spare() {
+        let dir = tempfile::tempdir().unwrap();
+        let spares = Spares::new();
+        let folder = |i: usize| dir.path().join(format!("dev{i}"));
+        for i in 0..=IN_ALL {
+            std::fs::create_dir(folder(i)).unwrap();
+            let dump = folder(i).join("d.dmp");
+            std::fs::write(&dump, b"x").unwrap();
+            spares.retire(&dump);
+        }
+        assert_eq!(spares.len(), IN_ALL);
+        assert_eq!(
+            std::fs::read_dir(folder(0)).unwrap().count(),
+            0,
+            "the oldest spare is removed"
+        );
+        assert_eq!(spares.take(&folder(0)), None);
+        assert!(spares.take(&folder(IN_ALL)).is_some(), "the newest is kept");
+        assert!(spares.take(&folder(1)).is_some());
+        assert_eq!(spares.len(), IN_ALL - 2);
     }
 
     #[test]
