@@ -2,10 +2,14 @@
 //! file system: `--ceiling-threads` threads (default 16) each writing a file of the upload's
 //! size, fsyncing it, renaming it into place and fsyncing the folder, as fast as they can, for
 //! `--ceiling-seconds` (default 5; 0 skips it). Then starts `crashbox serve` (the release binary)
-//! on that data dir, creates devices with the CLI, posts core dumps from N concurrent clients
-//! and reports uploads/s (and as a share of the ceiling), latency percentiles, the server's RSS
-//! (idle, peak under load) and its group-commit counters (writes per commit, commits without a
-//! WAL fsync, fsynced commits per upload; from `/metrics`).
+//! on that data dir, creates devices with the CLI, posts core dumps
+//! from N concurrent keep-alive clients, measures the ceiling again (the run's churn of files
+//! changes it: see docs/performance.md#uploads), and reports uploads/s (and as a share of the
+//! mean ceiling, and of each), latency percentiles, CPU per upload (server user/system, the load
+//! tool) with the machine's CPU split, the server's RSS (idle, peak under load) and its
+//! group-commit counters (writes per commit, commits without a WAL fsync, fsynced commits per
+//! upload; from `/metrics`). The data dir is a temp dir: set `TMPDIR` to measure another file
+//! system.
 //!
 //! ```text
 //! cargo build --release && cargo run --release --example loadgen -- [--clients 16] [--devices 64]
