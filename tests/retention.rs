@@ -132,6 +132,19 @@ fn evicted_files_are_written_over_by_later_uploads() {
         "two dumps and c's file as a spare"
     );
 
+    // Deleting all of the device's dumps leaves none of their bytes behind, spares included.
+    let other = app.create_device("m");
+    for i in 0..4u8 {
+        app.upload(&other, "esp32", "1", &[i; 10]);
+    }
+    assert_eq!(app.dump_files(&other.key).len(), 3, "two dumps and a spare");
+    let r = app.delete(
+        &format!("/api/devices/{}/coredumps", other.id),
+        Some(&app.admin),
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert!(app.dump_files(&other.key).is_empty());
+
     // Spares are temp files: a restart removes them and keeps the dumps.
     let app = app.restart();
     assert_eq!(app.dump_files(&dev.key).len(), 2);

@@ -7,6 +7,7 @@ use crate::audit::{self, Actor};
 use crate::db::{Db, coredumps, devices};
 use crate::error::{Error, Result};
 use crate::ids::{CoredumpId, DeviceId, DeviceKey};
+use crate::store::spares::Spares;
 use crate::store::{self, Layout};
 
 /// Deletes one dump of a device and its file; an unknown device or dump is `NotFound`
@@ -37,8 +38,14 @@ pub fn delete_one(
     Ok(())
 }
 
-/// Deletes every dump of a device; idempotent.
-pub fn delete_all(db: &Db, layout: &Layout, device_id: DeviceId, actor: &Actor) -> Result<usize> {
+/// Deletes every dump of a device, and the spares retention kept in its folder; idempotent.
+pub fn delete_all(
+    db: &Db,
+    layout: &Layout,
+    spares: &Spares,
+    device_id: DeviceId,
+    actor: &Actor,
+) -> Result<usize> {
     let (device, names) = db.write(|tx| {
         let device =
             devices::find(tx, device_id)?.ok_or_else(|| Error::not_found("Device", device_id))?;
@@ -53,6 +60,7 @@ pub fn delete_all(db: &Db, layout: &Layout, device_id: DeviceId, actor: &Actor) 
         Ok::<_, Error>((device, names))
     })?;
     remove_files(layout, &device.key, &names);
+    spares.forget(&layout.device_dir(&device.key));
     Ok(names.len())
 }
 

@@ -109,6 +109,21 @@ impl Spares {
         pool.by_age.remove(&n)
     }
 
+    /// Removes every spare of `dir` (all of a device's dumps were deleted: no evicted bytes
+    /// stay behind). Spares already taken become new dumps or are removed by their writer.
+    pub fn forget(&self, dir: &Path) {
+        let mut pool = self.lock();
+        let numbers = pool.by_folder.remove(dir).unwrap_or_default();
+        let files: Vec<PathBuf> = numbers
+            .iter()
+            .filter_map(|n| pool.by_age.remove(n))
+            .collect();
+        drop(pool);
+        for file in files {
+            super::remove_quietly(&file);
+        }
+    }
+
     /// How many spares the pool holds.
     pub fn len(&self) -> usize {
         self.lock().by_age.len()
@@ -234,6 +249,22 @@ mod tests {
         assert!(spares.take(&folder(IN_ALL)).is_some(), "the newest is kept");
         assert!(spares.take(&folder(1)).is_some());
         assert_eq!(spares.len(), IN_ALL - 2);
+    }
+
+    #[test]
+    fn forgetting_a_folder_removes_its_spares_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let spares = Spares::new();
+        for folder in ["a", "b"] {
+            std::fs::create_dir(dir.path().join(folder)).unwrap();
+            let dump = dir.path().join(folder).join("d.dmp");
+            std::fs::write(&dump, b"x").unwrap();
+            spares.retire(&dump);
+        }
+        spares.forget(&dir.path().join("a"));
+        assert_eq!(std::fs::read_dir(dir.path().join("a")).unwrap().count(), 0);
+        assert_eq!(spares.take(&dir.path().join("a")), None);
+        assert!(spares.take(&dir.path().join("b")).is_some());
     }
 
     #[test]

@@ -143,7 +143,7 @@ pub async fn delete_all(
 ) -> ApiResult<StatusCode> {
     let actor = auth.actor();
     let device = DeviceId(path_id(&device, "Device")?);
-    st.blocking(move |st| manage::delete_all(&st.db, &st.layout, device, &actor))
+    st.blocking(move |st| manage::delete_all(&st.db, &st.layout, &st.spares, device, &actor))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

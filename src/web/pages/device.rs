@@ -168,7 +168,8 @@ pub async fn delete_all(
     AdminForm { form, session }: AdminForm<Confirm>,
 ) -> PageResult {
     let actor = crate::audit::Actor::User(session.username.clone());
-    let op = move |st: &AppState, id| manage::delete_all(&st.db, &st.layout, id, &actor);
+    let op =
+        move |st: &AppState, id| manage::delete_all(&st.db, &st.layout, &st.spares, id, &actor);
     let done = |id| format!("/devices/{id}?done=dumps-deleted");
     run_device_action(&st, &id, &form, &DELETE_ALL_DUMPS, op, done).await
 }
