@@ -246,17 +246,14 @@ fn main() {
                         .header("Authorization", format!("Bearer {token}"))
                         .header("Content-Type", "application/octet-stream")
                         .send(&body[..]);
-                    match r {
-                        // The answer is read to its end, or the connection is not reused.
-                        Ok(mut resp) if resp.status().as_u16() == 201 => {
-                            let _ = resp.body_mut().read_to_vec();
-                            lat.push(t.elapsed());
-                        }
-                        Ok(mut resp) => {
-                            let _ = resp.body_mut().read_to_vec();
-                            errors += 1;
-                        }
-                        Err(_) => errors += 1,
+                    // The answer is read to its end, or the connection is not reused.
+                    let created = r.is_ok_and(|mut resp| {
+                        let _ = resp.body_mut().read_to_vec();
+                        resp.status().as_u16() == 201
+                    });
+                    match created {
+                        true => lat.push(t.elapsed()),
+                        false => errors += 1,
                     }
                 }
                 (lat, errors)
@@ -305,7 +302,7 @@ fn main() {
             .flatten()
             .flatten()
         {
-            match f.file_name().to_string_lossy().starts_with(".tmp-") {
+            match crashbox::store::Layout::is_temp_file_name(&f.file_name().to_string_lossy()) {
                 true => spares += 1,
                 false => files += 1,
             }

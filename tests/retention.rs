@@ -24,10 +24,7 @@ fn ids(app: &TestApp, dev: &common::TestDevice) -> Vec<i64> {
 fn dumps_on_disk(app: &TestApp, dev: &common::TestDevice) -> Vec<std::path::PathBuf> {
     let mut files = app.dump_files(&dev.key);
     files.retain(|f| {
-        !f.file_name()
-            .unwrap()
-            .to_string_lossy()
-            .starts_with(".tmp-")
+        !crashbox::store::Layout::is_temp_file_name(&f.file_name().unwrap().to_string_lossy())
     });
     files
 }

@@ -1,7 +1,6 @@
 //! Walking the blob folders into the archive and reading the archive's entries back: the one
 //! place that maps between disk paths and archive paths, refusing anything but plain names.
 
-use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
 use super::{BackupError, ManifestFile, io};
@@ -97,11 +96,9 @@ fn append_file(
         tar.append_file(archived, file)?;
         return Ok(Some(meta.len()));
     }
-    let mut bytes = Vec::new();
-    Read::by_ref(file).take(limit + 1).read_to_end(&mut bytes)?;
-    if !spares::still_named(file, path)? {
+    let Some(bytes) = spares::read_whole_named(file, path, limit + 1)? else {
         return Ok(None);
-    }
+    };
     let mut header = tar::Header::new_gnu();
     header.set_metadata_in_mode(&meta, tar::HeaderMode::Deterministic);
     header.set_size(bytes.len() as u64);

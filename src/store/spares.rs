@@ -104,8 +104,11 @@ impl Spares {
     /// either renames it into place or removes it.
     pub fn take(&self, dir: &Path) -> Option<PathBuf> {
         let mut pool = self.lock();
-        let n = pool.by_folder.get_mut(dir)?.pop()?;
-        pool.unlist(dir, n);
+        let list = pool.by_folder.get_mut(dir)?;
+        let n = list.pop()?;
+        if list.is_empty() {
+            pool.by_folder.remove(dir);
+        }
         pool.by_age.remove(&n)
     }
 
@@ -167,16 +170,20 @@ impl Spares {
 /// bytes.
 pub fn read_named(path: &Path) -> io::Result<Vec<u8>> {
     let mut file = File::open(path)?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)?;
-    if still_named(&file, path)? {
-        Ok(bytes)
-    } else {
-        Err(io::Error::new(
+    read_whole_named(&mut file, path, u64::MAX)?.ok_or_else(|| {
+        io::Error::new(
             io::ErrorKind::NotFound,
             "the dump was deleted while it was read",
-        ))
-    }
+        )
+    })
+}
+
+/// Reads the open `file` (at most `limit` bytes), then checks that `path` still names it;
+/// `None` when it no longer does (the bytes read may be another dump's).
+pub fn read_whole_named(file: &mut File, path: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    Read::by_ref(file).take(limit).read_to_end(&mut bytes)?;
+    Ok(still_named(file, path)?.then_some(bytes))
 }
 
 /// Whether `path` still names the file `file` has open (call it after reading).
